@@ -1,0 +1,121 @@
+// Package selftelemetry defines every metric outpost exposes about itself and
+// serves them, with health and profiling endpoints, on telemetry.address.
+//
+// All metric families are declared here, in one table, so that
+// docs/metrics.md can be checked against it; components take the vectors
+// they need from Metrics and never register their own. A Metrics value
+// outlives configuration reloads, so counters keep counting across them.
+package selftelemetry
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds outpost's own metric vectors and the registry that exposes
+// them.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	ReceiverAccepted *prometheus.CounterVec // receiver, signal, transport
+	ReceiverRefused  *prometheus.CounterVec // receiver, signal, transport, reason
+
+	ProcessorDropped     *prometheus.CounterVec   // processor, signal, reason
+	ProcessorBatchSize   *prometheus.HistogramVec // processor, signal
+	ProcessorBatchFlush  *prometheus.CounterVec   // processor, signal, trigger
+	PipelineClonedItems  *prometheus.CounterVec   // signal
+	ExporterSent         *prometheus.CounterVec   // exporter, signal
+	ExporterSentBytes    *prometheus.CounterVec   // exporter, signal
+	ExporterFailed       *prometheus.CounterVec   // exporter, signal, reason
+	ExporterRetries      *prometheus.CounterVec   // exporter, signal
+	ExporterSendDuration *prometheus.HistogramVec // exporter, signal
+
+	BuildInfo     *prometheus.GaugeVec   // version, revision, config_hash
+	ConfigReloads *prometheus.CounterVec // result
+
+	families []Family
+}
+
+// Family describes one metric family for the docs check.
+type Family struct {
+	Name string
+	Help string
+}
+
+// New creates the metric vectors and registers them, with the Go runtime and
+// process collectors, on a new registry.
+func New() *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry()}
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+		m.Registry.MustRegister(v)
+		m.families = append(m.families, Family{Name: name, Help: help})
+		return v
+	}
+	m.ReceiverAccepted = counter("outpost_receiver_accepted_items_total",
+		"Items (spans, metric data points, log records) a receiver handed to its pipelines and acknowledged to the client.",
+		"receiver", "signal", "transport")
+	m.ReceiverRefused = counter("outpost_receiver_refused_items_total",
+		"Items a receiver answered with an error, so the client keeps them (or drops them if the error is permanent).",
+		"receiver", "signal", "transport", "reason")
+	m.ProcessorDropped = counter("outpost_processor_dropped_items_total",
+		"Items a processor dropped, by reason.",
+		"processor", "signal", "reason")
+	m.ProcessorBatchFlush = counter("outpost_processor_batch_flushes_total",
+		"Batches the batch processor sent on, by what triggered the send (size, timeout, idle, shutdown).",
+		"processor", "signal", "trigger")
+	m.PipelineClonedItems = counter("outpost_pipeline_cloned_items_total",
+		"Items copied by a fan-out because more than one consumer mutates data.",
+		"signal")
+	m.ExporterSent = counter("outpost_exporter_sent_items_total",
+		"Items an exporter delivered and the far side acknowledged.",
+		"exporter", "signal")
+	m.ExporterSentBytes = counter("outpost_exporter_sent_bytes_total",
+		"Request body bytes an exporter delivered, as they went on the wire (after compression).",
+		"exporter", "signal")
+	m.ExporterFailed = counter("outpost_exporter_failed_items_total",
+		"Items an exporter could not deliver, by reason (permanent, retries_exhausted, rejected, shutdown, encode).",
+		"exporter", "signal", "reason")
+	m.ExporterRetries = counter("outpost_exporter_send_retries_total",
+		"Send attempts an exporter repeated after a retryable failure.",
+		"exporter", "signal")
+	m.ConfigReloads = counter("outpost_config_reloads_total",
+		"Configuration reloads, by result (success, invalid, failed).",
+		"result")
+
+	m.ProcessorBatchSize = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "outpost_processor_batch_size_items",
+		Help:    "Items in each batch the batch processor sent on.",
+		Buckets: []float64{10, 100, 500, 1000, 2000, 5000, 8192, 16384, 50000},
+	}, []string{"processor", "signal"})
+	m.ExporterSendDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "outpost_exporter_send_duration_seconds",
+		Help:    "Duration of each send attempt, successful or not.",
+		Buckets: []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30},
+	}, []string{"exporter", "signal"})
+	m.BuildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "outpost_build_info",
+		Help: "Always 1; labels give the version and revision of the binary and a hash of the running configuration.",
+	}, []string{"version", "revision", "config_hash"})
+	m.Registry.MustRegister(m.ProcessorBatchSize, m.ExporterSendDuration, m.BuildInfo)
+	m.families = append(m.families,
+		Family{Name: "outpost_processor_batch_size_items", Help: "Items in each batch the batch processor sent on."},
+		Family{Name: "outpost_exporter_send_duration_seconds", Help: "Duration of each send attempt, successful or not."},
+		Family{Name: "outpost_build_info", Help: "Always 1; labels give the version and revision of the binary and a hash of the running configuration."},
+	)
+	m.Registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// SetBuildInfo records the binary's version and the running config's hash,
+// replacing the series of a previous configuration.
+func (m *Metrics) SetBuildInfo(version, revision, configHash string) {
+	m.BuildInfo.Reset()
+	m.BuildInfo.WithLabelValues(version, revision, configHash).Set(1)
+}
+
+// Families lists the outpost_* metric families declared by New.
+func (m *Metrics) Families() []Family { return append([]Family(nil), m.families...) }

@@ -1,0 +1,53 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ThrottleError is a retryable error that asks the sender to slow down: a
+// queue is full under `block`, the memory limit is reached, or the far side
+// answered 429 / RESOURCE_EXHAUSTED. Receivers turn it into HTTP 429 with
+// Retry-After and gRPC RESOURCE_EXHAUSTED with RetryInfo.
+type ThrottleError struct {
+	Err        error
+	RetryAfter time.Duration // zero: no hint
+}
+
+// NewThrottle wraps err as a ThrottleError.
+func NewThrottle(err error, retryAfter time.Duration) error {
+	return &ThrottleError{Err: err, RetryAfter: retryAfter}
+}
+
+func (e *ThrottleError) Error() string {
+	if e.RetryAfter > 0 {
+		return fmt.Sprintf("%v (retry after %s)", e.Err, e.RetryAfter)
+	}
+	return e.Err.Error()
+}
+
+func (e *ThrottleError) Unwrap() error { return e.Err }
+
+// IsThrottle reports whether err asks the sender to slow down, and the delay
+// it suggests.
+func IsThrottle(err error) (time.Duration, bool) {
+	var te *ThrottleError
+	if errors.As(err, &te) {
+		return te.RetryAfter, true
+	}
+	return 0, false
+}
+
+// PartialError reports that some items of a request were refused for good
+// and the rest accepted. Receivers report it as OTLP partial success.
+type PartialError struct {
+	Rejected int64
+	Err      error
+}
+
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("%d items rejected: %v", e.Rejected, e.Err)
+}
+
+func (e *PartialError) Unwrap() error { return e.Err }
