@@ -19,6 +19,9 @@ type Metrics struct {
 
 	ReceiverAccepted *prometheus.CounterVec // receiver, signal, transport
 	ReceiverRefused  *prometheus.CounterVec // receiver, signal, transport, reason
+	// ReceiverBadRequests counts requests refused before their items could
+	// be counted (undecodable, too large, wrong content type).
+	ReceiverBadRequests *prometheus.CounterVec // receiver, signal, transport, reason
 
 	ProcessorDropped     *prometheus.CounterVec   // processor, signal, reason
 	ProcessorBatchSize   *prometheus.HistogramVec // processor, signal
@@ -57,6 +60,9 @@ func New() *Metrics {
 		"receiver", "signal", "transport")
 	m.ReceiverRefused = counter("outpost_receiver_refused_items_total",
 		"Items a receiver answered with an error, so the client keeps them (or drops them if the error is permanent).",
+		"receiver", "signal", "transport", "reason")
+	m.ReceiverBadRequests = counter("outpost_receiver_bad_requests_total",
+		"Requests a receiver refused before it could count their items: undecodable body, too large, unsupported content type or encoding.",
 		"receiver", "signal", "transport", "reason")
 	m.ProcessorDropped = counter("outpost_processor_dropped_items_total",
 		"Items a processor dropped, by reason.",

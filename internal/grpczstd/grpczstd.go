@@ -1,0 +1,87 @@
+// Package grpczstd makes zstd available as a gRPC compressor
+// ("grpc-encoding: zstd"), with pooled encoders and decoders from
+// klauspost/compress.
+//
+// gRPC keeps its compressors in a process-wide registry; Register adds this
+// one once, however often it is called, so that receivers and exporters can
+// each make sure of it when they are created rather than through init().
+package grpczstd
+
+import (
+	"bytes"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+	"google.golang.org/grpc/encoding"
+)
+
+// Name is the gRPC encoding name.
+const Name = "zstd"
+
+var once sync.Once
+
+// Register registers the zstd compressor with gRPC.
+func Register() {
+	once.Do(func() { encoding.RegisterCompressor(&compressor{}) })
+}
+
+type compressor struct {
+	encoders sync.Pool // *writer
+	decoders sync.Pool // *reader
+}
+
+func (c *compressor) Name() string { return Name }
+
+type writer struct {
+	*zstd.Encoder
+	pool *sync.Pool
+}
+
+func (w *writer) Close() error {
+	err := w.Encoder.Close()
+	w.pool.Put(w)
+	return err
+}
+
+func (c *compressor) Compress(w io.Writer) (io.WriteCloser, error) {
+	if zw, ok := c.encoders.Get().(*writer); ok {
+		zw.Reset(w)
+		return zw, nil
+	}
+	enc, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
+	if err != nil {
+		return nil, err
+	}
+	return &writer{Encoder: enc, pool: &c.encoders}, nil
+}
+
+type reader struct {
+	*zstd.Decoder
+	pool *sync.Pool
+}
+
+// Read returns the decoder to the pool at the end of the stream.
+func (r *reader) Read(p []byte) (int, error) {
+	n, err := r.Decoder.Read(p)
+	if err == io.EOF {
+		_ = r.Decoder.Reset(bytes.NewReader(nil))
+		r.pool.Put(r)
+	}
+	return n, err
+}
+
+func (c *compressor) Decompress(rd io.Reader) (io.Reader, error) {
+	if zr, ok := c.decoders.Get().(*reader); ok {
+		if err := zr.Reset(rd); err != nil {
+			return nil, err
+		}
+		return zr, nil
+	}
+	// The window cap bounds what a hostile stream can make us allocate.
+	dec, err := zstd.NewReader(rd, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(32<<20), zstd.WithDecoderLowmem(true))
+	if err != nil {
+		return nil, err
+	}
+	return &reader{Decoder: dec, pool: &c.decoders}, nil
+}
