@@ -14,11 +14,11 @@ import (
 
 // pdataOps are the few operations a fan-out needs on one pdata type.
 type pdataOps[T any] struct {
-	signal     Signal
-	clone      func(T) T
-	markRO     func(T)
-	isRO       func(T) bool
-	count      func(T) int
+	signal Signal
+	clone  func(T) T
+	markRO func(T)
+	isRO   func(T) bool
+	count  func(T) int
 }
 
 var (
