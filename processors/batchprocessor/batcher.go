@@ -333,13 +333,14 @@ func (b *batcher[T]) worker() {
 			continue
 		}
 		b.inFlight = append(b.inFlight, bt)
+		data, items := bt.data, bt.items
 		b.mu.Unlock()
 
 		if b.sizeHist != nil {
-			b.sizeHist.Observe(float64(bt.items))
+			b.sizeHist.Observe(float64(items))
 			b.flushes[t].Inc()
 		}
-		err := b.next(b.ctx, bt.data)
+		err := b.next(b.ctx, data)
 
 		b.mu.Lock()
 		b.inFlight = slices.DeleteFunc(b.inFlight, func(x *batch[T]) bool { return x == bt })

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"github.com/outpost-edge/outpost/connectors/forwardconnector"
+	"github.com/outpost-edge/outpost/exporters/debugexporter"
+	"github.com/outpost-edge/outpost/exporters/fileexporter"
+	"github.com/outpost-edge/outpost/exporters/otlpexporter"
+	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/processors/batchprocessor"
+	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
+)
+
+// components lists every component this binary can run. Adding one is a
+// line here; nothing registers itself.
+func components() pipeline.Factories {
+	f := pipeline.Factories{
+		Receivers:  map[string]pipeline.ReceiverFactory{},
+		Processors: map[string]pipeline.ProcessorFactory{},
+		Exporters:  map[string]pipeline.ExporterFactory{},
+		Connectors: map[string]pipeline.ConnectorFactory{},
+	}
+	for _, r := range []pipeline.ReceiverFactory{
+		otlpreceiver.NewFactory(),
+	} {
+		f.Receivers[r.Type] = r
+	}
+	for _, p := range []pipeline.ProcessorFactory{
+		batchprocessor.NewFactory(),
+	} {
+		f.Processors[p.Type] = p
+	}
+	for _, e := range []pipeline.ExporterFactory{
+		otlpexporter.NewFactory(),
+		otlpexporter.NewHTTPFactory(),
+		debugexporter.NewFactory(),
+		fileexporter.NewFactory(),
+	} {
+		f.Exporters[e.Type] = e
+	}
+	for _, c := range []pipeline.ConnectorFactory{
+		forwardconnector.NewFactory(),
+	} {
+		f.Connectors[c.Type] = c
+	}
+	return f
+}

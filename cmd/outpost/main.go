@@ -1,0 +1,125 @@
+// Command outpost is the edge telemetry collector.
+//
+//	outpost run [-c FILE]       run the pipelines in FILE (default configs/default.yaml)
+//	outpost validate -c FILE    check FILE, print every problem, exit 1 on any
+//	outpost version             print the version
+//
+// SIGTERM and SIGINT drain the pipelines and exit 0; SIGHUP (or a change to
+// the config file) reloads the configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/outpost-edge/outpost/configs"
+)
+
+// Set by the linker: -X main.version=... -X main.revision=...
+var (
+	version  = "dev"
+	revision = "unknown"
+)
+
+const defaultConfigPath = "configs/default.yaml"
+
+func main() {
+	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: outpost <command> [flags]
+
+commands:
+  run [-c FILE]        run the pipelines in FILE (default `+defaultConfigPath+`)
+  validate [-c FILE]   check FILE; print every problem and exit 1 if there is any
+  version              print version and revision
+`)
+}
+
+func runMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "outpost %s (revision %s)\n", version, revision)
+		return 0
+	case "validate":
+		fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		path := fs.String("c", defaultConfigPath, "configuration file")
+		if err := fs.Parse(rest); err != nil {
+			return 2
+		}
+		return validate(*path, stdout, stderr)
+	case "run":
+		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		path := fs.String("c", defaultConfigPath, "configuration file")
+		shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long draining may take on exit")
+		watch := fs.Duration("watch-interval", 5*time.Second, "how often to check the config file for changes (0 disables; SIGHUP always reloads)")
+		if err := fs.Parse(rest); err != nil {
+			return 2
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		err := run(ctx, runOptions{
+			configPath:      *path,
+			shutdownTimeout: *shutdownTimeout,
+			watchInterval:   *watch,
+			reload:          hup,
+			stderr:          stderr,
+		})
+		if err != nil {
+			var es configs.Errors
+			if errors.As(err, &es) {
+				printErrors(stderr, es)
+			} else {
+				fmt.Fprintf(stderr, "outpost: %v\n", err)
+			}
+			return 1
+		}
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "outpost: unknown command %q\n", cmd)
+	usage(stderr)
+	return 2
+}
+
+func validate(path string, stdout, stderr io.Writer) int {
+	cfg, err := configs.Load(path, components())
+	if err != nil {
+		var es configs.Errors
+		if errors.As(err, &es) {
+			printErrors(stderr, es)
+			fmt.Fprintf(stderr, "%s: %d error(s)\n", path, len(es))
+		} else {
+			fmt.Fprintf(stderr, "outpost: %v\n", err)
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: valid (%d pipelines, config hash %s)\n", path, len(cfg.Graph.Pipelines), cfg.Hash)
+	return 0
+}
+
+func printErrors(w io.Writer, es configs.Errors) {
+	for _, e := range es {
+		fmt.Fprintln(w, e.Error())
+	}
+}

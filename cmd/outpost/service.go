@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/outpost-edge/outpost/configs"
+	"github.com/outpost-edge/outpost/internal/selftelemetry"
+	"github.com/outpost-edge/outpost/pipeline"
+)
+
+type runOptions struct {
+	configPath      string
+	shutdownTimeout time.Duration
+	watchInterval   time.Duration
+	reload          <-chan os.Signal
+	stderr          io.Writer
+}
+
+// service owns what lives across reloads: the logger, the metrics, the
+// telemetry server and the shared listeners. The pipeline graph is
+// replaced on each reload.
+type service struct {
+	opts      runOptions
+	factories pipeline.Factories
+	logger    *slog.Logger
+	tel       *selftelemetry.Metrics
+	server    *selftelemetry.Server
+	listeners *pipeline.Listeners
+
+	cfg     *configs.Config
+	graph   *pipeline.Graph
+	badHash string // hash of the last config file that failed to load
+}
+
+func newLogger(w io.Writer, c configs.LogsConfig) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func run(ctx context.Context, opts runOptions) error {
+	factories := components()
+	cfg, err := configs.Load(opts.configPath, factories)
+	if err != nil {
+		return err
+	}
+	s := &service{
+		opts:      opts,
+		factories: factories,
+		logger:    newLogger(opts.stderr, cfg.Telemetry.Logs),
+		tel:       selftelemetry.New(),
+		listeners: &pipeline.Listeners{},
+	}
+	if cfg.Telemetry.Address != "" {
+		s.server, err = selftelemetry.NewServer(cfg.Telemetry.Address, s.tel, s.logger)
+		if err != nil {
+			return err
+		}
+	}
+	defer s.stopServer()
+
+	if err := s.start(ctx, cfg); err != nil {
+		return err
+	}
+	s.logger.Info("outpost running", "version", version, "config", opts.configPath,
+		"config_hash", cfg.Hash, "telemetry", cfg.Telemetry.Address, "components", len(s.graph.Components()))
+
+	var tick <-chan time.Time
+	if opts.watchInterval > 0 {
+		t := time.NewTicker(opts.watchInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			s.logger.Info("shutting down: draining pipelines", "timeout", opts.shutdownTimeout)
+			if s.server != nil {
+				s.server.SetReady(false)
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), opts.shutdownTimeout)
+			defer cancel()
+			if err := s.graph.Shutdown(sctx); err != nil {
+				return fmt.Errorf("shutdown: %w", err)
+			}
+			s.logger.Info("stopped")
+			return nil
+		case <-opts.reload:
+			s.reload(ctx, "signal")
+		case <-tick:
+			if s.fileChanged() {
+				s.reload(ctx, "file change")
+			}
+		}
+	}
+}
+
+func (s *service) stopServer() {
+	if s.server == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.server.Shutdown(ctx)
+}
+
+// prepare checks what a graph needs from the machine before it is built.
+func prepare(cfg *configs.Config) error {
+	if err := os.MkdirAll(cfg.Storage.Directory, 0o755); err != nil {
+		return fmt.Errorf("storage.directory: %w", err)
+	}
+	return nil
+}
+
+func (s *service) buildGraph(ctx context.Context, cfg *configs.Config) (*pipeline.Graph, error) {
+	if err := prepare(cfg); err != nil {
+		return nil, err
+	}
+	g, err := pipeline.Build(ctx, cfg.Graph, pipeline.BuildSettings{
+		Factories:  s.factories,
+		Logger:     s.logger,
+		Telemetry:  s.tel,
+		Listeners:  s.listeners,
+		StorageDir: cfg.Storage.Directory,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Start(ctx); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func (s *service) start(ctx context.Context, cfg *configs.Config) error {
+	g, err := s.buildGraph(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	s.graph, s.cfg = g, cfg
+	s.tel.SetBuildInfo(version, revision, cfg.Hash)
+	if cfg.Uplink.BytesPerSecond > 0 {
+		s.logger.Warn("uplink budget is validated but not enforced by this version", "bytes_per_second", cfg.Uplink.BytesPerSecond.String())
+	}
+	if s.server != nil {
+		s.server.SetReady(true)
+	}
+	return nil
+}
+
+// fileChanged reports whether the config file's bytes differ from the
+// running configuration's (and from the last one that failed to load).
+func (s *service) fileChanged() bool {
+	data, err := os.ReadFile(s.opts.configPath)
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256(data)
+	h := hex.EncodeToString(sum[:6])
+	return h != s.cfg.Hash && h != s.badHash
+}
+
+// reload builds and starts a graph from the config file, then drains the
+// old one. The new receivers share the old ones' sockets (see
+// pipeline.Listeners), so no connection is refused during the swap, and
+// the old graph's in-flight data drains through its own exporters. An
+// invalid or failing new configuration leaves the old graph running.
+func (s *service) reload(ctx context.Context, why string) {
+	log := s.logger.With("reason", why, "config", s.opts.configPath)
+	cfg, err := configs.Load(s.opts.configPath, s.factories)
+	if err != nil {
+		s.tel.ConfigReloads.WithLabelValues("invalid").Inc()
+		if data, rerr := os.ReadFile(s.opts.configPath); rerr == nil {
+			sum := sha256.Sum256(data)
+			s.badHash = hex.EncodeToString(sum[:6])
+		}
+		var es configs.Errors
+		if errors.As(err, &es) {
+			for _, e := range es {
+				log.Error("reload refused: invalid configuration; the running pipelines are kept", "error", e.Error())
+			}
+		} else {
+			log.Error("reload refused; the running pipelines are kept", "error", err)
+		}
+		return
+	}
+	if cfg.Telemetry.Address != s.cfg.Telemetry.Address || cfg.Telemetry.Logs != s.cfg.Telemetry.Logs {
+		log.Warn("changes to the telemetry section take effect at the next restart")
+	}
+	g, err := s.buildGraph(ctx, cfg)
+	if err != nil {
+		s.tel.ConfigReloads.WithLabelValues("failed").Inc()
+		log.Error("reload failed; the running pipelines are kept", "error", err)
+		return
+	}
+	old := s.graph
+	s.graph, s.cfg, s.badHash = g, cfg, ""
+	s.tel.SetBuildInfo(version, revision, cfg.Hash)
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.shutdownTimeout)
+	defer cancel()
+	if err := old.Shutdown(sctx); err != nil {
+		log.Error("draining the previous pipelines", "error", err)
+	}
+	s.tel.ConfigReloads.WithLabelValues("success").Inc()
+	log.Info("configuration reloaded", "config_hash", cfg.Hash)
+}
+

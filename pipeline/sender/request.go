@@ -1,0 +1,63 @@
+package sender
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/outpost-edge/outpost/pipeline"
+)
+
+// Encoding is the serialisation of a Request body.
+type Encoding string
+
+// The encodings.
+const (
+	EncodingProto Encoding = "proto" // OTLP protobuf
+	EncodingJSON  Encoding = "json"  // OTLP JSON
+)
+
+// Request is one ready-to-send request: the body is encoded once, by the
+// exporter, in its wire format, and sent as is on every attempt.
+//
+// A Request is immutable once made: the Sender and the send function must not
+// modify Body, which may be shared with a queue that stores it.
+type Request struct {
+	// Signal is the kind of telemetry in Body.
+	Signal pipeline.Signal
+	// Items is the number of spans, metric data points or log records in
+	// Body; the exporter metrics count it.
+	Items int
+	// Body is the encoded request, already compressed as Compression says.
+	Body []byte
+	// Encoding is how Body is serialised.
+	Encoding Encoding
+	// Compression is the content encoding already applied to Body ("gzip",
+	// "zstd"), or "" when Body is not compressed. A send function must label
+	// the body from this field, not from its current configuration: a
+	// stored Request may have been made under another one.
+	Compression string
+}
+
+// SendFunc makes one attempt to deliver r. It must honour ctx (the Sender
+// sets a per-attempt deadline on it and cancels it on shutdown) and return
+// an error classified as the package documentation describes.
+type SendFunc func(ctx context.Context, r Request) error
+
+// wireBytesKey carries a *wireBytes in the context of a Send.
+type wireBytesKey struct{}
+
+// wireBytes holds the wire size reported for the current attempt, or -1.
+type wireBytes struct{ n atomic.Int64 }
+
+// ReportWireBytes lets a send function whose transport compresses Body
+// itself (gRPC compresses each message on the fly) report the number of
+// bytes that went on the wire for the attempt in progress; the Sender then
+// counts that number in outpost_exporter_sent_bytes_total instead of
+// len(Body). It must be called with the attempt's context, or one derived
+// from it, before the send function returns. It does nothing for a context
+// that does not come from a Sender.
+func ReportWireBytes(ctx context.Context, n int) {
+	if w, ok := ctx.Value(wireBytesKey{}).(*wireBytes); ok {
+		w.n.Store(int64(n))
+	}
+}

@@ -1,0 +1,340 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+
+	"github.com/outpost-edge/outpost/internal/selftelemetry"
+	"github.com/outpost-edge/outpost/pipeline"
+)
+
+// Reasons for outpost_exporter_failed_items_total.
+const (
+	ReasonPermanent        = "permanent"         // the far side refused the request for good
+	ReasonRetriesExhausted = "retries_exhausted" // retryable failures until max_elapsed_time, or retries off
+	ReasonShutdown         = "shutdown"          // the Sender or the caller's context stopped before delivery
+	ReasonRejected         = "rejected"          // items refused in a partial success
+)
+
+// DefaultLogInterval is the default minimum time between two failure logs
+// of one kind from one Sender.
+const DefaultLogInterval = 10 * time.Second
+
+// ErrStopped is the cause of a Send cut short, or refused, because the
+// Sender was shut down.
+var ErrStopped = errors.New("sender shut down")
+
+// Settings configure a Sender.
+type Settings struct {
+	// Exporter is the exporter's ID, the `exporter` label of the metrics.
+	Exporter string
+	// Logger receives the rate-limited failure logs. It should already
+	// name the exporter (pipeline.Settings.Logger does). Nil discards.
+	Logger *slog.Logger
+	// Telemetry holds the metric vectors. Nil uses a private set, which is
+	// only useful in tests.
+	Telemetry *selftelemetry.Metrics
+	// Retry is the retry policy.
+	Retry RetryConfig
+	// Timeout bounds each attempt; 0 leaves only the caller's context.
+	Timeout time.Duration
+	// LogInterval is the minimum time between two logs of failed attempts
+	// (and, separately, of failed requests); 0 means DefaultLogInterval.
+	LogInterval time.Duration
+	// Send makes one attempt. Required.
+	Send SendFunc
+}
+
+// Sender sends Requests with retries. It is safe for concurrent use; each
+// Send runs on its caller's goroutine.
+type Sender struct {
+	set     Settings
+	log     *slog.Logger
+	metrics [3]signalMetrics // indexed by signalIndex
+	// retryLog limits logs of attempts that will be retried; failLog those
+	// of requests that failed for good, so a storm of the first never hides
+	// the second.
+	retryLog, failLog logLimiter
+	rand              func() float64 // uniform in [0, 1); replaced by tests
+
+	stopCtx context.Context // cancelled, with cause ErrStopped, by Shutdown
+	stop    context.CancelCauseFunc
+
+	mu       sync.RWMutex // guards stopped against inflight.Add
+	stopped  bool
+	inflight sync.WaitGroup
+}
+
+// signalMetrics are one signal's series, resolved once.
+type signalMetrics struct {
+	sent, sentBytes, retries                 prometheus.Counter
+	permanent, exhausted, shutdown, rejected prometheus.Counter
+	duration                                 prometheus.Observer
+}
+
+// New checks the settings and makes a Sender.
+func New(set Settings) (*Sender, error) {
+	if set.Send == nil {
+		return nil, errors.New("sender: Send function is nil")
+	}
+	if err := set.Retry.Validate(); err != nil {
+		return nil, fmt.Errorf("sender: retry: %w", err)
+	}
+	if set.Timeout < 0 {
+		return nil, fmt.Errorf("sender: negative timeout %s", set.Timeout)
+	}
+	if set.Logger == nil {
+		set.Logger = slog.New(slog.DiscardHandler)
+	}
+	if set.Telemetry == nil {
+		set.Telemetry = selftelemetry.New()
+	}
+	if set.LogInterval <= 0 {
+		set.LogInterval = DefaultLogInterval
+	}
+	s := &Sender{
+		set:      set,
+		log:      set.Logger,
+		retryLog: logLimiter{interval: set.LogInterval},
+		failLog:  logLimiter{interval: set.LogInterval},
+		rand:     rand.Float64,
+	}
+	for i, sig := range pipeline.Signals {
+		s.metrics[i] = newSignalMetrics(set.Telemetry, set.Exporter, sig)
+	}
+	s.stopCtx, s.stop = context.WithCancelCause(context.Background())
+	return s, nil
+}
+
+func newSignalMetrics(t *selftelemetry.Metrics, exporter string, sig pipeline.Signal) signalMetrics {
+	e, g := exporter, string(sig)
+	return signalMetrics{
+		sent:      t.ExporterSent.WithLabelValues(e, g),
+		sentBytes: t.ExporterSentBytes.WithLabelValues(e, g),
+		retries:   t.ExporterRetries.WithLabelValues(e, g),
+		permanent: t.ExporterFailed.WithLabelValues(e, g, ReasonPermanent),
+		exhausted: t.ExporterFailed.WithLabelValues(e, g, ReasonRetriesExhausted),
+		shutdown:  t.ExporterFailed.WithLabelValues(e, g, ReasonShutdown),
+		rejected:  t.ExporterFailed.WithLabelValues(e, g, ReasonRejected),
+		duration:  t.ExporterSendDuration.WithLabelValues(e, g),
+	}
+}
+
+func (s *Sender) metricsFor(sig pipeline.Signal) *signalMetrics {
+	switch sig {
+	case pipeline.SignalTraces:
+		return &s.metrics[0]
+	case pipeline.SignalMetrics:
+		return &s.metrics[1]
+	case pipeline.SignalLogs:
+		return &s.metrics[2]
+	}
+	// Not one of the three: a programming error upstream, but count it
+	// rather than crash.
+	m := newSignalMetrics(s.set.Telemetry, s.set.Exporter, sig)
+	return &m
+}
+
+// Send delivers r, retrying as the RetryConfig allows, and returns:
+//
+//   - nil when r was delivered;
+//   - the send function's *pipeline.PartialError when some items were
+//     refused (the others were delivered);
+//   - a permanent error (consumererror.IsPermanent) when r was refused for
+//     good;
+//   - when retries are exhausted, a retryable error: a
+//     *pipeline.ThrottleError carrying the far side's last hint if the last
+//     failure was a throttle, so that receivers answer 429 /
+//     RESOURCE_EXHAUSTED upstream, otherwise a plain (non-permanent) error;
+//   - when ctx is done or the Sender is shut down, a non-permanent error
+//     wrapping the cause (ErrStopped on shutdown).
+//
+// Send counts r's items in exactly one of outpost_exporter_sent_items_total
+// or outpost_exporter_failed_items_total (split between them on a partial
+// success).
+func (s *Sender) Send(ctx context.Context, r Request) error {
+	m := s.metricsFor(r.Signal)
+	s.mu.RLock()
+	if s.stopped {
+		s.mu.RUnlock()
+		m.shutdown.Add(float64(r.Items))
+		return fmt.Errorf("send %d %s: %w", r.Items, r.Signal, ErrStopped)
+	}
+	s.inflight.Add(1)
+	s.mu.RUnlock()
+	defer s.inflight.Done()
+
+	// One context for the whole request, cancelled by the caller or by
+	// Shutdown, whichever comes first; AfterFunc costs no goroutine until
+	// Shutdown actually happens.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	unhook := context.AfterFunc(s.stopCtx, func() { cancel(ErrStopped) })
+	defer unhook()
+	wire := &wireBytes{}
+	ctx = context.WithValue(ctx, wireBytesKey{}, wire)
+
+	start := time.Now()
+	bo := backoff{cfg: s.set.Retry}
+	for attempt := 1; ; attempt++ {
+		wire.n.Store(-1)
+		err := s.attempt(ctx, r, m)
+		if err == nil {
+			s.delivered(m, r, r.Items, wire)
+			return nil
+		}
+		if ctx.Err() != nil {
+			// Whatever the attempt returned, it was cut short by us.
+			err = fmt.Errorf("send %d %s: stopped before delivery: %w (last error: %v)", r.Items, r.Signal, context.Cause(ctx), err)
+			return s.failed(m.shutdown, r, r.Items, ReasonShutdown, err)
+		}
+		var pe *pipeline.PartialError
+		if errors.As(err, &pe) {
+			rejected := int(min(max(pe.Rejected, 0), int64(r.Items)))
+			s.delivered(m, r, r.Items-rejected, wire)
+			return s.failed(m.rejected, r, rejected, ReasonRejected, err)
+		}
+		if consumererror.IsPermanent(err) {
+			return s.failed(m.permanent, r, r.Items, ReasonPermanent, err)
+		}
+		if !s.set.Retry.Enabled {
+			return s.failed(m.exhausted, r, r.Items, ReasonRetriesExhausted, exhausted(r, attempt, time.Since(start), err))
+		}
+		delay := bo.next(s.rand())
+		if hint, ok := pipeline.IsThrottle(err); ok && hint > 0 {
+			delay = hint
+		}
+		if limit := s.set.Retry.MaxElapsedTime; limit > 0 {
+			left := limit - time.Since(start)
+			if left <= 0 {
+				return s.failed(m.exhausted, r, r.Items, ReasonRetriesExhausted, exhausted(r, attempt, time.Since(start), err))
+			}
+			delay = min(delay, left)
+		}
+		if ok, suppressed := s.retryLog.allow(time.Now()); ok {
+			s.log.Warn("send failed, will retry",
+				"signal", r.Signal, "items", r.Items, "attempt", attempt,
+				"retry_in", delay, "error", err, "suppressed", suppressed)
+		}
+		if !sleep(ctx, delay) {
+			err = fmt.Errorf("send %d %s: stopped before delivery: %w (last error: %v)", r.Items, r.Signal, context.Cause(ctx), err)
+			return s.failed(m.shutdown, r, r.Items, ReasonShutdown, err)
+		}
+		m.retries.Inc()
+	}
+}
+
+// attempt makes one attempt under the per-attempt timeout and times it.
+func (s *Sender) attempt(ctx context.Context, r Request, m *signalMetrics) error {
+	if s.set.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.set.Timeout)
+		defer cancel()
+	}
+	t0 := time.Now()
+	err := s.set.Send(ctx, r)
+	m.duration.Observe(time.Since(t0).Seconds())
+	return err
+}
+
+func (s *Sender) delivered(m *signalMetrics, r Request, items int, wire *wireBytes) {
+	m.sent.Add(float64(items))
+	n := wire.n.Load()
+	if n < 0 {
+		n = int64(len(r.Body))
+	}
+	m.sentBytes.Add(float64(n))
+}
+
+// failed counts items as failed for reason, logs (rate-limited) and
+// returns err.
+func (s *Sender) failed(c prometheus.Counter, r Request, items int, reason string, err error) error {
+	c.Add(float64(items))
+	if ok, suppressed := s.failLog.allow(time.Now()); ok {
+		s.log.Error("send failed",
+			"signal", r.Signal, "items", items, "reason", reason,
+			"error", err, "suppressed", suppressed)
+	}
+	return err
+}
+
+// exhausted is the error for a request whose retries ran out: a throttle
+// if the last failure was one, so that the hint travels upstream.
+func exhausted(r Request, attempts int, elapsed time.Duration, last error) error {
+	err := fmt.Errorf("send %d %s: giving up after %d attempts in %s: %w",
+		r.Items, r.Signal, attempts, elapsed.Round(time.Millisecond), last)
+	if hint, ok := pipeline.IsThrottle(last); ok {
+		return pipeline.NewThrottle(err, hint)
+	}
+	return err
+}
+
+// sleep waits for d or until ctx is done; it reports whether the wait ran
+// its course.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Shutdown stops the Sender: Sends in progress stop at once (an attempt on
+// the wire is cancelled, a wait between retries ends) and return an error
+// wrapping ErrStopped; later Sends fail at once. Shutdown then waits for the
+// Sends in progress to return, or for ctx to be done. It is idempotent.
+func (s *Sender) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	s.stop(ErrStopped)
+
+	done := make(chan struct{})
+	go func() {
+		s.inflight.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("sender: waiting for sends in progress: %w", ctx.Err())
+	}
+}
+
+// logLimiter lets one log line through per interval and counts the others.
+type logLimiter struct {
+	interval time.Duration
+
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+// allow reports whether to log now and how many lines were suppressed
+// since the last one logged.
+func (l *logLimiter) allow(now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() && now.Sub(l.last) < l.interval {
+		l.suppressed++
+		return false, 0
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	return true, n
+}
