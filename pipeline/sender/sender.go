@@ -191,11 +191,6 @@ func (s *Sender) Send(ctx context.Context, r Request) error {
 			s.delivered(m, r, r.Items, wire)
 			return nil
 		}
-		if ctx.Err() != nil {
-			// Whatever the attempt returned, it was cut short by us.
-			err = fmt.Errorf("send %d %s: stopped before delivery: %w (last error: %v)", r.Items, r.Signal, context.Cause(ctx), err)
-			return s.failed(m.shutdown, r, r.Items, ReasonShutdown, err)
-		}
 		var pe *pipeline.PartialError
 		if errors.As(err, &pe) {
 			rejected := int(min(max(pe.Rejected, 0), int64(r.Items)))
@@ -204,6 +199,13 @@ func (s *Sender) Send(ctx context.Context, r Request) error {
 		}
 		if consumererror.IsPermanent(err) {
 			return s.failed(m.permanent, r, r.Items, ReasonPermanent, err)
+		}
+		if ctx.Err() != nil {
+			// A retryable failure while we were stopping: the attempt was
+			// most likely cut short by us (a cancelled call), not by the
+			// far side.
+			err = fmt.Errorf("send %d %s: stopped before delivery: %w (last error: %v)", r.Items, r.Signal, context.Cause(ctx), err)
+			return s.failed(m.shutdown, r, r.Items, ReasonShutdown, err)
 		}
 		if !s.set.Retry.Enabled {
 			return s.failed(m.exhausted, r, r.Items, ReasonRetriesExhausted, exhausted(r, attempt, time.Since(start), err))

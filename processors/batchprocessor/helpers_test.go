@@ -365,13 +365,6 @@ func flattenMetrics(md pmetric.Metrics) []string {
 	return out
 }
 
-// signalCase bundles what the signal-generic tests need for one signal.
-type signalCase[T any] struct {
-	ops     signalOps[T]
-	gen     func(n int) T // n items in 3 resources × 2 scopes (metrics: multiple of 30)
-	flatten func(T) []string
-}
-
 func equalLines(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	if len(got) != len(want) {

@@ -1,0 +1,362 @@
+package otlpreceiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/grpc"
+
+	"github.com/outpost-edge/outpost/internal/selftelemetry"
+	"github.com/outpost-edge/outpost/pipeline"
+)
+
+// Values of the transport label.
+const (
+	transportGRPC = "grpc"
+	transportHTTP = "http"
+)
+
+// Values of the reason label of ReceiverRefused.
+const (
+	reasonThrottled   = "throttled"
+	reasonUnavailable = "unavailable"
+	reasonPermanent   = "permanent"
+	reasonRejected    = "rejected"
+)
+
+// Values of the reason label of ReceiverBadRequests.
+const (
+	reasonDecode               = "decode"
+	reasonTooLarge             = "too_large"
+	reasonUnsupportedMediaType = "unsupported_media_type"
+	reasonUnsupportedEncoding  = "unsupported_encoding"
+	reasonMethodNotAllowed     = "method_not_allowed"
+)
+
+// logEvery is the shortest interval between two log lines of one kind.
+const logEvery = 10 * time.Second
+
+type lifecycle uint8
+
+const (
+	created lifecycle = iota
+	started
+	stopped
+)
+
+// receiver serves OTLP over gRPC and HTTP for every signal wired to it.
+type receiver struct {
+	id        pipeline.ID
+	cfg       *Config
+	logger    *slog.Logger
+	limitedLog *logLimiter
+	telemetry *selftelemetry.Metrics
+
+	// One handler per wired signal; nil when the signal is not wired.
+	traces  *handler[ptrace.Traces]
+	metrics *handler[pmetric.Metrics]
+	logs    *handler[plog.Logs]
+
+	body *bodyReader // nil without HTTP
+
+	mu         sync.Mutex
+	state      lifecycle
+	grpcServer *grpc.Server
+	httpServer *http.Server
+	grpcAddr   net.Addr
+	httpAddr   net.Addr
+	serving    sync.WaitGroup // the Serve goroutines
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+func newReceiver(set pipeline.Settings, cfg *Config, next pipeline.Consumers) *receiver {
+	logger := set.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("receiver", set.ID.String())
+	tel := set.Telemetry
+	if tel == nil {
+		// Not in a running graph (a test or a tool): count into a registry
+		// of our own that nobody serves.
+		tel = selftelemetry.New()
+	}
+	r := &receiver{
+		id:        set.ID,
+		cfg:       cfg,
+		logger:    logger,
+		limitedLog: newLogLimiter(logger, logEvery),
+		telemetry: tel,
+	}
+	if h := cfg.Protocols.HTTP; h != nil {
+		r.body = newBodyReader(int64(h.MaxRequestBodySize))
+	}
+	if next.Traces != nil {
+		r.traces = newHandler(r, tracesDef, next.Traces.ConsumeTraces)
+	}
+	if next.Metrics != nil {
+		r.metrics = newHandler(r, metricsDef, next.Metrics.ConsumeMetrics)
+	}
+	if next.Logs != nil {
+		r.logs = newHandler(r, logsDef, next.Logs.ConsumeLogs)
+	}
+	return r
+}
+
+// Start opens the listeners through host and serves in the background.
+func (r *receiver) Start(_ context.Context, host pipeline.Host) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch r.state {
+	case started:
+		return fmt.Errorf("otlp receiver %s: already started", r.id)
+	case stopped:
+		return fmt.Errorf("otlp receiver %s: already shut down", r.id)
+	}
+	var grpcLn, httpLn net.Listener
+	if g := r.cfg.Protocols.GRPC; g != nil {
+		ln, err := host.Listen("tcp", g.Endpoint)
+		if err != nil {
+			return fmt.Errorf("otlp receiver %s: grpc: listen on %s: %w", r.id, g.Endpoint, err)
+		}
+		grpcLn = ln
+	}
+	if h := r.cfg.Protocols.HTTP; h != nil {
+		ln, err := host.Listen("tcp", h.Endpoint)
+		if err != nil {
+			if grpcLn != nil {
+				_ = grpcLn.Close()
+			}
+			return fmt.Errorf("otlp receiver %s: http: listen on %s: %w", r.id, h.Endpoint, err)
+		}
+		httpLn = ln
+	}
+
+	if grpcLn != nil {
+		s := r.newGRPCServer()
+		r.grpcServer, r.grpcAddr = s, grpcLn.Addr()
+		r.serving.Go(func() {
+			// Serve closes the listener when it returns.
+			if err := s.Serve(grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				r.logger.Error("OTLP/gRPC server stopped serving", "error", err)
+			}
+		})
+	}
+	if httpLn != nil {
+		s := r.newHTTPServer()
+		r.httpServer, r.httpAddr = s, httpLn.Addr()
+		r.serving.Go(func() {
+			if err := s.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				r.logger.Error("OTLP/HTTP server stopped serving", "error", err)
+			}
+		})
+	}
+	r.state = started
+	return nil
+}
+
+// Shutdown stops accepting, lets in-flight requests finish through the
+// pipeline and closes the listeners. When ctx ends first, connections are
+// closed at once and ctx's error is returned; requests then still in the
+// pipeline finish in the background. Shutdown is idempotent.
+func (r *receiver) Shutdown(ctx context.Context) error {
+	r.shutdownOnce.Do(func() { r.shutdownErr = r.shutdown(ctx) })
+	return r.shutdownErr
+}
+
+func (r *receiver) shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	r.state = stopped
+	gs, hs := r.grpcServer, r.httpServer
+	r.mu.Unlock()
+
+	// Both at once, so that neither keeps accepting while the other drains.
+	var wg sync.WaitGroup
+	var grpcErr, httpErr error
+	if gs != nil {
+		wg.Go(func() {
+			done := make(chan struct{})
+			go func() {
+				gs.GracefulStop()
+				close(done)
+			}()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				gs.Stop()
+				<-done
+				grpcErr = fmt.Errorf("otlp receiver %s: grpc: stop: %w", r.id, ctx.Err())
+			}
+		})
+	}
+	if hs != nil {
+		wg.Go(func() {
+			if err := hs.Shutdown(ctx); err != nil {
+				_ = hs.Close()
+				httpErr = fmt.Errorf("otlp receiver %s: http: shutdown: %w", r.id, err)
+			}
+		})
+	}
+	wg.Wait()
+	r.serving.Wait()
+	return errors.Join(grpcErr, httpErr)
+}
+
+// addrs returns the addresses the receiver listens on (nil for a protocol
+// that is off or before Start); tests use it with port 0.
+func (r *receiver) addrs() (grpcAddr, httpAddr net.Addr) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.grpcAddr, r.httpAddr
+}
+
+// counters are the metric series of one signal on one transport, bound once
+// so that the request path does no label lookups.
+type counters struct {
+	transport string
+
+	accepted           prometheus.Counter
+	refusedThrottled   prometheus.Counter
+	refusedUnavailable prometheus.Counter
+	refusedPermanent   prometheus.Counter
+	refusedRejected    prometheus.Counter
+
+	badDecode         prometheus.Counter
+	badTooLarge       prometheus.Counter
+	badMediaType      prometheus.Counter
+	badEncoding       prometheus.Counter
+	badMethod         prometheus.Counter
+}
+
+func (r *receiver) newCounters(signal pipeline.Signal, transport string) *counters {
+	id, sig := r.id.String(), string(signal)
+	refused := func(reason string) prometheus.Counter {
+		return r.telemetry.ReceiverRefused.WithLabelValues(id, sig, transport, reason)
+	}
+	bad := func(reason string) prometheus.Counter {
+		return r.telemetry.ReceiverBadRequests.WithLabelValues(id, sig, transport, reason)
+	}
+	c := &counters{
+		transport:          transport,
+		accepted:           r.telemetry.ReceiverAccepted.WithLabelValues(id, sig, transport),
+		refusedThrottled:   refused(reasonThrottled),
+		refusedUnavailable: refused(reasonUnavailable),
+		refusedPermanent:   refused(reasonPermanent),
+		refusedRejected:    refused(reasonRejected),
+		badDecode:          bad(reasonDecode),
+		badTooLarge:        bad(reasonTooLarge),
+	}
+	if transport == transportHTTP {
+		// gRPC refuses these before a handler runs; only HTTP counts them.
+		c.badMediaType = bad(reasonUnsupportedMediaType)
+		c.badEncoding = bad(reasonUnsupportedEncoding)
+		c.badMethod = bad(reasonMethodNotAllowed)
+	}
+	return c
+}
+
+// record counts the items of a request that reached the pipeline.
+func (c *counters) record(o outcome, items int) {
+	n := float64(items)
+	switch o.kind {
+	case outcomeAccepted:
+		c.accepted.Add(n)
+	case outcomePartial:
+		c.accepted.Add(n - float64(o.rejected))
+		c.refusedRejected.Add(float64(o.rejected))
+	case outcomePermanent:
+		c.refusedPermanent.Add(n)
+	case outcomeThrottled:
+		c.refusedThrottled.Add(n)
+	default:
+		c.refusedUnavailable.Add(n)
+	}
+}
+
+// bad returns the bad-request counter for a reason.
+func (c *counters) bad(reason string) prometheus.Counter {
+	switch reason {
+	case reasonTooLarge:
+		return c.badTooLarge
+	case reasonUnsupportedMediaType:
+		return c.badMediaType
+	case reasonUnsupportedEncoding:
+		return c.badEncoding
+	case reasonMethodNotAllowed:
+		return c.badMethod
+	default:
+		return c.badDecode
+	}
+}
+
+func refusedReason(k outcomeKind) string {
+	switch k {
+	case outcomeThrottled:
+		return reasonThrottled
+	case outcomePermanent:
+		return reasonPermanent
+	case outcomePartial:
+		return reasonRejected
+	default:
+		return reasonUnavailable
+	}
+}
+
+// logLimiter writes at most one line per key and interval, so that a
+// misbehaving client or a stuck pipeline cannot flood the log; the next
+// line written for a key says how many were suppressed.
+type logLimiter struct {
+	logger *slog.Logger
+	every  time.Duration
+	now    func() time.Time
+
+	mu         sync.Mutex
+	last       map[string]time.Time
+	suppressed map[string]int
+}
+
+func newLogLimiter(logger *slog.Logger, every time.Duration) *logLimiter {
+	return &logLimiter{
+		logger:     logger,
+		every:      every,
+		now:        time.Now,
+		last:       map[string]time.Time{},
+		suppressed: map[string]int{},
+	}
+}
+
+func (l *logLimiter) warn(key, msg string, args ...any) { l.log(slog.LevelWarn, key, msg, args...) }
+func (l *logLimiter) info(key, msg string, args ...any) { l.log(slog.LevelInfo, key, msg, args...) }
+
+func (l *logLimiter) log(level slog.Level, key, msg string, args ...any) {
+	if !l.logger.Enabled(context.Background(), level) {
+		return
+	}
+	l.mu.Lock()
+	now := l.now()
+	if t, ok := l.last[key]; ok && now.Sub(t) < l.every {
+		l.suppressed[key]++
+		l.mu.Unlock()
+		return
+	}
+	l.last[key] = now
+	n := l.suppressed[key]
+	delete(l.suppressed, key)
+	l.mu.Unlock()
+	if n > 0 {
+		args = append(args, "suppressed", n)
+	}
+	l.logger.Log(context.Background(), level, msg, args...)
+}
