@@ -65,7 +65,7 @@ type batcher[T any] struct {
 	cfg    Config
 	logger *slog.Logger
 
-	sizeHist prometheus.Observer           // nil without telemetry
+	sizeHist prometheus.Observer             // nil without telemetry
 	flushes  [numTriggers]prometheus.Counter // nil without telemetry
 
 	// ctx is handed to the next consumer. A batch carries items of many
@@ -252,7 +252,9 @@ func (b *batcher[T]) consume(ctx context.Context, data T) error {
 		bt.items += room
 		n -= room
 		tickets = append(tickets, bt)
-		b.work.Signal()
+		if _, ok := b.triggerLocked(bt); ok {
+			b.work.Signal()
+		}
 	}
 	b.leaveLocked()
 	b.mu.Unlock()
@@ -356,22 +358,28 @@ func (b *batcher[T]) takeLocked() (*batch[T], trigger, bool) {
 	if bt == nil {
 		return nil, 0, false
 	}
-	var t trigger
-	switch {
-	case b.closed:
-		t = triggerShutdown
-	case bt.items >= b.cfg.SendBatchSize:
-		t = triggerSize
-	case b.cfg.FlushWhenIdle && len(b.inFlight) == 0:
-		t = triggerIdle
-	case time.Since(bt.start) >= b.cfg.Timeout:
-		t = triggerTimeout
-	default:
+	t, ok := b.triggerLocked(bt)
+	if !ok {
 		return nil, 0, false
 	}
 	b.cur = nil
 	close(bt.taken)
 	return bt, t, true
+}
+
+// triggerLocked reports whether the pending batch bt is due, and why.
+func (b *batcher[T]) triggerLocked(bt *batch[T]) (trigger, bool) {
+	switch {
+	case b.closed:
+		return triggerShutdown, true
+	case bt.items >= b.cfg.SendBatchSize:
+		return triggerSize, true
+	case b.cfg.FlushWhenIdle && len(b.inFlight) == 0:
+		return triggerIdle, true
+	case time.Since(bt.start) >= b.cfg.Timeout:
+		return triggerTimeout, true
+	}
+	return 0, false
 }
 
 func (b *batcher[T]) finishLocked(bt *batch[T], err error) {

@@ -54,7 +54,9 @@
 // accepted and dropped. It does not merge resources or scopes that are
 // equal, and it does not batch by client metadata.
 //
-// After Shutdown begins, new requests get a retryable error. If Shutdown's
+// Start launches the flush goroutines; a request that arrives before Start
+// waits for it (the pipeline starts processors before receivers). After
+// Shutdown begins, new requests get a retryable error. If Shutdown's
 // context ends before everything is delivered, every caller still waiting
 // gets a retryable error, running sends are cancelled, and Shutdown returns
 // the context's error.

@@ -376,3 +376,7 @@ func equalLines(t *testing.T, what string, got, want []string) {
 		}
 	}
 }
+
+func testSettings() pipeline.Settings {
+	return pipeline.Settings{ID: pipeline.MustID("batch/test"), Telemetry: selftelemetry.New()}
+}
