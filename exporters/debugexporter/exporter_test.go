@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -430,17 +431,11 @@ func TestFactory(t *testing.T) {
 	if err := c.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, sig := range f.Signals {
-		switch sig {
-		case pipeline.SignalTraces:
-			_ = c.(interface{ ConsumeTraces(context.Context, ptrace.Traces) error })
-		case pipeline.SignalMetrics:
-			_ = c.(interface {
-				ConsumeMetrics(context.Context, pmetric.Metrics) error
-			})
-		case pipeline.SignalLogs:
-			_ = c.(interface{ ConsumeLogs(context.Context, plog.Logs) error })
-		}
+	_, isT := c.(consumer.Traces)
+	_, isM := c.(consumer.Metrics)
+	_, isL := c.(consumer.Logs)
+	if !isT || !isM || !isL {
+		t.Fatalf("implements traces=%t metrics=%t logs=%t, want all", isT, isM, isL)
 	}
 	if err := errors.Join(c.Shutdown(context.Background()), c.Shutdown(context.Background())); err != nil {
 		t.Fatal(err)

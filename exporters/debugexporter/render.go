@@ -62,6 +62,21 @@ func formatTime(ts pcommon.Timestamp) string {
 	return ts.AsTime().UTC().Format(time.RFC3339Nano)
 }
 
+// traceID and spanID print an id in hex, or "-" when it is empty.
+func traceID(id pcommon.TraceID) string {
+	if id.IsEmpty() {
+		return "-"
+	}
+	return id.String()
+}
+
+func spanID(id pcommon.SpanID) string {
+	if id.IsEmpty() {
+		return "-"
+	}
+	return id.String()
+}
+
 // indent returns the prefix for nesting level n.
 func indent(n int) string { return strings.Repeat("  ", n) }
 
@@ -144,8 +159,8 @@ func appendTracesDetailed(buf []byte, td ptrace.Traces) []byte {
 
 func (w *writer) span(k int, s ptrace.Span) {
 	w.line(2, "span #%d %q", k, s.Name())
-	w.line(3, "trace_id: %s", s.TraceID())
-	w.line(3, "span_id: %s", s.SpanID())
+	w.line(3, "trace_id: %s", traceID(s.TraceID()))
+	w.line(3, "span_id: %s", spanID(s.SpanID()))
 	if !s.ParentSpanID().IsEmpty() {
 		w.line(3, "parent_span_id: %s", s.ParentSpanID())
 	}
@@ -167,7 +182,7 @@ func (w *writer) span(k int, s ptrace.Span) {
 		w.attrs(4, "attributes", ev.Attributes())
 	}
 	for l, ln := range s.Links().All() {
-		w.line(3, "link #%d trace_id=%s span_id=%s", l, ln.TraceID(), ln.SpanID())
+		w.line(3, "link #%d trace_id=%s span_id=%s", l, traceID(ln.TraceID()), spanID(ln.SpanID()))
 		w.attrs(4, "attributes", ln.Attributes())
 	}
 	if n := s.DroppedAttributesCount() + s.DroppedEventsCount() + s.DroppedLinksCount(); n > 0 {
@@ -381,7 +396,7 @@ func (w *writer) exemplars(es pmetric.ExemplarSlice) {
 		default:
 			v = "empty"
 		}
-		w.line(4, "exemplar #%d value=%s time=%s trace_id=%s span_id=%s", i, v, formatTime(e.Timestamp()), e.TraceID(), e.SpanID())
+		w.line(4, "exemplar #%d value=%s time=%s trace_id=%s span_id=%s", i, v, formatTime(e.Timestamp()), traceID(e.TraceID()), spanID(e.SpanID()))
 		w.attrs(5, "filtered_attributes", e.FilteredAttributes())
 	}
 }
@@ -428,7 +443,7 @@ func (w *writer) logRecord(k int, lr plog.LogRecord) {
 	w.line(3, "body: %s", appendValue(nil, lr.Body()))
 	w.attrs(3, "attributes", lr.Attributes())
 	if !lr.TraceID().IsEmpty() || !lr.SpanID().IsEmpty() {
-		w.line(3, "trace_id: %s, span_id: %s", lr.TraceID(), lr.SpanID())
+		w.line(3, "trace_id: %s, span_id: %s", traceID(lr.TraceID()), spanID(lr.SpanID()))
 	}
 	if lr.Flags() != 0 {
 		w.line(3, "flags: %#x", uint32(lr.Flags()))
