@@ -386,6 +386,19 @@ func (d *decoder) decodeService(n *yaml.Node, cfg *Config, f pipeline.Factories,
 			}
 			out.Exporters = append(out.Exporters, id)
 		}
+		for list, ids := range map[string][]string{"receivers": pc.Receivers, "processors": pc.Processors, "exporters": pc.Exporters} {
+			seen := map[string]bool{}
+			for i, s := range ids {
+				if seen[s] {
+					node := pnode
+					if l := child(pnode, list); l != nil && l.Kind == yaml.SequenceNode && i < len(l.Content) {
+						node = l.Content[i]
+					}
+					d.errorf(node, fmt.Sprintf("%s.%s[%d]", path, list, i), "%q is listed twice", s)
+				}
+				seen[s] = true
+			}
+		}
 		if len(pc.Receivers) == 0 {
 			d.errorf(keyNode, path+".receivers", "a pipeline needs at least one receiver")
 		}
@@ -425,10 +438,21 @@ func (d *decoder) checkConnectors(cfg *Config, f pipeline.Factories, conns map[p
 		}
 		fac := f.Connectors[id.Type]
 		for _, in := range pipeline.Signals {
-			for _, out := range pipeline.Signals {
-				if ins[in] && outs[out] && !fac.Supports(in, out) {
-					d.errorf(conns[id], path, "connector type %q cannot connect %s to %s", id.Type, in, out)
-				}
+			ok := false
+			for out := range outs {
+				ok = ok || fac.Supports(in, out)
+			}
+			if ins[in] && !ok {
+				d.errorf(conns[id], path, "connector type %q takes %s but no pipeline it feeds can receive what it makes of %s", id.Type, in, in)
+			}
+		}
+		for _, out := range pipeline.Signals {
+			ok := false
+			for in := range ins {
+				ok = ok || fac.Supports(in, out)
+			}
+			if outs[out] && !ok {
+				d.errorf(conns[id], path, "connector type %q feeds a %s pipeline but no pipeline sends it anything it can turn into %s", id.Type, out, out)
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"go.opentelemetry.io/collector/consumer"
 
@@ -114,18 +115,28 @@ func (b *builder) settings(kind string, id ID) Settings {
 		ID:         id,
 		Logger:     b.set.Logger.With(kind, id.String()),
 		Telemetry:  b.set.Telemetry,
-		StorageDir: filepath.Join(b.set.StorageDir, kind+"_"+sanitize(id.String())),
+		StorageDir: filepath.Join(b.set.StorageDir, storageName(kind, id)),
 	}
 }
 
-func sanitize(s string) string {
-	out := []byte(s)
-	for i, c := range out {
-		if c == '/' || c == '\\' || c == ':' {
-			out[i] = '_'
+// storageName is a component's directory name: kind-type or
+// kind-type-name. A type holds no '-', and the name is escaped so that
+// distinct IDs never share a directory and no name leaves the storage
+// directory.
+func storageName(kind string, id ID) string {
+	if id.Name == "" {
+		return kind + "-" + id.Type
+	}
+	var b strings.Builder
+	for _, c := range []byte(id.Name) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
 		}
 	}
-	return string(out)
+	return kind + "-" + id.Type + "-" + b.String()
 }
 
 func (b *builder) add(kind string, id ID, c Component) {
@@ -158,6 +169,11 @@ func (b *builder) head(pid ID) (any, error) {
 	if len(pc.Exporters) == 0 {
 		return nil, fmt.Errorf("pipeline %s: needs at least one exporter", pid)
 	}
+	for list, ids := range map[string][]ID{"receivers": pc.Receivers, "processors": pc.Processors, "exporters": pc.Exporters} {
+		if dup, ok := duplicate(ids); ok {
+			return nil, fmt.Errorf("pipeline %s: %s lists %s twice", pid, list, dup)
+		}
+	}
 	var outs []any
 	for _, eid := range pc.Exporters {
 		c, err := b.exporterConsumer(pid, sig, eid)
@@ -167,14 +183,45 @@ func (b *builder) head(pid ID) (any, error) {
 		outs = append(outs, c)
 	}
 	next := b.fanout(sig, outs)
+	mutates := capabilitiesOf(next).MutatesData
 	for i := len(pc.Processors) - 1; i >= 0; i-- {
 		next, err = b.processor(pid, sig, pc.Processors[i], next)
 		if err != nil {
 			return nil, err
 		}
+		mutates = mutates || capabilitiesOf(next).MutatesData
 	}
+	// The fan-out in front of this pipeline decides whether to copy from
+	// what the pipeline's head declares. A read-only first processor may
+	// still hand the batch to a mutating one behind it, so the head
+	// declares what the whole pipeline does.
+	next = withMutates(sig, next, mutates)
 	b.heads[pid] = next
 	return next, nil
+}
+
+func capabilitiesOf(c any) consumer.Capabilities {
+	return c.(interface{ Capabilities() consumer.Capabilities }).Capabilities()
+}
+
+// withMutates returns c, or a wrapper of c that declares MutatesData when c
+// itself does not but something behind it does.
+func withMutates(sig Signal, c any, mutates bool) any {
+	if !mutates || capabilitiesOf(c).MutatesData {
+		return c
+	}
+	caps := consumer.WithCapabilities(consumer.Capabilities{MutatesData: true})
+	switch sig {
+	case SignalTraces:
+		w, _ := consumer.NewTraces(c.(consumer.Traces).ConsumeTraces, caps)
+		return w
+	case SignalMetrics:
+		w, _ := consumer.NewMetrics(c.(consumer.Metrics).ConsumeMetrics, caps)
+		return w
+	default:
+		w, _ := consumer.NewLogs(c.(consumer.Logs).ConsumeLogs, caps)
+		return w
+	}
 }
 
 func (b *builder) exporterConsumer(pid ID, sig Signal, eid ID) (any, error) {
@@ -290,7 +337,12 @@ func (b *builder) signalsInto(id ID) []Signal {
 // pipelines that name it.
 func (b *builder) consumers(id ID) (Consumers, error) {
 	var next Consumers
-	for sig, pids := range b.pipelinesFrom(id) {
+	from := b.pipelinesFrom(id)
+	for _, sig := range Signals {
+		pids, ok := from[sig]
+		if !ok {
+			continue
+		}
 		var heads []any
 		for _, pid := range pids {
 			h, err := b.head(pid)
@@ -324,12 +376,8 @@ func (b *builder) connector(id ID, cfg Config) (Component, error) {
 	if len(outs) == 0 {
 		return nil, fmt.Errorf("connector %s is used as an exporter but no pipeline takes it as a receiver", id)
 	}
-	for _, in := range ins {
-		for out := range outs {
-			if !f.Supports(in, out) {
-				return nil, fmt.Errorf("connector %s cannot connect %s to %s", id, in, out)
-			}
-		}
+	if err := checkPairs(f, ins, outs); err != nil {
+		return nil, fmt.Errorf("connector %s: %w", id, err)
 	}
 	next, err := b.consumers(id)
 	if err != nil {
@@ -342,6 +390,31 @@ func (b *builder) connector(id ID, cfg Config) (Component, error) {
 	b.conns[id] = c
 	b.add("connector", id, c)
 	return c, nil
+}
+
+// checkPairs checks that every signal fed into a connector can come out to
+// some pipeline it feeds, and that every pipeline it feeds can be fed from
+// some signal that goes in.
+func checkPairs(f ConnectorFactory, ins []Signal, outs map[Signal][]ID) error {
+	for _, in := range ins {
+		ok := false
+		for out := range outs {
+			ok = ok || f.Supports(in, out)
+		}
+		if !ok {
+			return fmt.Errorf("takes %s but feeds no pipeline it can turn %s into", in, in)
+		}
+	}
+	for out := range outs {
+		ok := false
+		for _, in := range ins {
+			ok = ok || f.Supports(in, out)
+		}
+		if !ok {
+			return fmt.Errorf("feeds a %s pipeline but takes nothing it can turn into %s", out, out)
+		}
+	}
+	return nil
 }
 
 func (b *builder) buildReceivers() error {
@@ -422,6 +495,17 @@ func consumerFor(c Component, sig Signal) (any, bool) {
 	return nil, false
 }
 
+func duplicate(ids []ID) (ID, bool) {
+	seen := map[ID]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			return id, true
+		}
+		seen[id] = true
+	}
+	return ID{}, false
+}
+
 func containsSignal(ss []Signal, s Signal) bool {
 	for _, x := range ss {
 		if x == s {
@@ -437,7 +521,9 @@ func containsSignal(ss []Signal, s Signal) bool {
 func (g *Graph) Start(ctx context.Context) error {
 	for i, nc := range g.components {
 		if err := nc.c.Start(ctx, g.host); err != nil {
-			g.started = i
+			// Shut down the failed component too: it may have started part
+			// of its work, and Shutdown is safe to call in any state.
+			g.started = i + 1
 			shutErr := g.Shutdown(ctx)
 			return errors.Join(fmt.Errorf("start %s %s: %w", nc.kind, nc.id, err), shutErr)
 		}

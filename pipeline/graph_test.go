@@ -260,7 +260,7 @@ func TestGraphStartFailureStopsStarted(t *testing.T) {
 	if err := g.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "start receiver recv: boom") {
 		t.Fatalf("err = %v", err)
 	}
-	want := "start exporter rec,start processor mut,start receiver recv,stop processor mut,stop exporter rec"
+	want := "start exporter rec,start processor mut,start receiver recv,stop receiver recv,stop processor mut,stop exporter rec"
 	if got := strings.Join(h.log.events, ","); got != want {
 		t.Fatalf("events:\n got %s\nwant %s", got, want)
 	}

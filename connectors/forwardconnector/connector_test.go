@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -579,26 +578,11 @@ func TestForwardReturnsDownstreamError(t *testing.T) {
 	}
 }
 
-// ---- pipeline/graph.go problems, shown by failing tests ----
-//
-// These assert correct behaviour that pipeline.Build does not have yet.
-// They are skipped so that the package's tests stay green; run them with
-// OUTPOST_GRAPH_BUGS=1.
+// ---- pipeline graph behaviour that connectors rely on ----
 
-func graphBug(t *testing.T) {
-	t.Helper()
-	if os.Getenv("OUTPOST_GRAPH_BUGS") == "" {
-		t.Skip("known pipeline/graph.go bug; set OUTPOST_GRAPH_BUGS=1 to run")
-	}
-}
-
-// Build checks every (input signal, output signal) pair of a connector, so
-// one forward connector cannot serve traces and metrics pipelines at once,
-// although ConnectorFactory.Create is documented to get a Consumers for
-// every signal taken from it: Build fails with "connector forward cannot
-// connect traces to metrics".
-func TestGraphBugOneConnectorSeveralSignals(t *testing.T) {
-	graphBug(t)
+// One forward connector may serve traces and metrics pipelines at once:
+// Build checks that each input has a supported output, not every pair.
+func TestGraphOneConnectorSeveralSignals(t *testing.T) {
 	w := newWorld()
 	w.mustBuild(t, graph(map[string]pipe{
 		"traces/in":   {receivers: []string{"rcv"}, exporters: []string{"forward"}},
@@ -608,14 +592,11 @@ func TestGraphBugOneConnectorSeveralSignals(t *testing.T) {
 	}))
 }
 
-// A pipeline's head is its first processor, and the fan-out that feeds it
-// trusts that processor's Capabilities alone. A read-only first processor
-// in front of a mutating one makes the fan-out mark the batch read-only and
-// share it; the mutating processor then writes shared data (pdata panics:
-// "invalid access to shared data"). Same through a connector, whose
-// downstream head is unwrapped.
-func TestGraphBugMutatingProcessorBehindReadOnlyOne(t *testing.T) {
-	graphBug(t)
+// A read-only first processor in front of a mutating one: the pipeline's
+// head must declare that the pipeline mutates, or the fan-out would share a
+// read-only batch that the second processor then writes (pdata panics:
+// "invalid access to shared data"). Same through a connector.
+func TestGraphMutatingProcessorBehindReadOnlyOne(t *testing.T) {
 	f := func(name string, pipes map[string]pipe) {
 		t.Run(name, func(t *testing.T) {
 			w := newWorld()
@@ -635,10 +616,8 @@ func TestGraphBugMutatingProcessorBehindReadOnlyOne(t *testing.T) {
 	})
 }
 
-// A component listed twice in a pipeline is wired twice: the batch reaches
-// the exporter twice (receivers: [rcv, rcv] or exporters: [sink, sink]).
-func TestGraphBugDuplicateListing(t *testing.T) {
-	graphBug(t)
+// A component listed twice in a pipeline is refused, not wired twice.
+func TestGraphDuplicateListing(t *testing.T) {
 	for name, p := range map[string]pipe{
 		"receiver": {receivers: []string{"rcv", "rcv"}, exporters: []string{"sink"}},
 		"exporter": {receivers: []string{"rcv"}, exporters: []string{"sink", "sink"}},
@@ -658,11 +637,9 @@ func TestGraphBugDuplicateListing(t *testing.T) {
 	}
 }
 
-// Settings.StorageDir flattens '/', '\' and ':' to '_', so distinct IDs
-// share a directory: sink/a/b, sink/a_b and sink/a:b all get
-// "exporter_sink_a_b". Two exporters would then share one durable queue.
-func TestGraphBugStorageDirCollision(t *testing.T) {
-	graphBug(t)
+// Distinct IDs (sink/a/b, sink/a_b, sink/a:b) get distinct storage
+// directories, so two exporters never share one durable queue.
+func TestGraphStorageDirCollision(t *testing.T) {
 	w := newWorld()
 	w.mustBuild(t, graph(map[string]pipe{
 		"logs/x": {receivers: []string{"rcv"}, exporters: []string{"sink/a/b", "sink/a_b", "sink/a:b"}},

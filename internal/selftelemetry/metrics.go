@@ -71,7 +71,7 @@ func New() *Metrics {
 		"Batches the batch processor sent on, by what triggered the send (size, timeout, idle, shutdown).",
 		"processor", "signal", "trigger")
 	m.PipelineClonedItems = counter("outpost_pipeline_cloned_items_total",
-		"Items copied by a fan-out because more than one consumer mutates data.",
+		"Items copied by a fan-out so that a consumer that mutates data never shares a batch with another consumer.",
 		"signal")
 	m.ExporterSent = counter("outpost_exporter_sent_items_total",
 		"Items an exporter delivered and the far side acknowledged.",
@@ -80,7 +80,7 @@ func New() *Metrics {
 		"Request body bytes an exporter delivered, as they went on the wire (after compression).",
 		"exporter", "signal")
 	m.ExporterFailed = counter("outpost_exporter_failed_items_total",
-		"Items an exporter could not deliver, by reason (permanent, retries_exhausted, rejected, shutdown, encode).",
+		"Items an exporter could not deliver, by reason (permanent, retries_exhausted, rejected, shutdown, write, encode).",
 		"exporter", "signal", "reason")
 	m.ExporterRetries = counter("outpost_exporter_send_retries_total",
 		"Send attempts an exporter repeated after a retryable failure.",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -150,17 +151,12 @@ func TestJitterBounds(t *testing.T) {
 	b := backoff{cfg: DefaultRetryConfig()}
 	iv := DefaultInitialInterval
 	for range 50 {
-		d := b.next(randFloat())
+		d := b.next(rand.Float64())
 		if d < iv/2 || d >= iv*3/2 {
 			t.Fatalf("wait %s outside [%s, %s)", d, iv/2, iv*3/2)
 		}
 		iv = min(time.Duration(float64(iv)*1.5), DefaultMaxInterval)
 	}
-}
-
-func randFloat() float64 {
-	s, _ := New(Settings{Send: func(context.Context, Request) error { return nil }, Retry: DefaultRetryConfig()})
-	return s.rand()
 }
 
 // script is a SendFunc that returns its errors in turn (nil after the last)
@@ -223,7 +219,7 @@ func TestSendOutcomes(t *testing.T) {
 		bytes     float64
 		failed    float64
 		reason    string
-		wantTimes []time.Duration // attempt times since start, when set
+		wantTimes []float64 // attempt times in seconds since start, when set
 	}{
 		{name: "success", attempts: 1, sent: 10, bytes: 100,
 			check: func(t *testing.T, err error) { mustNil(t, err) }},
@@ -245,20 +241,20 @@ func TestSendOutcomes(t *testing.T) {
 			}},
 		{name: "retry then success", errs: []error{errUnavailable, errUnavailable, errUnavailable},
 			attempts: 4, retries: 3, sent: 10, bytes: 100,
-			wantTimes: []time.Duration{0, 1 * time.Second, 3 * time.Second, 7 * time.Second},
+			wantTimes: []float64{0, 1, 3, 7},
 			check:     func(t *testing.T, err error) { mustNil(t, err) }},
 		{name: "throttle hint replaces backoff", errs: []error{throttle, throttle},
 			attempts: 3, retries: 2, sent: 10, bytes: 100,
-			wantTimes: []time.Duration{0, 3 * time.Second, 6 * time.Second},
+			wantTimes: []float64{0, 3, 6},
 			check:     func(t *testing.T, err error) { mustNil(t, err) }},
 		{name: "throttle without hint uses backoff", errs: []error{pipeline.NewThrottle(errors.New("429"), 0)},
 			attempts: 2, retries: 1, sent: 10, bytes: 100,
-			wantTimes: []time.Duration{0, time.Second},
+			wantTimes: []float64{0, 1},
 			check:     func(t *testing.T, err error) { mustNil(t, err) }},
 		{name: "exhausted", errs: []error{errForever},
 			// 0, 1, 3, 7, 12, 17, 20 (last wait cut to what is left of 20s).
 			attempts: 7, retries: 6, failed: 10, reason: ReasonRetriesExhausted,
-			wantTimes: []time.Duration{0, 1, 3, 7, 12, 17, 20},
+			wantTimes: []float64{0, 1, 3, 7, 12, 17, 20},
 			check: func(t *testing.T, err error) {
 				if err == nil || consumererror.IsPermanent(err) {
 					t.Fatalf("want a retryable error, got %v", err)
@@ -270,13 +266,11 @@ func TestSendOutcomes(t *testing.T) {
 					t.Fatalf("last error not wrapped: %v", err)
 				}
 			}},
-		{name: "exhausted on throttle", errs: []error{errUnavailable, errUnavailable, pipeline.NewThrottle(errors.New("429"), time.Hour)},
+		{name: "throttle hint capped by what is left", errs: []error{errUnavailable, errUnavailable, pipeline.NewThrottle(errors.New("429"), time.Hour)},
 			retry: func(c *RetryConfig) { c.MaxElapsedTime = 10 * time.Second },
-			// 0, 1, 3, then the hour-long hint is cut to the 7s left: 10;
-			// the 4th attempt succeeds?? No: errs end with the throttle,
-			// which is returned once, then nil. See "hint capped" below.
+			// 0, 1, 3, then the hour-long hint is cut to the 7s left.
 			attempts: 4, retries: 3, sent: 10, bytes: 100,
-			wantTimes: []time.Duration{0, 1, 3, 10},
+			wantTimes: []float64{0, 1, 3, 10},
 			check:     func(t *testing.T, err error) { mustNil(t, err) }},
 		{name: "retries disabled", errs: []error{errUnavailable},
 			retry:    func(c *RetryConfig) { c.Enabled = false },
@@ -289,7 +283,7 @@ func TestSendOutcomes(t *testing.T) {
 		{name: "no elapsed limit", errs: []error{errUnavailable, errUnavailable, errUnavailable, errUnavailable, errUnavailable, errUnavailable, errUnavailable, errUnavailable},
 			retry:    func(c *RetryConfig) { c.MaxElapsedTime = 0 },
 			attempts: 9, retries: 8, sent: 10, bytes: 100,
-			wantTimes: []time.Duration{0, 1, 3, 7, 12, 17, 22, 27, 32},
+			wantTimes: []float64{0, 1, 3, 7, 12, 17, 22, 27, 32},
 			check:     func(t *testing.T, err error) { mustNil(t, err) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -311,10 +305,7 @@ func TestSendOutcomes(t *testing.T) {
 				}
 				if tc.wantTimes != nil {
 					for i, at := range sc.times {
-						want := tc.wantTimes[i]
-						if want < time.Millisecond {
-							want *= time.Second // written in seconds
-						}
+						want := time.Duration(tc.wantTimes[i] * float64(time.Second))
 						if got := at.Sub(start); got != want {
 							t.Errorf("attempt %d at %s, want %s", i+1, got, want)
 						}
