@@ -1,0 +1,196 @@
+package otlpexporter
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
+	_ "google.golang.org/grpc/encoding/gzip" // registers the "gzip" compressor with gRPC
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/status"
+
+	"github.com/outpost-edge/outpost/internal/grpczstd"
+	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/pipeline/sender"
+)
+
+// grpcMethod is the OTLP Export method for a signal.
+func grpcMethod(sig pipeline.Signal) (string, bool) {
+	switch sig {
+	case pipeline.SignalTraces:
+		return "/opentelemetry.proto.collector.trace.v1.TraceService/Export", true
+	case pipeline.SignalMetrics:
+		return "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", true
+	case pipeline.SignalLogs:
+		return "/opentelemetry.proto.collector.logs.v1.LogsService/Export", true
+	}
+	return "", false
+}
+
+const userAgent = "outpost"
+
+// grpcTransport sends pre-encoded ExportRequests with ClientConn.Invoke.
+type grpcTransport struct {
+	endpoint string
+	creds    credentials.TransportCredentials
+	md       metadata.MD // shared, read-only
+	callOpts []grpc.CallOption
+	conn     atomic.Pointer[grpc.ClientConn]
+}
+
+func newGRPCTransport(cfg *Config, tlsCfg *tls.Config) *grpcTransport {
+	t := &grpcTransport{endpoint: cfg.Endpoint, creds: insecure.NewCredentials()}
+	if tlsCfg != nil {
+		t.creds = credentials.NewTLS(tlsCfg)
+	}
+	if len(cfg.Headers) > 0 {
+		t.md = metadata.New(cfg.Headers) // lower-cases the keys
+	}
+	t.callOpts = []grpc.CallOption{grpc.ForceCodecV2(rawCodec{})}
+	switch cfg.Compression {
+	case CompressionGzip:
+		t.callOpts = append(t.callOpts, grpc.UseCompressor("gzip"))
+	case CompressionZstd:
+		grpczstd.Register()
+		t.callOpts = append(t.callOpts, grpc.UseCompressor(grpczstd.Name))
+	}
+	return t
+}
+
+func (t *grpcTransport) start() error {
+	conn, err := grpc.NewClient(t.endpoint,
+		grpc.WithTransportCredentials(t.creds),
+		grpc.WithUserAgent(userAgent),
+		grpc.WithStatsHandler(wireStats{}),
+	)
+	if err != nil {
+		return fmt.Errorf("grpc client for %s: %w", t.endpoint, err)
+	}
+	t.conn.Store(conn)
+	return nil
+}
+
+func (t *grpcTransport) close() error {
+	if conn := t.conn.Swap(nil); conn != nil {
+		return conn.Close()
+	}
+	return nil
+}
+
+// send implements sender.SendFunc.
+func (t *grpcTransport) send(ctx context.Context, r sender.Request) error {
+	if r.Encoding != sender.EncodingProto || r.Compression != "" {
+		return consumererror.NewPermanent(fmt.Errorf("a %s body compressed with %q cannot go over gRPC", r.Encoding, r.Compression))
+	}
+	conn := t.conn.Load()
+	if conn == nil {
+		return errors.New("exporter not started, or shut down")
+	}
+	method, ok := grpcMethod(r.Signal)
+	if !ok {
+		return consumererror.NewPermanent(fmt.Errorf("unknown signal %q", r.Signal))
+	}
+	if t.md != nil {
+		ctx = metadata.NewOutgoingContext(ctx, t.md)
+	}
+	var resp []byte
+	if err := conn.Invoke(ctx, method, r.Body, &resp, t.callOpts...); err != nil {
+		return grpcError(t.endpoint, err)
+	}
+	return partialSuccess(r, resp, false)
+}
+
+// grpcError classifies a failed call the way the OTLP specification says:
+// codes that signal a transient condition are retried (after the server's
+// RetryInfo delay when it gives one); RESOURCE_EXHAUSTED is retried only
+// with RetryInfo (the server promises recovery), otherwise it is permanent;
+// all other codes are permanent.
+func grpcError(endpoint string, err error) error {
+	st, ok := status.FromError(err)
+	werr := fmt.Errorf("export to %s: %w", endpoint, err)
+	if !ok {
+		return werr // not from the server: a local or network failure
+	}
+	switch st.Code() {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.OutOfRange, codes.DataLoss, codes.Canceled:
+		// Canceled is retried: if our own context was cancelled the Sender
+		// sees it and stops; otherwise it came from the far side or a proxy.
+		if d, ok := retryDelay(st); ok {
+			return pipeline.NewThrottle(werr, d)
+		}
+		return werr
+	case codes.ResourceExhausted:
+		if d, ok := retryDelay(st); ok {
+			return pipeline.NewThrottle(werr, d)
+		}
+		return consumererror.NewPermanent(werr)
+	}
+	return consumererror.NewPermanent(werr)
+}
+
+// retryDelay returns the delay of a google.rpc.RetryInfo detail.
+func retryDelay(st *status.Status) (time.Duration, bool) {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			delay := ri.GetRetryDelay().AsDuration()
+			return max(delay, 0), true
+		}
+	}
+	return 0, false
+}
+
+// rawCodec passes already-encoded protobuf through gRPC: Marshal takes the
+// []byte body as is, and Unmarshal hands back the response bytes for
+// partialSuccess to decode. Its name is "proto", so the server sees
+// application/grpc+proto and decodes with its usual codec; it is only ever
+// used through ForceCodecV2 on our calls, never registered.
+type rawCodec struct{}
+
+var _ encoding.CodecV2 = rawCodec{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	b, ok := v.([]byte)
+	if !ok {
+		return nil, fmt.Errorf("raw codec: cannot marshal %T", v)
+	}
+	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+}
+
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	p, ok := v.(*[]byte)
+	if !ok {
+		return fmt.Errorf("raw codec: cannot unmarshal into %T", v)
+	}
+	*p = data.Materialize()
+	return nil
+}
+
+func (rawCodec) Name() string { return "proto" }
+
+// wireStats reports each request's compressed size to the Sender, so that
+// outpost_exporter_sent_bytes_total counts what went on the wire.
+type wireStats struct{}
+
+func (wireStats) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+
+func (wireStats) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	if p, ok := s.(*stats.OutPayload); ok {
+		sender.ReportWireBytes(ctx, p.WireLength)
+	}
+}
+
+func (wireStats) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+
+func (wireStats) HandleConn(context.Context, stats.ConnStats) {}

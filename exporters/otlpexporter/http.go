@@ -1,0 +1,195 @@
+package otlpexporter
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/pipeline/sender"
+)
+
+const (
+	contentTypeProto = "application/x-protobuf"
+	contentTypeJSON  = "application/json"
+	// maxResponseBytes bounds what is read of a response body (partial
+	// success or error status); the rest is discarded.
+	maxResponseBytes = 64 << 10
+	// maxMessageBytes bounds the part of a non-Status error body quoted in
+	// errors and logs.
+	maxMessageBytes = 256
+)
+
+// httpTransport posts ready-to-send bodies.
+type httpTransport struct {
+	urls    map[pipeline.Signal]string // "" for a signal with no endpoint
+	headers http.Header                // configured headers, canonical keys
+	tlsCfg  *tls.Config
+	client  atomic.Pointer[http.Client] // set by start
+}
+
+func newHTTPTransport(cfg *HTTPConfig, tlsCfg *tls.Config) *httpTransport {
+	t := &httpTransport{urls: map[pipeline.Signal]string{}, headers: http.Header{}, tlsCfg: tlsCfg}
+	for _, sig := range pipeline.Signals {
+		t.urls[sig] = cfg.signalURL(string(sig))
+	}
+	for k, v := range cfg.Headers {
+		t.headers.Set(k, v)
+	}
+	t.headers.Set("User-Agent", userAgent)
+	return t
+}
+
+func (t *httpTransport) start() error {
+	base, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return errors.New("http.DefaultTransport is not an *http.Transport")
+	}
+	tr := base.Clone()
+	tr.TLSClientConfig = t.tlsCfg
+	tr.MaxIdleConnsPerHost = 4
+	// Client.Timeout stays zero: the Sender bounds each attempt through
+	// the request's context.
+	t.client.Store(&http.Client{Transport: tr})
+	return nil
+}
+
+func (t *httpTransport) close() error {
+	if c := t.client.Load(); c != nil {
+		c.CloseIdleConnections()
+	}
+	return nil
+}
+
+// send implements sender.SendFunc.
+func (t *httpTransport) send(ctx context.Context, r sender.Request) error {
+	url := t.urls[r.Signal]
+	if url == "" {
+		return consumererror.NewPermanent(fmt.Errorf("no endpoint for %s: set endpoint or %s_endpoint", r.Signal, r.Signal))
+	}
+	client := t.client.Load()
+	if client == nil {
+		return errors.New("exporter not started")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(r.Body))
+	if err != nil {
+		return consumererror.NewPermanent(fmt.Errorf("POST %s: %w", url, err))
+	}
+	req.Header = t.headers.Clone()
+	if r.Encoding == sender.EncodingJSON {
+		req.Header.Set("Content-Type", contentTypeJSON)
+	} else {
+		req.Header.Set("Content-Type", contentTypeProto)
+	}
+	if r.Compression != "" {
+		req.Header.Set("Content-Encoding", r.Compression)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("POST %s: %w", url, err) // network: retryable
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	// Drain a little more so that the connection can be reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if err != nil {
+			return nil // accepted; only the (optional) partial success is lost
+		}
+		return partialSuccess(r, body, isJSONContent(resp.Header.Get("Content-Type")))
+	}
+	return httpError(url, resp, body, time.Now())
+}
+
+// httpError classifies a non-2xx answer as the OTLP specification says:
+// 429 is a throttle, honouring Retry-After; 502, 503 and 504 are retried
+// (after Retry-After when given); every other status is permanent. The
+// error quotes the server's message.
+func httpError(url string, resp *http.Response, body []byte, now time.Time) error {
+	err := fmt.Errorf("POST %s: HTTP %d: %s", url, resp.StatusCode, responseMessage(resp, body))
+	wait := retryAfter(resp.Header.Get("Retry-After"), now)
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+		return pipeline.NewThrottle(err, wait)
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		if wait > 0 {
+			return pipeline.NewThrottle(err, wait)
+		}
+		return err
+	}
+	return consumererror.NewPermanent(err)
+}
+
+// responseMessage is the server's explanation: the message of a
+// google.rpc.Status body (what OTLP servers send), else the start of the
+// body as text, else the status text.
+func responseMessage(resp *http.Response, body []byte) string {
+	if len(body) > 0 {
+		var st spb.Status
+		var err error
+		if isJSONContent(resp.Header.Get("Content-Type")) {
+			err = protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(body, &st)
+		} else if mediaType(resp.Header.Get("Content-Type")) == contentTypeProto {
+			err = proto.Unmarshal(body, &st)
+		} else {
+			err = errors.New("not a Status")
+		}
+		if err == nil && st.GetMessage() != "" {
+			return st.GetMessage()
+		}
+		if text := quote(body); text != "" {
+			return text
+		}
+	}
+	return http.StatusText(resp.StatusCode)
+}
+
+// quote returns the first maxMessageBytes of body as one line of valid
+// UTF-8 (a rune cut in two, or any invalid byte, shows as '?').
+func quote(body []byte) string {
+	body = body[:min(len(body), maxMessageBytes)]
+	return strings.Join(strings.Fields(strings.ToValidUTF8(string(body), "?")), " ")
+}
+
+// retryAfter parses a Retry-After value: delay-seconds or an HTTP date.
+// It returns 0 for an absent, invalid or past value.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+func mediaType(ct string) string {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return ""
+	}
+	return mt
+}
+
+func isJSONContent(ct string) bool { return mediaType(ct) == contentTypeJSON }
