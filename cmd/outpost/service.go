@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/outpost-edge/outpost/configs"
+	"github.com/outpost-edge/outpost/internal/memtrim"
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
 	"github.com/outpost-edge/outpost/pipeline"
 )
@@ -74,6 +75,8 @@ func run(ctx context.Context, opts runOptions) error {
 	if err := s.start(ctx, cfg); err != nil {
 		return err
 	}
+	// Start-up code runs once; let its pages go (see memtrim).
+	memtrim.Trim()
 	s.logger.Info("outpost running", "version", version, "config", opts.configPath,
 		"config_hash", cfg.Hash, "telemetry", cfg.Telemetry.Address, "components", len(s.graph.Components()))
 
