@@ -1,0 +1,86 @@
+package grpczstd
+
+import (
+	"bytes"
+	"io"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"google.golang.org/grpc/encoding"
+)
+
+func roundTrip(t testing.TB, c encoding.Compressor, data []byte) []byte {
+	var buf bytes.Buffer
+	w, err := c.Compress(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Decompress(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestRoundTripAndPooling(t *testing.T) {
+	Register()
+	Register() // idempotent
+	c := encoding.GetCompressor(Name)
+	if c == nil {
+		t.Fatal("zstd not registered with gRPC")
+	}
+	for i, data := range [][]byte{nil, []byte("x"), bytes.Repeat([]byte("span-attribute "), 10000)} {
+		for round := 0; round < 3; round++ { // the second and third reuse pooled coders
+			if got := roundTrip(t, c, data); !bytes.Equal(got, data) {
+				t.Fatalf("case %d round %d: got %d bytes, want %d", i, round, len(got), len(data))
+			}
+		}
+	}
+	// The output is standard zstd.
+	var buf bytes.Buffer
+	w, _ := c.Compress(&buf)
+	_, _ = w.Write([]byte("hello"))
+	_ = w.Close()
+	dec, _ := zstd.NewReader(nil)
+	defer dec.Close()
+	if out, err := dec.DecodeAll(buf.Bytes(), nil); err != nil || string(out) != "hello" {
+		t.Fatalf("standard decoder: %q %v", out, err)
+	}
+}
+
+func FuzzDecompress(f *testing.F) {
+	enc, _ := zstd.NewWriter(nil)
+	f.Add(enc.EncodeAll([]byte("hello zstd"), nil))
+	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0})
+	f.Add([]byte("not zstd"))
+	c := &compressor{}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := c.Decompress(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(r, 64<<20))
+	})
+}
+
+func BenchmarkCompress(b *testing.B) {
+	c := &compressor{}
+	data := bytes.Repeat([]byte("service.name=checkout span=GET /cart status=ok "), 4000)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		w, _ := c.Compress(io.Discard)
+		_, _ = w.Write(data)
+		_ = w.Close()
+	}
+}
