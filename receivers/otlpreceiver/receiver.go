@@ -56,11 +56,11 @@ const (
 
 // receiver serves OTLP over gRPC and HTTP for every signal wired to it.
 type receiver struct {
-	id        pipeline.ID
-	cfg       *Config
-	logger    *slog.Logger
+	id         pipeline.ID
+	cfg        *Config
+	logger     *slog.Logger
 	limitedLog *logLimiter
-	telemetry *selftelemetry.Metrics
+	telemetry  *selftelemetry.Metrics
 
 	// One handler per wired signal; nil when the signal is not wired.
 	traces  *handler[ptrace.Traces]
@@ -75,7 +75,9 @@ type receiver struct {
 	httpServer *http.Server
 	grpcAddr   net.Addr
 	httpAddr   net.Addr
-	serving    sync.WaitGroup // the Serve goroutines
+	// Closed when each Serve goroutine has returned.
+	grpcServed chan struct{}
+	httpServed chan struct{}
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -94,11 +96,11 @@ func newReceiver(set pipeline.Settings, cfg *Config, next pipeline.Consumers) *r
 		tel = selftelemetry.New()
 	}
 	r := &receiver{
-		id:        set.ID,
-		cfg:       cfg,
-		logger:    logger,
+		id:         set.ID,
+		cfg:        cfg,
+		logger:     logger,
 		limitedLog: newLogLimiter(logger, logEvery),
-		telemetry: tel,
+		telemetry:  tel,
 	}
 	if h := cfg.Protocols.HTTP; h != nil {
 		r.body = newBodyReader(int64(h.MaxRequestBodySize))
@@ -147,21 +149,27 @@ func (r *receiver) Start(_ context.Context, host pipeline.Host) error {
 	if grpcLn != nil {
 		s := r.newGRPCServer()
 		r.grpcServer, r.grpcAddr = s, grpcLn.Addr()
-		r.serving.Go(func() {
+		served := make(chan struct{})
+		r.grpcServed = served
+		go func() {
+			defer close(served)
 			// Serve closes the listener when it returns.
 			if err := s.Serve(grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 				r.logger.Error("OTLP/gRPC server stopped serving", "error", err)
 			}
-		})
+		}()
 	}
 	if httpLn != nil {
 		s := r.newHTTPServer()
 		r.httpServer, r.httpAddr = s, httpLn.Addr()
-		r.serving.Go(func() {
+		served := make(chan struct{})
+		r.httpServed = served
+		go func() {
+			defer close(served)
 			if err := s.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				r.logger.Error("OTLP/HTTP server stopped serving", "error", err)
 			}
-		})
+		}()
 	}
 	r.state = started
 	return nil
@@ -180,6 +188,7 @@ func (r *receiver) shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	r.state = stopped
 	gs, hs := r.grpcServer, r.httpServer
+	grpcServed, httpServed := r.grpcServed, r.httpServed
 	r.mu.Unlock()
 
 	// Both at once, so that neither keeps accepting while the other drains.
@@ -187,30 +196,38 @@ func (r *receiver) shutdown(ctx context.Context) error {
 	var grpcErr, httpErr error
 	if gs != nil {
 		wg.Go(func() {
-			done := make(chan struct{})
+			// GracefulStop refuses new requests and returns once the
+			// in-flight ones are answered; Serve returns after it.
+			drained := make(chan struct{})
 			go func() {
 				gs.GracefulStop()
-				close(done)
+				<-grpcServed
+				close(drained)
 			}()
 			select {
-			case <-done:
+			case <-drained:
 			case <-ctx.Done():
-				gs.Stop()
-				<-done
+				// Close every connection now. A handler still in the
+				// pipeline cannot be interrupted; GracefulStop, Stop and
+				// Serve all return in the background once it has
+				// (gRPC's Stop waits for the lock GracefulStop holds).
+				go gs.Stop()
 				grpcErr = fmt.Errorf("otlp receiver %s: grpc: stop: %w", r.id, ctx.Err())
 			}
 		})
 	}
 	if hs != nil {
 		wg.Go(func() {
+			// Shutdown closes the listener (Serve returns at once) and
+			// waits for in-flight requests to be answered.
 			if err := hs.Shutdown(ctx); err != nil {
 				_ = hs.Close()
 				httpErr = fmt.Errorf("otlp receiver %s: http: shutdown: %w", r.id, err)
 			}
+			<-httpServed
 		})
 	}
 	wg.Wait()
-	r.serving.Wait()
 	return errors.Join(grpcErr, httpErr)
 }
 
@@ -233,11 +250,11 @@ type counters struct {
 	refusedPermanent   prometheus.Counter
 	refusedRejected    prometheus.Counter
 
-	badDecode         prometheus.Counter
-	badTooLarge       prometheus.Counter
-	badMediaType      prometheus.Counter
-	badEncoding       prometheus.Counter
-	badMethod         prometheus.Counter
+	badDecode    prometheus.Counter
+	badTooLarge  prometheus.Counter
+	badMediaType prometheus.Counter
+	badEncoding  prometheus.Counter
+	badMethod    prometheus.Counter
 }
 
 func (r *receiver) newCounters(signal pipeline.Signal, transport string) *counters {

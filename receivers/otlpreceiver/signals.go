@@ -121,8 +121,8 @@ type handler[T any] struct {
 	def     *signalDef[T]
 	consume func(context.Context, T) error
 	rcv     *receiver
-	grpc    *counters
-	http    *counters
+	grpc    *counters // nil when gRPC is off
+	http    *counters // nil when HTTP is off
 	// emptyJSON is the JSON of a response without partial success ("{}"
 	// today; computed so that it follows pdata). Its protobuf is empty.
 	emptyJSON []byte
@@ -130,8 +130,13 @@ type handler[T any] struct {
 
 func newHandler[T any](r *receiver, def *signalDef[T], consume func(context.Context, T) error) *handler[T] {
 	h := &handler[T]{def: def, consume: consume, rcv: r}
-	h.grpc = r.newCounters(def.signal, transportGRPC)
-	h.http = r.newCounters(def.signal, transportHTTP)
+	// Series only for the transports that are on.
+	if r.cfg.Protocols.GRPC != nil {
+		h.grpc = r.newCounters(def.signal, transportGRPC)
+	}
+	if r.cfg.Protocols.HTTP != nil {
+		h.http = r.newCounters(def.signal, transportHTTP)
+	}
 	var err error
 	if h.emptyJSON, err = def.response(0, "").MarshalJSON(); err != nil {
 		h.emptyJSON = []byte("{}")

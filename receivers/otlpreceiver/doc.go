@@ -1,0 +1,50 @@
+// Package otlpreceiver receives traces, metrics and logs over OTLP: gRPC
+// (the opentelemetry.proto.collector.*.v1 Export services) and HTTP (POST
+// of Export*ServiceRequest bodies to /v1/traces, /v1/metrics, /v1/logs).
+//
+// One receiver serves every signal that some pipeline takes from it; a
+// signal that is not wired answers UNIMPLEMENTED (gRPC) or 404 (HTTP).
+// Listeners come from the pipeline host, so a configuration reload never
+// closes the port.
+//
+// Wire formats: gRPC with no compression, gzip or zstd; HTTP with
+// Content-Type application/x-protobuf or application/json, and
+// Content-Encoding none, gzip, zstd or deflate (zlib). Request sizes are
+// capped after decompression (gRPC max_recv_msg_size, HTTP
+// max_request_body_size), which defeats decompression bombs.
+//
+// A request is acknowledged only after the pipeline has taken it, so the
+// pipeline's answer becomes the client's:
+//
+//	pipeline error                 HTTP                     gRPC
+//	nil                            200                      OK
+//	*pipeline.PartialError         200, partial_success     OK, partial_success
+//	consumererror permanent        400                      INVALID_ARGUMENT
+//	*pipeline.ThrottleError        429, Retry-After         RESOURCE_EXHAUSTED, RetryInfo
+//	any other error                503, Retry-After         UNAVAILABLE, RetryInfo
+//	undecodable request            400                      INVALID_ARGUMENT
+//	request over the size cap      413                      RESOURCE_EXHAUSTED (no RetryInfo)
+//
+// Retry hints are the throttle's own or one second; Retry-After is in whole
+// seconds, rounded up. When a fan-out joins several errors, a retryable one
+// wins, so that data one pipeline could still take is not dropped; the
+// client may then resend what another pipeline already took (at least
+// once). Error bodies on HTTP are google.rpc.Status in the request's
+// format. A request with no items is answered success without calling the
+// pipeline.
+//
+// Every item is counted (outpost_receiver_accepted_items_total,
+// outpost_receiver_refused_items_total by reason throttled, unavailable,
+// permanent, rejected) and every request refused before it could be
+// counted is too (outpost_receiver_bad_requests_total by reason decode,
+// too_large, unsupported_media_type, unsupported_encoding,
+// method_not_allowed; gRPC requests with an unknown grpc-encoding are
+// refused by gRPC itself and not counted). Nothing is logged per request;
+// each kind of failure is logged at most once every ten seconds.
+//
+// Deliberately not (yet) supported: TLS or mTLS on either server,
+// authentication of any kind, CORS for browser clients, HTTP/2 cleartext
+// for OTLP/HTTP, gRPC reflection and health services, OTLP profiles, and
+// passing client metadata (headers) down the pipeline. Put the receiver on
+// 127.0.0.1 (the default) or behind a proxy that terminates TLS.
+package otlpreceiver

@@ -1,0 +1,200 @@
+package otlpreceiver
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
+	grpcproto "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
+)
+
+// The OTLP/gRPC services. We describe them ourselves rather than register
+// pdata's p*otlp servers: their generated handlers decode the request
+// inside gRPC, so a malformed message would be answered INTERNAL and never
+// seen, let alone counted. Here the handler gets the raw message bytes (see
+// rawCodec), decodes them once with pdata, and answers INVALID_ARGUMENT.
+var (
+	traceServiceDesc = exportServiceDesc(
+		"opentelemetry.proto.collector.trace.v1.TraceService",
+		"opentelemetry/proto/collector/trace/v1/trace_service.proto")
+	metricsServiceDesc = exportServiceDesc(
+		"opentelemetry.proto.collector.metrics.v1.MetricsService",
+		"opentelemetry/proto/collector/metrics/v1/metrics_service.proto")
+	logsServiceDesc = exportServiceDesc(
+		"opentelemetry.proto.collector.logs.v1.LogsService",
+		"opentelemetry/proto/collector/logs/v1/logs_service.proto")
+)
+
+// grpcExporter is the server implementation registered for one service.
+type grpcExporter interface {
+	// recvFailed maps an error from receiving the request message.
+	recvFailed(err error) error
+	exportGRPC(ctx context.Context, req *grpcRequest) (*grpcResponse, error)
+}
+
+func exportServiceDesc(service, file string) *grpc.ServiceDesc {
+	fullMethod := "/" + service + "/Export"
+	return &grpc.ServiceDesc{
+		ServiceName: service,
+		HandlerType: (*grpcExporter)(nil),
+		Methods: []grpc.MethodDesc{{
+			MethodName: "Export",
+			Handler: func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+				e := srv.(grpcExporter)
+				req := &grpcRequest{}
+				if err := dec(req); err != nil {
+					return nil, e.recvFailed(err)
+				}
+				if interceptor == nil {
+					return e.exportGRPC(ctx, req)
+				}
+				info := &grpc.UnaryServerInfo{Server: srv, FullMethod: fullMethod}
+				return interceptor(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+					return e.exportGRPC(ctx, req.(*grpcRequest))
+				})
+			},
+		}},
+		Metadata: file,
+	}
+}
+
+// grpcRequest holds a request message as received, still encoded.
+type grpcRequest struct {
+	body mem.Buffer
+}
+
+// grpcResponse holds a response message, already encoded.
+type grpcResponse struct {
+	body []byte
+}
+
+// emptyResponse is the encoding of a response without partial success:
+// no bytes at all.
+var emptyResponse = &grpcResponse{}
+
+// rawCodec passes request and response messages through as bytes, so that
+// decoding happens once, in the handler, where its errors can be answered
+// and counted. Other messages go to the proto codec.
+type rawCodec struct {
+	delegate encoding.CodecV2
+}
+
+func (c rawCodec) Name() string { return grpcproto.Name }
+
+func (c rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if r, ok := v.(*grpcResponse); ok {
+		if len(r.body) == 0 {
+			return nil, nil
+		}
+		return mem.BufferSlice{mem.SliceBuffer(r.body)}, nil
+	}
+	return c.delegate.Marshal(v)
+}
+
+func (c rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if r, ok := v.(*grpcRequest); ok {
+		// gRPC frees data when we return; this keeps (a reference to) it
+		// until the handler has decoded it. A message that arrived in one
+		// buffer is not copied.
+		r.body = data.MaterializeToBuffer(mem.DefaultBufferPool())
+		return nil
+	}
+	return c.delegate.Unmarshal(data, v)
+}
+
+func (r *receiver) newGRPCServer() *grpc.Server {
+	g := r.cfg.Protocols.GRPC
+	opts := []grpc.ServerOption{
+		grpc.ForceServerCodecV2(rawCodec{delegate: encoding.GetCodecV2(grpcproto.Name)}),
+		grpc.MaxRecvMsgSize(int(g.MaxRecvMsgSize)),
+	}
+	if g.MaxConcurrentStreams > 0 {
+		opts = append(opts, grpc.MaxConcurrentStreams(g.MaxConcurrentStreams))
+	}
+	if k := g.Keepalive; k != nil {
+		if p := k.ServerParameters; p != nil {
+			opts = append(opts, grpc.KeepaliveParams(keepalive.ServerParameters{
+				MaxConnectionIdle:     p.MaxConnectionIdle,
+				MaxConnectionAge:      p.MaxConnectionAge,
+				MaxConnectionAgeGrace: p.MaxConnectionAgeGrace,
+				Time:                  p.Time,
+				Timeout:               p.Timeout,
+			}))
+		}
+		if p := k.EnforcementPolicy; p != nil {
+			opts = append(opts, grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+				MinTime:             p.MinTime,
+				PermitWithoutStream: p.PermitWithoutStream,
+			}))
+		}
+	}
+	s := grpc.NewServer(opts...)
+	// Only wired signals: the others answer UNIMPLEMENTED.
+	if r.traces != nil {
+		s.RegisterService(traceServiceDesc, r.traces)
+	}
+	if r.metrics != nil {
+		s.RegisterService(metricsServiceDesc, r.metrics)
+	}
+	if r.logs != nil {
+		s.RegisterService(logsServiceDesc, r.logs)
+	}
+	return s
+}
+
+func (h *handler[T]) recvFailed(err error) error {
+	switch status.Code(err) {
+	case codes.Canceled, codes.DeadlineExceeded:
+		// The client gave up; not its request's fault.
+		return err
+	case codes.ResourceExhausted:
+		// Over max_recv_msg_size. Without RetryInfo, OTLP clients do not
+		// retry it.
+		h.grpc.badTooLarge.Inc()
+		h.rcv.limitedLog.warn("grpc/"+reasonTooLarge, "refused an OTLP/gRPC request over max_recv_msg_size",
+			"signal", h.def.signal, "error", err)
+		return err
+	default:
+		// Undecompressable or truncated message.
+		h.grpc.badDecode.Inc()
+		h.rcv.limitedLog.warn("grpc/"+reasonDecode, "refused an undecodable OTLP/gRPC request",
+			"signal", h.def.signal, "error", err)
+		return status.Error(codes.InvalidArgument, status.Convert(err).Message())
+	}
+}
+
+func (h *handler[T]) exportGRPC(ctx context.Context, req *grpcRequest) (*grpcResponse, error) {
+	var body []byte
+	if req.body != nil {
+		body = req.body.ReadOnlyData()
+	}
+	data, err := h.def.unmarshal(body, formatProto)
+	if req.body != nil {
+		req.body.Free()
+		req.body = nil
+	}
+	if err != nil {
+		h.grpc.badDecode.Inc()
+		h.rcv.limitedLog.warn("grpc/"+reasonDecode, "refused an undecodable OTLP/gRPC request",
+			"signal", h.def.signal, "error", err)
+		return nil, status.Error(codes.InvalidArgument, fmt.Sprintf("decode %s request: %v", h.def.signal, err))
+	}
+	o := h.export(ctx, data, h.grpc)
+	switch o.kind {
+	case outcomeAccepted:
+		return emptyResponse, nil
+	case outcomePartial:
+		b, err := h.partialResponse(o, formatProto)
+		if err != nil {
+			return nil, status.Error(codes.Internal, fmt.Sprintf("encode response: %v", err))
+		}
+		return &grpcResponse{body: b}, nil
+	default:
+		return nil, o.status().Err()
+	}
+}

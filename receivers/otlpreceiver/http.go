@@ -1,0 +1,391 @@
+package otlpreceiver
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/zstd"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+const (
+	contentTypeProto = "application/x-protobuf"
+	contentTypeJSON  = "application/json"
+)
+
+// Response header values, shared by every response (net/http only reads
+// them).
+var (
+	headerProto = []string{contentTypeProto}
+	headerJSON  = []string{contentTypeJSON}
+	headerAllow = []string{http.MethodPost}
+)
+
+const (
+	// readHeaderTimeout bounds how long a client may take to send request
+	// headers (slowloris). The body has no deadline: over a thin uplink a
+	// large one can take a while, and max_request_body_size bounds it.
+	readHeaderTimeout = 10 * time.Second
+	// idleTimeout closes keep-alive connections idle for this long.
+	idleTimeout = 2 * time.Minute
+	// maxPooledBuffer is the largest body buffer kept for reuse; rarer,
+	// larger bodies get a buffer of their own.
+	maxPooledBuffer = 4 << 20
+	// minBuffer is the first size of a body buffer when the decompressed
+	// size is not known.
+	minBuffer = 32 << 10
+	// zstdMaxWindow caps the window a zstd body may declare, and so the
+	// memory its decoder takes, as internal/grpczstd does for gRPC.
+	zstdMaxWindow = 32 << 20
+)
+
+// httpExporter serves one signal's URL path.
+type httpExporter interface {
+	serveHTTP(w http.ResponseWriter, req *http.Request)
+}
+
+type route struct {
+	path string
+	h    httpExporter
+}
+
+// router dispatches on the exact URL path. With three paths a scan beats
+// http.ServeMux and lets us answer 404 and 405 in OTLP's error format.
+type router struct {
+	routes []route
+}
+
+func (m *router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	for i := range m.routes {
+		if m.routes[i].path == req.URL.Path {
+			m.routes[i].h.serveHTTP(w, req)
+			return
+		}
+	}
+	f, ok := parseContentType(req.Header.Get("Content-Type"))
+	if !ok {
+		f = formatJSON
+	}
+	writeStatus(w, f, http.StatusNotFound, status.New(codes.Unimplemented, "no OTLP signal is served at "+req.URL.Path))
+}
+
+func (r *receiver) newHTTPServer() *http.Server {
+	h := r.cfg.Protocols.HTTP
+	m := &router{}
+	if r.traces != nil {
+		m.routes = append(m.routes, route{h.TracesURLPath, r.traces})
+	}
+	if r.metrics != nil {
+		m.routes = append(m.routes, route{h.MetricsURLPath, r.metrics})
+	}
+	if r.logs != nil {
+		m.routes = append(m.routes, route{h.LogsURLPath, r.logs})
+	}
+	return &http.Server{
+		Handler:           m,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		// net/http logs connection-level trouble (bad TLS hellos, broken
+		// connections) here, once per connection: rate-limit it.
+		ErrorLog: log.New(logWriter{r.limitedLog}, "", 0),
+	}
+}
+
+// logWriter turns net/http's error log into rate-limited warnings.
+type logWriter struct{ l *logLimiter }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.l.warn("http_server", "OTLP/HTTP server: "+strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func (h *handler[T]) serveHTTP(w http.ResponseWriter, req *http.Request) {
+	c := h.http
+	if req.Method != http.MethodPost {
+		c.badMethod.Inc()
+		f, ok := parseContentType(req.Header.Get("Content-Type"))
+		if !ok {
+			f = formatJSON
+		}
+		w.Header()["Allow"] = headerAllow
+		writeStatus(w, f, http.StatusMethodNotAllowed, status.New(codes.Unimplemented, "method "+req.Method+" not allowed, use POST"))
+		return
+	}
+	body := http.MaxBytesReader(w, req.Body, h.rcv.body.max)
+	data, f, bad := decodeHTTP(h.rcv.body, h.def, req.Header.Get("Content-Type"), req.Header.Get("Content-Encoding"), body, req.ContentLength)
+	if bad.status != 0 {
+		c.bad(bad.reason).Inc()
+		h.rcv.limitedLog.warn("http/"+bad.reason, "refused a bad OTLP/HTTP request",
+			"signal", h.def.signal, "status", bad.status, "error", bad.msg)
+		writeStatus(w, f, bad.status, status.New(codes.InvalidArgument, bad.msg))
+		return
+	}
+	o := h.export(req.Context(), data, c)
+	switch o.kind {
+	case outcomeAccepted:
+		if f == formatJSON {
+			writeResponse(w, f, http.StatusOK, h.emptyJSON)
+		} else {
+			writeResponse(w, f, http.StatusOK, nil)
+		}
+	case outcomePartial:
+		b, err := h.partialResponse(o, f)
+		if err != nil {
+			writeStatus(w, f, http.StatusInternalServerError, status.New(codes.Internal, "encode response: "+err.Error()))
+			return
+		}
+		writeResponse(w, f, http.StatusOK, b)
+	default:
+		if o.retryable() {
+			w.Header().Set("Retry-After", retryAfterSeconds(o.retryDelay()))
+		}
+		writeStatus(w, f, o.httpStatus(), o.status())
+	}
+}
+
+func writeResponse(w http.ResponseWriter, f format, code int, body []byte) {
+	if f == formatJSON {
+		w.Header()["Content-Type"] = headerJSON
+	} else {
+		w.Header()["Content-Type"] = headerProto
+	}
+	w.WriteHeader(code)
+	if len(body) > 0 {
+		_, _ = w.Write(body)
+	}
+}
+
+// writeStatus answers with a google.rpc.Status body, as OTLP/HTTP
+// specifies for every 4xx and 5xx.
+func writeStatus(w http.ResponseWriter, f format, code int, st *status.Status) {
+	var b []byte
+	if f == formatJSON {
+		b, _ = protojson.Marshal(st.Proto())
+	} else {
+		b, _ = proto.Marshal(st.Proto())
+	}
+	writeResponse(w, f, code, b)
+}
+
+// parseContentType maps a Content-Type header to the body's format.
+func parseContentType(ct string) (format, bool) {
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.TrimSpace(mt)
+	switch {
+	case strings.EqualFold(mt, contentTypeProto):
+		return formatProto, true
+	case strings.EqualFold(mt, contentTypeJSON):
+		return formatJSON, true
+	}
+	return formatJSON, false
+}
+
+// badRequest describes a request refused before it reached the pipeline;
+// the zero value means none.
+type badRequest struct {
+	status int    // HTTP status code
+	reason string // reason label of ReceiverBadRequests
+	msg    string
+}
+
+// decodeHTTP turns an OTLP/HTTP request body into pdata. format is the
+// request's format, in which the response is written (JSON when the content
+// type is not supported). It never panics on any input.
+func decodeHTTP[T any](br *bodyReader, def *signalDef[T], contentType, contentEncoding string, body io.Reader, contentLength int64) (T, format, badRequest) {
+	var zero T
+	f, ok := parseContentType(contentType)
+	if !ok {
+		return zero, f, badRequest{http.StatusUnsupportedMediaType, reasonUnsupportedMediaType,
+			fmt.Sprintf("unsupported content type %q (want %s or %s)", contentType, contentTypeProto, contentTypeJSON)}
+	}
+	buf, bad := br.read(contentEncoding, body, contentLength)
+	if bad.status != 0 {
+		return zero, f, bad
+	}
+	data, err := def.unmarshal(*buf, f)
+	br.release(buf)
+	if err != nil {
+		return zero, f, badRequest{http.StatusBadRequest, reasonDecode, fmt.Sprintf("decode %s request: %v", def.signal, err)}
+	}
+	return data, f, badRequest{}
+}
+
+// bodyReader reads request bodies, decompressing them, into pooled buffers,
+// with a cap on both the bytes sent and the bytes they decompress to.
+type bodyReader struct {
+	max   int64
+	bufs  sync.Pool // *[]byte
+	gzips sync.Pool // *gzip.Reader
+	zstds sync.Pool // *zstd.Decoder
+	zlibs sync.Pool // io.ReadCloser that is also a zlib.Resetter
+}
+
+func newBodyReader(max int64) *bodyReader {
+	return &bodyReader{max: max}
+}
+
+var errTooLarge = errors.New("request body too large")
+
+// read returns the decompressed body in a buffer to give back with release.
+func (b *bodyReader) read(encoding string, body io.Reader, contentLength int64) (*[]byte, badRequest) {
+	if contentLength > b.max {
+		return nil, b.tooLarge()
+	}
+	hint := minBuffer
+	src := body
+	switch {
+	case encoding == "" || strings.EqualFold(encoding, "identity"):
+		if contentLength >= 0 {
+			// Room for the final read that reports EOF, so the buffer
+			// never grows for a body of the announced size. Capped, so
+			// that a client cannot make us allocate a large buffer by
+			// announcing a body it does not send.
+			hint = int(min(contentLength+512, maxPooledBuffer))
+		}
+	case strings.EqualFold(encoding, "gzip") || strings.EqualFold(encoding, "x-gzip"):
+		zr, _ := b.gzips.Get().(*gzip.Reader)
+		if zr == nil {
+			zr = new(gzip.Reader)
+		}
+		defer func() {
+			_ = zr.Reset(eofReader{}) // drop the reference to body
+			b.gzips.Put(zr)
+		}()
+		if err := zr.Reset(body); err != nil {
+			return nil, b.readError("gzip", err)
+		}
+		src = zr
+	case strings.EqualFold(encoding, "zstd"):
+		zr, _ := b.zstds.Get().(*zstd.Decoder)
+		if zr == nil {
+			var err error
+			// Concurrency 1 decodes in the calling goroutine: no goroutines
+			// to leak from a pooled decoder.
+			zr, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
+				zstd.WithDecoderMaxWindow(zstdMaxWindow), zstd.WithDecoderLowmem(true))
+			if err != nil {
+				return nil, badRequest{http.StatusInternalServerError, reasonDecode, "zstd: " + err.Error()}
+			}
+		}
+		defer func() {
+			_ = zr.Reset(eofReader{})
+			b.zstds.Put(zr)
+		}()
+		if err := zr.Reset(body); err != nil {
+			return nil, b.readError("zstd", err)
+		}
+		src = zr
+	case strings.EqualFold(encoding, "deflate"):
+		// HTTP's deflate is the zlib format (RFC 9110).
+		var zr io.ReadCloser
+		if pooled, ok := b.zlibs.Get().(io.ReadCloser); ok {
+			if err := pooled.(zlib.Resetter).Reset(body, nil); err != nil {
+				b.zlibs.Put(pooled)
+				return nil, b.readError("deflate", err)
+			}
+			zr = pooled
+		} else {
+			var err error
+			if zr, err = zlib.NewReader(body); err != nil {
+				return nil, b.readError("deflate", err)
+			}
+		}
+		defer b.zlibs.Put(zr)
+		src = zr
+	default:
+		return nil, badRequest{http.StatusUnsupportedMediaType, reasonUnsupportedEncoding,
+			fmt.Sprintf("unsupported content encoding %q (want gzip, zstd, deflate or none)", encoding)}
+	}
+
+	buf := b.getBuffer(hint)
+	var err error
+	*buf, err = readCapped(src, *buf, b.max)
+	if err != nil {
+		b.release(buf)
+		return nil, b.readError(encoding, err)
+	}
+	return buf, badRequest{}
+}
+
+func (b *bodyReader) tooLarge() badRequest {
+	return badRequest{http.StatusRequestEntityTooLarge, reasonTooLarge,
+		fmt.Sprintf("request body larger than max_request_body_size (%d bytes)", b.max)}
+}
+
+func (b *bodyReader) readError(encoding string, err error) badRequest {
+	var mbe *http.MaxBytesError
+	if errors.Is(err, errTooLarge) || errors.As(err, &mbe) {
+		return b.tooLarge()
+	}
+	if encoding == "" {
+		return badRequest{http.StatusBadRequest, reasonDecode, "read body: " + err.Error()}
+	}
+	return badRequest{http.StatusBadRequest, reasonDecode, "read " + encoding + " body: " + err.Error()}
+}
+
+func (b *bodyReader) getBuffer(size int) *[]byte {
+	size = min(size, int(b.max)+1)
+	if p, ok := b.bufs.Get().(*[]byte); ok {
+		if cap(*p) < size {
+			*p = slices.Grow((*p)[:0], size)
+		}
+		return p
+	}
+	buf := make([]byte, 0, size)
+	return &buf
+}
+
+func (b *bodyReader) release(p *[]byte) {
+	if cap(*p) > maxPooledBuffer {
+		return
+	}
+	*p = (*p)[:0]
+	b.bufs.Put(p)
+}
+
+// readCapped appends r's bytes to buf until EOF, failing with errTooLarge
+// as soon as more than limit bytes arrive, so that neither a large body nor
+// a decompression bomb is read past the cap.
+func readCapped(r io.Reader, buf []byte, limit int64) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				return buf, errTooLarge
+			}
+			grow := max(cap(buf), minBuffer)
+			if room := limit + 1 - int64(len(buf)); int64(grow) > room {
+				grow = int(room)
+			}
+			buf = slices.Grow(buf, grow)
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return buf, errTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// eofReader is an empty body; resetting a pooled decoder onto it drops the
+// decoder's reference to the last request.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
