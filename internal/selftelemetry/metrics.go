@@ -62,7 +62,7 @@ func New() *Metrics {
 		"Items a receiver answered with an error, so the client keeps them (or drops them if the error is permanent).",
 		"receiver", "signal", "transport", "reason")
 	m.ReceiverBadRequests = counter("outpost_receiver_bad_requests_total",
-		"Requests a receiver refused before it could count their items: undecodable body, too large, unsupported content type or encoding.",
+		"Requests a receiver refused before it could count their items: undecodable body, too large, unsupported content type or encoding, wrong method.",
 		"receiver", "signal", "transport", "reason")
 	m.ProcessorDropped = counter("outpost_processor_dropped_items_total",
 		"Items a processor dropped, by reason.",
