@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.opentelemetry.io/collector/consumer"
 
@@ -81,7 +83,7 @@ func Build(ctx context.Context, cfg GraphConfig, set BuildSettings) (*Graph, err
 	b := &builder{
 		ctx: ctx, cfg: cfg, set: set,
 		stamp:   nodeStamper{attrs: cfg.Node.attributes()},
-		g:       &Graph{host: set.Listeners},
+		g:       &Graph{host: &graphHost{listeners: set.Listeners, used: map[string]bool{}}},
 		heads:   map[ID]any{},
 		pending: map[ID]bool{},
 		exps:    map[ID]Component{},
@@ -513,6 +515,32 @@ func containsSignal(ss []Signal, s Signal) bool {
 		}
 	}
 	return false
+}
+
+// graphHost is the Host of one graph. Within a graph an address may be
+// listened on once: two components of one configuration on one port would
+// otherwise silently split its connections between them.
+type graphHost struct {
+	listeners *Listeners
+	mu        sync.Mutex
+	used      map[string]bool
+}
+
+func (h *graphHost) Listen(network, address string) (net.Listener, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	key := network + "|" + address
+	if h.used[key] {
+		return nil, fmt.Errorf("listen %s: the address is already used by another component of this configuration", address)
+	}
+	ln, err := h.listeners.Listen(network, address)
+	if err != nil {
+		return nil, err
+	}
+	if _, port, _ := net.SplitHostPort(address); port != "0" {
+		h.used[key] = true
+	}
+	return ln, nil
 }
 
 // Start starts the components, consumers before producers: exporters first,

@@ -403,3 +403,28 @@ func TestListenersShareAcrossHolders(t *testing.T) {
 		t.Fatal("socket still open after the last holder closed")
 	}
 }
+
+func TestGraphHostRefusesAnAddressTwice(t *testing.T) {
+	h := &graphHost{listeners: &Listeners{}, used: map[string]bool{}}
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := probe.Addr().String()
+	probe.Close()
+	ln, err := h.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if _, err := h.Listen("tcp", addr); err == nil || !strings.Contains(err.Error(), "already used by another component") {
+		t.Fatalf("second listen on %s in one graph: %v", addr, err)
+	}
+	// Another graph (a reload) may share it.
+	other := &graphHost{listeners: h.listeners, used: map[string]bool{}}
+	ln2, err := other.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the next graph could not share %s: %v", addr, err)
+	}
+	ln2.Close()
+}
