@@ -219,4 +219,3 @@ func (s *service) reload(ctx context.Context, why string) {
 	s.tel.ConfigReloads.WithLabelValues("success").Inc()
 	log.Info("configuration reloaded", "config_hash", cfg.Hash)
 }
-
