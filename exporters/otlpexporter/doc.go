@@ -19,7 +19,7 @@
 //
 // For OTLP/gRPC the body is the plain protobuf ExportRequest, sent through
 // ClientConn.Invoke with a pass-through codec; gRPC compresses each message
-// (gzip, or zstd via internal/grpczstd) as it sends it, and the bytes
+// (gzip, or zstd via internal/grpccompress) as it sends it, and the bytes
 // counted as sent are the compressed ones gRPC reports. For OTLP/HTTP the
 // body is already compressed and goes out as is, labelled from the
 // Request (not from the current configuration), so a stored body stays

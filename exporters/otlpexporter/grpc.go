@@ -21,7 +21,7 @@ import (
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
-	"github.com/outpost-edge/outpost/internal/grpczstd"
+	"github.com/outpost-edge/outpost/internal/grpccompress"
 	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/pipeline/sender"
 )
@@ -61,10 +61,11 @@ func newGRPCTransport(cfg *Config, tlsCfg *tls.Config) *grpcTransport {
 	t.callOpts = []grpc.CallOption{grpc.ForceCodecV2(rawCodec{})}
 	switch cfg.Compression {
 	case CompressionGzip:
-		t.callOpts = append(t.callOpts, grpc.UseCompressor("gzip"))
+		grpccompress.Register()
+		t.callOpts = append(t.callOpts, grpc.UseCompressor(grpccompress.Gzip))
 	case CompressionZstd:
-		grpczstd.Register()
-		t.callOpts = append(t.callOpts, grpc.UseCompressor(grpczstd.Name))
+		grpccompress.Register()
+		t.callOpts = append(t.callOpts, grpc.UseCompressor(grpccompress.Zstd))
 	}
 	return t
 }

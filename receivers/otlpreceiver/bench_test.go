@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
 
-	"github.com/outpost-edge/outpost/internal/grpczstd"
+	"github.com/outpost-edge/outpost/internal/grpccompress"
 	"github.com/outpost-edge/outpost/pipeline"
 )
 
@@ -132,7 +132,7 @@ func BenchmarkGRPCTraces(b *testing.B) {
 	client := ptraceotlp.NewGRPCClient(cc)
 	req := ptraceotlp.NewExportRequestFromTraces(makeTraces(benchSpans))
 	size, _ := req.MarshalProto()
-	for _, compressor := range []string{"none", grpczstd.Name} {
+	for _, compressor := range []string{"none", grpccompress.Zstd} {
 		b.Run(compressor, func(b *testing.B) {
 			var opts []grpc.CallOption
 			if compressor != "none" {

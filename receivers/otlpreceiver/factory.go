@@ -7,7 +7,7 @@ import (
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/encoding/gzip"
 
-	"github.com/outpost-edge/outpost/internal/grpczstd"
+	"github.com/outpost-edge/outpost/internal/grpccompress"
 	"github.com/outpost-edge/outpost/pipeline"
 )
 
@@ -33,10 +33,10 @@ func create(_ context.Context, set pipeline.Settings, cfg pipeline.Config, next 
 		return nil, err
 	}
 	// gRPC looks decompressors up in a process-wide registry by the
-	// request's grpc-encoding. The gzip package registers itself when
-	// imported; zstd is registered here, once per process.
-	grpczstd.Register()
-	for _, name := range []string{gzip.Name, grpczstd.Name} {
+	// request's grpc-encoding; outpost's gzip and zstd are registered here,
+	// once per process.
+	grpccompress.Register()
+	for _, name := range []string{gzip.Name, grpccompress.Zstd} {
 		if encoding.GetCompressor(name) == nil {
 			return nil, fmt.Errorf("otlp receiver: gRPC compressor %q is not registered", name)
 		}

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 
-	"github.com/outpost-edge/outpost/internal/grpczstd"
+	"github.com/outpost-edge/outpost/internal/grpccompress"
 	"github.com/outpost-edge/outpost/pipeline"
 )
 
@@ -83,7 +83,7 @@ func TestGRPCSignals(t *testing.T) {
 	r := startReceiver(t, bothProtocols(), s.consumers(t, allSignals...))
 	cc := dial(t, r.grpcAddr)
 	want := map[pipeline.Signal]int{}
-	for _, compressor := range []string{"", gzip.Name, grpczstd.Name} {
+	for _, compressor := range []string{"", gzip.Name, grpccompress.Zstd} {
 		for _, p := range payloads(t) {
 			t.Run(string(p.sig)+"/"+compressor, func(t *testing.T) {
 				var opts []grpc.CallOption

@@ -47,7 +47,7 @@ const (
 	// size is not known.
 	minBuffer = 32 << 10
 	// zstdMaxWindow caps the window a zstd body may declare, and so the
-	// memory its decoder takes, as internal/grpczstd does for gRPC.
+	// memory its decoder takes, as internal/grpccompress does for gRPC.
 	zstdMaxWindow = 32 << 20
 )
 

@@ -21,7 +21,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	_ "google.golang.org/grpc/encoding/gzip" // registers the gzip decompressor with gRPC
 
-	"github.com/outpost-edge/outpost/internal/grpczstd"
+	"github.com/outpost-edge/outpost/internal/grpccompress"
 	"github.com/outpost-edge/outpost/pipeline"
 )
 
@@ -119,7 +119,7 @@ func New(opts Options) (*Sink, error) {
 	if opts.MaxRecvBytes <= 0 {
 		opts.MaxRecvBytes = DefaultMaxRecvBytes
 	}
-	grpczstd.Register()
+	grpccompress.Register()
 	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0),
 		zstd.WithDecoderMaxMemory(uint64(opts.MaxRecvBytes)), zstd.WithDecoderLowmem(true))
 	if err != nil {

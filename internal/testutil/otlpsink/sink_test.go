@@ -27,7 +27,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/outpost-edge/outpost/internal/grpczstd"
+	"github.com/outpost-edge/outpost/internal/grpccompress"
 	"github.com/outpost-edge/outpost/pipeline"
 )
 
@@ -61,10 +61,10 @@ func dial(t *testing.T, addr string, creds credentials.TransportCredentials) *gr
 func TestGRPC(t *testing.T) {
 	s := Start(t)
 	conn := dial(t, s.GRPCAddr(), nil)
-	grpczstd.Register()
+	grpccompress.Register()
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "X-Tenant", "acme")
 
-	if _, err := ptraceotlp.NewGRPCClient(conn).Export(ctx, ptraceotlp.NewExportRequestFromTraces(traces(7)), grpc.UseCompressor(grpczstd.Name)); err != nil {
+	if _, err := ptraceotlp.NewGRPCClient(conn).Export(ctx, ptraceotlp.NewExportRequestFromTraces(traces(7)), grpc.UseCompressor(grpccompress.Zstd)); err != nil {
 		t.Fatal(err)
 	}
 	md := pmetric.NewMetrics()

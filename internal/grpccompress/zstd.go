@@ -1,11 +1,14 @@
-// Package grpczstd makes zstd available as a gRPC compressor
-// ("grpc-encoding: zstd"), with pooled encoders and decoders from
-// klauspost/compress.
+// Package grpccompress provides outpost's gRPC compressors, built on
+// klauspost/compress with pooled encoders and decoders: zstd
+// ("grpc-encoding: zstd"), and gzip in place of grpc-go's own, which uses
+// the standard library's slower compress/gzip.
 //
-// gRPC keeps its compressors in a process-wide registry; Register adds this
-// one once, however often it is called, so that receivers and exporters can
-// each make sure of it when they are created rather than through init().
-package grpczstd
+// gRPC keeps its compressors in a process-wide registry; Register adds
+// these once, however often it is called, so that receivers and exporters
+// can each make sure of them when they are created rather than through
+// init(). Registering replaces grpc-go's gzip compressor for the whole
+// process; both speak the same gzip format.
+package grpccompress
 
 import (
 	"bytes"
@@ -16,14 +19,20 @@ import (
 	"google.golang.org/grpc/encoding"
 )
 
-// Name is the gRPC encoding name.
-const Name = "zstd"
+// The gRPC encoding names.
+const (
+	Zstd = "zstd"
+	Gzip = "gzip"
+)
 
 var once sync.Once
 
-// Register registers the zstd compressor with gRPC.
+// Register registers the zstd and gzip compressors with gRPC.
 func Register() {
-	once.Do(func() { encoding.RegisterCompressor(&compressor{}) })
+	once.Do(func() {
+		encoding.RegisterCompressor(&compressor{})
+		encoding.RegisterCompressor(&gzipCompressor{})
+	})
 }
 
 type compressor struct {
@@ -31,7 +40,7 @@ type compressor struct {
 	decoders sync.Pool // *reader
 }
 
-func (c *compressor) Name() string { return Name }
+func (c *compressor) Name() string { return Zstd }
 
 type writer struct {
 	*zstd.Encoder

@@ -1,4 +1,4 @@
-package grpczstd
+package grpccompress
 
 import (
 	"bytes"
@@ -35,18 +35,24 @@ func roundTrip(t testing.TB, c encoding.Compressor, data []byte) []byte {
 func TestRoundTripAndPooling(t *testing.T) {
 	Register()
 	Register() // idempotent
-	c := encoding.GetCompressor(Name)
-	if c == nil {
-		t.Fatal("zstd not registered with gRPC")
-	}
-	for i, data := range [][]byte{nil, []byte("x"), bytes.Repeat([]byte("span-attribute "), 10000)} {
-		for round := 0; round < 3; round++ { // the second and third reuse pooled coders
-			if got := roundTrip(t, c, data); !bytes.Equal(got, data) {
-				t.Fatalf("case %d round %d: got %d bytes, want %d", i, round, len(got), len(data))
+	for _, name := range []string{Zstd, Gzip} {
+		c := encoding.GetCompressor(name)
+		if c == nil || c.Name() != name {
+			t.Fatalf("%s not registered with gRPC", name)
+		}
+		if _, ours := c.(*gzipCompressor); name == Gzip && !ours {
+			t.Fatalf("gzip is still grpc-go's compressor: %T", c)
+		}
+		for i, data := range [][]byte{nil, []byte("x"), bytes.Repeat([]byte("span-attribute "), 10000)} {
+			for round := 0; round < 3; round++ { // the second and third reuse pooled coders
+				if got := roundTrip(t, c, data); !bytes.Equal(got, data) {
+					t.Fatalf("%s case %d round %d: got %d bytes, want %d", name, i, round, len(got), len(data))
+				}
 			}
 		}
 	}
 	// The output is standard zstd.
+	c := encoding.GetCompressor(Zstd)
 	var buf bytes.Buffer
 	w, _ := c.Compress(&buf)
 	_, _ = w.Write([]byte("hello"))
@@ -83,4 +89,21 @@ func BenchmarkCompress(b *testing.B) {
 		_, _ = w.Write(data)
 		_ = w.Close()
 	}
+}
+
+func FuzzGzipDecompress(f *testing.F) {
+	var buf bytes.Buffer
+	w, _ := (&gzipCompressor{}).Compress(&buf)
+	_, _ = w.Write([]byte("hello gzip"))
+	_ = w.Close()
+	f.Add(buf.Bytes())
+	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0})
+	c := &gzipCompressor{}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := c.Decompress(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(r, 64<<20))
+	})
 }

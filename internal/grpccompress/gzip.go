@@ -1,0 +1,68 @@
+package grpccompress
+
+import (
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// gzipCompressor is gzip for gRPC with klauspost's encoder, several times
+// faster than compress/gzip at the same level.
+type gzipCompressor struct {
+	writers sync.Pool // *gzipWriter
+	readers sync.Pool // *gzipReader
+}
+
+func (c *gzipCompressor) Name() string { return Gzip }
+
+type gzipWriter struct {
+	*gzip.Writer
+	pool *sync.Pool
+}
+
+func (w *gzipWriter) Close() error {
+	err := w.Writer.Close()
+	w.pool.Put(w)
+	return err
+}
+
+func (c *gzipCompressor) Compress(w io.Writer) (io.WriteCloser, error) {
+	if gw, ok := c.writers.Get().(*gzipWriter); ok {
+		gw.Reset(w)
+		return gw, nil
+	}
+	gw, err := gzip.NewWriterLevel(w, gzip.DefaultCompression)
+	if err != nil {
+		return nil, err
+	}
+	return &gzipWriter{Writer: gw, pool: &c.writers}, nil
+}
+
+type gzipReader struct {
+	*gzip.Reader
+	pool *sync.Pool
+}
+
+// Read returns the reader to the pool at the end of the stream.
+func (r *gzipReader) Read(p []byte) (int, error) {
+	n, err := r.Reader.Read(p)
+	if err == io.EOF {
+		r.pool.Put(r)
+	}
+	return n, err
+}
+
+func (c *gzipCompressor) Decompress(rd io.Reader) (io.Reader, error) {
+	if gr, ok := c.readers.Get().(*gzipReader); ok {
+		if err := gr.Reset(rd); err != nil {
+			return nil, err
+		}
+		return gr, nil
+	}
+	gr, err := gzip.NewReader(rd)
+	if err != nil {
+		return nil, err
+	}
+	return &gzipReader{Reader: gr, pool: &c.readers}, nil
+}
