@@ -21,6 +21,7 @@ import (
 const clockTicks = 100 // USER_HZ on Linux
 
 type result struct {
+	genCPUShare   float64 // cores telemetrygen used, for context
 	itemsPerSec   float64
 	cpuPerMillion float64
 	peakRSSMiB    float64
@@ -57,7 +58,7 @@ func TestLoad(t *testing.T) {
 		var rs []result
 		for i := 0; i < runs; i++ {
 			r := runOnce(t, bin, gen, signal, rate, seconds)
-			fmt.Printf("  run %d: %-8s %10.0f %16.2f %14.1f %14.1f\n", i+1, signal, r.itemsPerSec, r.cpuPerMillion, r.peakRSSMiB, r.idleRSSMiB)
+			fmt.Printf("  run %d: %-8s %10.0f %16.2f %14.1f %14.1f   (telemetrygen used %.2f cores)\n", i+1, signal, r.itemsPerSec, r.cpuPerMillion, r.peakRSSMiB, r.idleRSSMiB, r.genCPUShare)
 			rs = append(rs, r)
 		}
 		m := median(rs)
@@ -147,10 +148,12 @@ service:
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds+60)*time.Second)
 	defer cancel()
 	cpu0, items0, t0 := cpuSeconds(t, pid), count(), time.Now()
-	out, err := exec.CommandContext(ctx, gen, args...).CombinedOutput()
+	genCmd := exec.CommandContext(ctx, gen, args...)
+	out, err := genCmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("telemetrygen: %v\n%s", err, out)
 	}
+	genCPU := (genCmd.ProcessState.UserTime() + genCmd.ProcessState.SystemTime()).Seconds()
 	// Items are generated while telemetrygen runs; the rate is over that.
 	elapsed := time.Since(t0).Seconds()
 	// Let the last batches drain through outpost before reading the meters.
@@ -171,6 +174,7 @@ service:
 		t.Fatalf("%s: nothing reached the sink", signal)
 	}
 	return result{
+		genCPUShare:   genCPU / elapsed,
 		itemsPerSec:   float64(items) / elapsed,
 		cpuPerMillion: cpu / float64(items) * 1e6,
 		peakRSSMiB:    peak / 1024,
