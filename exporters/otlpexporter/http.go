@@ -166,7 +166,7 @@ func quote(body []byte) string {
 }
 
 // retryAfter parses a Retry-After value: delay-seconds or an HTTP date.
-// It returns 0 for an absent, invalid or past value.
+// It returns 0 for an absent, invalid or past value, and at most a day.
 func retryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -179,7 +179,7 @@ func retryAfter(v string, now time.Time) time.Duration {
 		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), 24*time.Hour)
 	}
 	return 0
 }
