@@ -72,13 +72,16 @@ func newOutpost(t *testing.T) *outpost {
 	}
 }
 
-func (o *outpost) start(t *testing.T, config string) {
+func (o *outpost) start(t *testing.T, config string, flags ...string) {
 	t.Helper()
 	if err := os.WriteFile(o.config, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	bin := testutil.Binary(t, "OUTPOST_BIN", "outpost")
-	o.proc = testutil.Start(t, bin, "run", "-c", o.config, "-watch-interval", "0")
+	if len(flags) == 0 {
+		flags = []string{"-watch-interval", "0"}
+	}
+	o.proc = testutil.Start(t, bin, append([]string{"run", "-c", o.config}, flags...)...)
 	testutil.Eventually(t, 20*time.Second, "outpost /readyz", func() bool {
 		code, _, err := testutil.HTTPGet("http://" + o.telemetry + "/readyz")
 		return err == nil && code == http.StatusOK
@@ -377,5 +380,30 @@ func telemetrygenRate(t *testing.T, rate string, args ...string) {
 	cmd := exec.CommandContext(ctx, bin, append(args, "--otlp-insecure", "--rate", rate, "--workers", "1")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("telemetrygen %v: %v\n%s", args, err, out)
+	}
+}
+
+// TestReloadOnFileChange: saving the file is enough; no signal needed.
+func TestReloadOnFileChange(t *testing.T) {
+	sink := otlpsink.StartWith(t, otlpsink.Options{KeepItems: 1 << 10})
+	o := newOutpost(t)
+	o.start(t, relayConfig(o, sink.GRPCAddr(), "before", ""), "-watch-interval", "100ms")
+	if err := os.WriteFile(o.config, []byte(relayConfig(o, sink.GRPCAddr(), "after", "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "reload after the file changed", func() bool {
+		return testutil.Scrape(t, o.telemetry).Sum("outpost_config_reloads_total", map[string]string{"result": "success"}) == 1
+	})
+	telemetrygen(t, "traces", "--otlp-endpoint", o.grpc, "--traces", "5")
+	testutil.Eventually(t, 10*time.Second, "spans at the sink", func() bool { return sink.Spans() >= 10 })
+	for _, td := range sink.Traces() {
+		if v, _ := td.ResourceSpans().At(0).Resource().Attributes().Get("node.site"); v.Str() != "after" {
+			t.Fatalf("node.site = %q after the file changed", v.Str())
+		}
+	}
+	// An unchanged file is not reloaded again.
+	time.Sleep(500 * time.Millisecond)
+	if n := testutil.Scrape(t, o.telemetry).Sum("outpost_config_reloads_total", nil); n != 1 {
+		t.Fatalf("reloads = %v, want 1", n)
 	}
 }
