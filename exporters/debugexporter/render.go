@@ -2,6 +2,7 @@ package debugexporter
 
 import (
 	"fmt"
+	"github.com/outpost-edge/outpost/internal/pdatautil"
 	"strconv"
 	"strings"
 	"time"
@@ -204,7 +205,7 @@ func appendMetricsNormal(buf []byte, md pmetric.Metrics) []byte {
 			buf = summaryPrefix(buf, i, rm.Resource(), j, sm.Scope())
 			points := 0
 			for _, m := range sm.Metrics().All() {
-				points += dataPointCount(m)
+				points += pdatautil.DataPointCount(m)
 			}
 			buf = fmt.Appendf(buf, ": %d metrics, %d data points", sm.Metrics().Len(), points)
 			for k, m := range sm.Metrics().All() {
@@ -223,22 +224,6 @@ func appendMetricsNormal(buf []byte, md pmetric.Metrics) []byte {
 		}
 	}
 	return buf
-}
-
-func dataPointCount(m pmetric.Metric) int {
-	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		return m.Gauge().DataPoints().Len()
-	case pmetric.MetricTypeSum:
-		return m.Sum().DataPoints().Len()
-	case pmetric.MetricTypeHistogram:
-		return m.Histogram().DataPoints().Len()
-	case pmetric.MetricTypeExponentialHistogram:
-		return m.ExponentialHistogram().DataPoints().Len()
-	case pmetric.MetricTypeSummary:
-		return m.Summary().DataPoints().Len()
-	}
-	return 0
 }
 
 func appendMetricsDetailed(buf []byte, md pmetric.Metrics) []byte {

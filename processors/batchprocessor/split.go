@@ -5,6 +5,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/outpost-edge/outpost/internal/pdatautil"
 	"github.com/outpost-edge/outpost/pipeline"
 )
 
@@ -215,7 +216,7 @@ func moveDataPoints(src, dst pmetric.Metrics, n int) {
 				if n == 0 {
 					return false
 				}
-				if c := metricDataPointCount(m); c <= n {
+				if c := pdatautil.DataPointCount(m); c <= n {
 					n -= c
 					m.MoveTo(dsm.Metrics().AppendEmpty())
 					return true
@@ -269,23 +270,7 @@ func resourceDataPointCount(rm pmetric.ResourceMetrics) int {
 func scopeDataPointCount(sm pmetric.ScopeMetrics) int {
 	c := 0
 	for _, m := range sm.Metrics().All() {
-		c += metricDataPointCount(m)
+		c += pdatautil.DataPointCount(m)
 	}
 	return c
-}
-
-func metricDataPointCount(m pmetric.Metric) int {
-	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		return m.Gauge().DataPoints().Len()
-	case pmetric.MetricTypeSum:
-		return m.Sum().DataPoints().Len()
-	case pmetric.MetricTypeHistogram:
-		return m.Histogram().DataPoints().Len()
-	case pmetric.MetricTypeExponentialHistogram:
-		return m.ExponentialHistogram().DataPoints().Len()
-	case pmetric.MetricTypeSummary:
-		return m.Summary().DataPoints().Len()
-	}
-	return 0
 }
