@@ -508,3 +508,23 @@ func AsErrors(err error) (Errors, bool) {
 	}
 	return nil, false
 }
+
+// Decode decodes one component's YAML section (src) onto cfg, which holds
+// the factory's defaults, with the same strict rules as Load, but without
+// calling Validate. Component tests use it to decode their testdata exactly
+// as a configuration file would be decoded.
+func Decode(name string, src []byte, cfg pipeline.Config) error {
+	d := &decoder{file: name}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return Errors{yamlSyntaxError(name, err)}
+	}
+	if len(doc.Content) > 0 {
+		d.expandNode(doc.Content[0], "", os.LookupEnv)
+		d.decode(doc.Content[0], reflectValue(cfg), "")
+	}
+	if len(d.errs) > 0 {
+		return d.errs
+	}
+	return nil
+}

@@ -261,3 +261,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeComponent(t *testing.T) {
+	cfg := &recvConfig{Endpoint: "default"}
+	if err := Decode("c.yaml", []byte("port: 7\ngrpc:\n"), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Endpoint != "default" || cfg.Port != 7 || cfg.GRPC == nil || cfg.GRPC.Endpoint != "127.0.0.1:4317" {
+		t.Fatalf("decoded %+v", cfg)
+	}
+	err := Decode("c.yaml", []byte("port: x\nbogus: 1\n"), &recvConfig{})
+	es, ok := AsErrors(err)
+	if !ok || len(es) != 2 || es[0].Line != 1 || es[1].Line != 2 {
+		t.Fatalf("errors: %v", err)
+	}
+}

@@ -1,12 +1,11 @@
 package debugexporter
 
 import (
-	"bytes"
 	"os"
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/outpost-edge/outpost/configs"
 )
 
 // decode decodes YAML strictly onto the factory's defaults, as the config
@@ -14,10 +13,7 @@ import (
 func decode(t *testing.T, src []byte) (*Config, error) {
 	t.Helper()
 	cfg := NewFactory().CreateDefaultConfig().(*Config)
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	dec.KnownFields(true)
-	err := dec.Decode(cfg)
-	return cfg, err
+	return cfg, configs.Decode("test.yaml", src, cfg)
 }
 
 func TestConfigDefaults(t *testing.T) {

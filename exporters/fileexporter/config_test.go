@@ -1,13 +1,10 @@
 package fileexporter
 
 import (
-	"bytes"
 	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/outpost-edge/outpost/configs"
 )
@@ -18,18 +15,7 @@ import (
 func decode(t *testing.T, src []byte) (*Config, error) {
 	t.Helper()
 	cfg := NewFactory().CreateDefaultConfig().(*Config)
-	var keys map[string]any
-	if err := yaml.Unmarshal(src, &keys); err != nil {
-		return nil, err
-	}
-	if _, ok := keys["rotation"]; ok {
-		var d configs.Defaulter = &Rotation{}
-		d.SetDefaults()
-		cfg.Rotation = d.(*Rotation)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	dec.KnownFields(true)
-	return cfg, dec.Decode(cfg)
+	return cfg, configs.Decode("test.yaml", src, cfg)
 }
 
 func TestConfigDefaults(t *testing.T) {

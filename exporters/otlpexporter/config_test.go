@@ -1,30 +1,27 @@
 package otlpexporter
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/outpost-edge/outpost/configs"
 	"github.com/outpost-edge/outpost/internal/clientconfig"
+	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/pipeline/sender"
 )
 
 // decode strictly decodes a testdata file onto cfg (holding defaults), as
 // the configs package does.
-func decode(t *testing.T, name string, cfg any) error {
+func decode(t *testing.T, name string, cfg pipeline.Config) error {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	return dec.Decode(cfg)
+	return configs.Decode(name, b, cfg)
 }
 
 func TestDefaults(t *testing.T) {

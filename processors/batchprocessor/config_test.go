@@ -1,7 +1,6 @@
 package batchprocessor
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/outpost-edge/outpost/configs"
 )
 
 func TestValidate(t *testing.T) {
@@ -93,9 +92,7 @@ func decode(t *testing.T, name string) (*Config, error) {
 		t.Fatal(err)
 	}
 	cfg := NewFactory().CreateDefaultConfig().(*Config)
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	return cfg, dec.Decode(cfg)
+	return cfg, configs.Decode(name, raw, cfg)
 }
 
 func TestDecodeConfig(t *testing.T) {

@@ -1,13 +1,12 @@
 package otlpreceiver
 
 import (
-	"bytes"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/outpost-edge/outpost/configs"
 )
 
 func TestDefaults(t *testing.T) {
@@ -44,9 +43,7 @@ func TestConfigFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := createDefaultConfig()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil {
+	if err := configs.Decode("testdata/config.yaml", data, cfg); err != nil {
 		t.Fatal(err)
 	}
 	if err := cfg.Validate(); err != nil {
