@@ -46,7 +46,8 @@ type StorageConfig struct {
 	// start-up and must be writable. Default ./data.
 	Directory string `yaml:"directory"`
 	// MaxBytes caps the disk used by all queues together; 0 means no cap
-	// beyond each queue's own max_bytes. Enforced by the durable queue.
+	// beyond each queue's own max_bytes. Validated now; the durable queue
+	// (not in this version) enforces it.
 	MaxBytes ByteSize `yaml:"max_bytes"`
 }
 
