@@ -157,6 +157,9 @@ func (s *service) start(ctx context.Context, cfg *configs.Config) error {
 	if cfg.Uplink.BytesPerSecond > 0 {
 		s.logger.Warn("uplink budget is validated but not enforced by this version", "bytes_per_second", cfg.Uplink.BytesPerSecond.String())
 	}
+	if cfg.Storage.MaxBytes > 0 {
+		s.logger.Warn("storage.max_bytes is validated but not enforced by this version (it has no disk queue yet)", "max_bytes", cfg.Storage.MaxBytes.String())
+	}
 	if s.server != nil {
 		s.server.SetReady(true)
 	}
