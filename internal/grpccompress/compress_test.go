@@ -3,6 +3,7 @@ package grpccompress
 import (
 	"bytes"
 	"io"
+	"sync"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -29,7 +30,41 @@ func roundTrip(t testing.TB, c encoding.Compressor, data []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// gRPC closes a decompressing reader that is an io.Closer.
+	if c, ok := r.(io.Closer); ok {
+		_ = c.Close()
+	}
 	return out
+}
+
+// TestConcurrentStreams decompresses on many goroutines at once, closing
+// each reader as gRPC does, so the race detector sees pooled coders handed
+// between streams.
+func TestConcurrentStreams(t *testing.T) {
+	Register()
+	data := bytes.Repeat([]byte("log line with some text "), 2000)
+	for _, name := range []string{Zstd, Gzip} {
+		c := encoding.GetCompressor(name)
+		var wg sync.WaitGroup
+		errs := make(chan string, 8)
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 50; i++ {
+					if got := roundTrip(t, c, data); !bytes.Equal(got, data) {
+						errs <- name
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for n := range errs {
+			t.Fatalf("%s: corrupted round trip under concurrency", n)
+		}
+	}
 }
 
 func TestRoundTripAndPooling(t *testing.T) {

@@ -44,13 +44,14 @@ type gzipReader struct {
 	pool *sync.Pool
 }
 
-// Read returns the reader to the pool at the end of the stream.
-func (r *gzipReader) Read(p []byte) (int, error) {
-	n, err := r.Reader.Read(p)
-	if err == io.EOF {
-		r.pool.Put(r)
-	}
-	return n, err
+// Close returns the reader to the pool. gRPC closes a decompressing reader
+// once it has read the message, and never touches it again; a reader that
+// is not closed is simply left to the garbage collector. (Pooling at EOF
+// instead would hand the reader to another stream while gRPC still holds
+// it to close.)
+func (r *gzipReader) Close() error {
+	r.pool.Put(r)
+	return nil
 }
 
 func (c *gzipCompressor) Decompress(rd io.Reader) (io.Reader, error) {

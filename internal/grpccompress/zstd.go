@@ -75,14 +75,12 @@ type reader struct {
 	pool *sync.Pool
 }
 
-// Read returns the decoder to the pool at the end of the stream.
-func (r *reader) Read(p []byte) (int, error) {
-	n, err := r.Decoder.Read(p)
-	if err == io.EOF {
-		_ = r.Decoder.Reset(bytes.NewReader(nil))
-		r.pool.Put(r)
-	}
-	return n, err
+// Close returns the decoder to the pool, as gzipReader.Close does; it
+// replaces zstd.Decoder's own Close, which would end the decoder for good.
+func (r *reader) Close() error {
+	_ = r.Decoder.Reset(bytes.NewReader(nil))
+	r.pool.Put(r)
+	return nil
 }
 
 func (c *compressor) Decompress(rd io.Reader) (io.Reader, error) {
