@@ -331,75 +331,69 @@ func (d *decoder) decodeService(n *yaml.Node, cfg *Config, f pipeline.Factories,
 			d.errorf(keyNode, path, "a pipeline is named signal or signal/name: %v", err)
 			continue
 		}
-		var out pipeline.PipelineConfig
-		ref := func(list string, i int, s string) (pipeline.ID, *yaml.Node, bool) {
-			itemNode := pnode
-			if l := child(pnode, list); l != nil && l.Kind == yaml.SequenceNode && i < len(l.Content) {
-				itemNode = l.Content[i]
-			}
-			id, err := pipeline.ParseID(s)
-			if err != nil {
-				d.errorf(itemNode, fmt.Sprintf("%s.%s[%d]", path, list, i), "%v", err)
-				return id, itemNode, false
-			}
-			return id, itemNode, true
-		}
-		for i, s := range pc.Receivers {
-			id, node, ok := ref("receivers", i, s)
-			if !ok {
-				continue
-			}
-			p := fmt.Sprintf("%s.receivers[%d]", path, i)
-			if _, isRecv := defined["receivers"][id]; isRecv {
-				if fac := f.Receivers[id.Type]; !hasSignal(fac.Signals, sig) {
-					d.errorf(node, p, "receiver %q does not produce %s", s, sig)
-				}
-			} else if _, isConn := defined["connectors"][id]; !isConn {
-				d.errorf(node, p, "receiver %q is not defined under receivers (or connectors)", s)
-			}
-			out.Receivers = append(out.Receivers, id)
-		}
-		for i, s := range pc.Processors {
-			id, node, ok := ref("processors", i, s)
-			if !ok {
-				continue
-			}
-			p := fmt.Sprintf("%s.processors[%d]", path, i)
-			if _, isProc := defined["processors"][id]; !isProc {
-				d.errorf(node, p, "processor %q is not defined under processors", s)
-			} else if !f.Processors[id.Type].Supports(sig) {
-				d.errorf(node, p, "processor %q does not support %s", s, sig)
-			}
-			out.Processors = append(out.Processors, id)
-		}
-		for i, s := range pc.Exporters {
-			id, node, ok := ref("exporters", i, s)
-			if !ok {
-				continue
-			}
-			p := fmt.Sprintf("%s.exporters[%d]", path, i)
-			if _, isExp := defined["exporters"][id]; isExp {
-				if fac := f.Exporters[id.Type]; !hasSignal(fac.Signals, sig) {
-					d.errorf(node, p, "exporter %q does not accept %s", s, sig)
-				}
-			} else if _, isConn := defined["connectors"][id]; !isConn {
-				d.errorf(node, p, "exporter %q is not defined under exporters (or connectors)", s)
-			}
-			out.Exporters = append(out.Exporters, id)
-		}
-		for list, ids := range map[string][]string{"receivers": pc.Receivers, "processors": pc.Processors, "exporters": pc.Exporters} {
-			seen := map[string]bool{}
-			for i, s := range ids {
-				if seen[s] {
-					node := pnode
-					if l := child(pnode, list); l != nil && l.Kind == yaml.SequenceNode && i < len(l.Content) {
-						node = l.Content[i]
+		isConn := func(id pipeline.ID) bool { _, ok := defined["connectors"][id]; return ok }
+		// Each list's check says why a listed ID does not fit this
+		// pipeline, or returns "".
+		lists := []struct {
+			name  string
+			items []string
+			into  *[]pipeline.ID
+			check func(s string, id pipeline.ID) string
+		}{
+			{"receivers", pc.Receivers, new([]pipeline.ID), func(s string, id pipeline.ID) string {
+				if _, ok := defined["receivers"][id]; ok {
+					if !hasSignal(f.Receivers[id.Type].Signals, sig) {
+						return fmt.Sprintf("receiver %q does not produce %s", s, sig)
 					}
-					d.errorf(node, fmt.Sprintf("%s.%s[%d]", path, list, i), "%q is listed twice", s)
+				} else if !isConn(id) {
+					return fmt.Sprintf("receiver %q is not defined under receivers (or connectors)", s)
+				}
+				return ""
+			}},
+			{"processors", pc.Processors, new([]pipeline.ID), func(s string, id pipeline.ID) string {
+				if _, ok := defined["processors"][id]; !ok {
+					return fmt.Sprintf("processor %q is not defined under processors", s)
+				}
+				if !f.Processors[id.Type].Supports(sig) {
+					return fmt.Sprintf("processor %q does not support %s", s, sig)
+				}
+				return ""
+			}},
+			{"exporters", pc.Exporters, new([]pipeline.ID), func(s string, id pipeline.ID) string {
+				if _, ok := defined["exporters"][id]; ok {
+					if !hasSignal(f.Exporters[id.Type].Signals, sig) {
+						return fmt.Sprintf("exporter %q does not accept %s", s, sig)
+					}
+				} else if !isConn(id) {
+					return fmt.Sprintf("exporter %q is not defined under exporters (or connectors)", s)
+				}
+				return ""
+			}},
+		}
+		for _, l := range lists {
+			seen := map[string]bool{}
+			for i, s := range l.items {
+				node, p := pnode, fmt.Sprintf("%s.%s[%d]", path, l.name, i)
+				if seq := child(pnode, l.name); seq != nil && seq.Kind == yaml.SequenceNode && i < len(seq.Content) {
+					node = seq.Content[i]
+				}
+				id, err := pipeline.ParseID(s)
+				switch {
+				case err != nil:
+					d.errorf(node, p, "%v", err)
+					continue
+				case seen[s]:
+					d.errorf(node, p, "%q is listed twice", s)
+				default:
+					if msg := l.check(s, id); msg != "" {
+						d.errorf(node, p, "%s", msg)
+					}
 				}
 				seen[s] = true
+				*l.into = append(*l.into, id)
 			}
 		}
+		out := pipeline.PipelineConfig{Receivers: *lists[0].into, Processors: *lists[1].into, Exporters: *lists[2].into}
 		if len(pc.Receivers) == 0 {
 			d.errorf(keyNode, path+".receivers", "a pipeline needs at least one receiver")
 		}
