@@ -104,7 +104,7 @@ func FuzzDecompress(f *testing.F) {
 	f.Add(enc.EncodeAll([]byte("hello zstd"), nil))
 	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0})
 	f.Add([]byte("not zstd"))
-	c := &compressor{}
+	c := newZstd()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := c.Decompress(bytes.NewReader(data))
 		if err != nil {
@@ -115,7 +115,7 @@ func FuzzDecompress(f *testing.F) {
 }
 
 func BenchmarkCompress(b *testing.B) {
-	c := &compressor{}
+	c := newZstd()
 	data := bytes.Repeat([]byte("service.name=checkout span=GET /cart status=ok "), 4000)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
@@ -128,12 +128,12 @@ func BenchmarkCompress(b *testing.B) {
 
 func FuzzGzipDecompress(f *testing.F) {
 	var buf bytes.Buffer
-	w, _ := (&gzipCompressor{}).Compress(&buf)
+	w, _ := newGzip().Compress(&buf)
 	_, _ = w.Write([]byte("hello gzip"))
 	_ = w.Close()
 	f.Add(buf.Bytes())
 	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0})
-	c := &gzipCompressor{}
+	c := newGzip()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := c.Decompress(bytes.NewReader(data))
 		if err != nil {

@@ -10,8 +10,15 @@ import (
 // gzipCompressor is gzip for gRPC with klauspost's encoder, several times
 // faster than compress/gzip at the same level.
 type gzipCompressor struct {
-	writers sync.Pool // *gzipWriter
-	readers sync.Pool // *gzipReader
+	writers  sync.Pool // *gzipWriter
+	readers  sync.Pool // *gzipReader
+	switches switchWriters
+}
+
+func newGzip() *gzipCompressor {
+	c := &gzipCompressor{}
+	c.switches.newComp = c.writer
+	return c
 }
 
 func (c *gzipCompressor) Name() string { return Gzip }
@@ -28,6 +35,10 @@ func (w *gzipWriter) Close() error {
 }
 
 func (c *gzipCompressor) Compress(w io.Writer) (io.WriteCloser, error) {
+	return c.switches.get(w), nil
+}
+
+func (c *gzipCompressor) writer(w io.Writer) (io.WriteCloser, error) {
 	if gw, ok := c.writers.Get().(*gzipWriter); ok {
 		gw.Reset(w)
 		return gw, nil

@@ -30,14 +30,21 @@ var once sync.Once
 // Register registers the zstd and gzip compressors with gRPC.
 func Register() {
 	once.Do(func() {
-		encoding.RegisterCompressor(&compressor{})
-		encoding.RegisterCompressor(&gzipCompressor{})
+		encoding.RegisterCompressor(newZstd())
+		encoding.RegisterCompressor(newGzip())
 	})
 }
 
 type compressor struct {
 	encoders sync.Pool // *writer
 	decoders sync.Pool // *reader
+	writers  switchWriters
+}
+
+func newZstd() *compressor {
+	c := &compressor{}
+	c.writers.newComp = c.encoder
+	return c
 }
 
 func (c *compressor) Name() string { return Zstd }
@@ -54,6 +61,10 @@ func (w *writer) Close() error {
 }
 
 func (c *compressor) Compress(w io.Writer) (io.WriteCloser, error) {
+	return c.writers.get(w), nil
+}
+
+func (c *compressor) encoder(w io.Writer) (io.WriteCloser, error) {
 	if zw, ok := c.encoders.Get().(*writer); ok {
 		zw.Reset(w)
 		return zw, nil

@@ -33,6 +33,25 @@ type Metrics struct {
 	ExporterRetries      *prometheus.CounterVec   // exporter, signal
 	ExporterSendDuration *prometheus.HistogramVec // exporter, signal
 
+	// The durable queue of each exporter (pipeline/queue).
+	QueueBytes     *prometheus.GaugeVec   // exporter, lane: bytes of queued records
+	QueueRecords   *prometheus.GaugeVec   // exporter, lane: queued records (request bodies)
+	QueueItems     *prometheus.GaugeVec   // exporter, lane: items in the queued records
+	QueueOldestAge *prometheus.GaugeVec   // exporter, lane: age of the oldest queued record, seconds
+	QueueCapacity  *prometheus.GaugeVec   // exporter: max_bytes
+	QueueDropped   *prometheus.CounterVec // exporter, lane, reason: items the queue dropped
+	QueueCorrupt   *prometheus.CounterVec // exporter: corrupt or torn records found and set aside
+
+	// The shared uplink budget (pipeline/uplink).
+	UplinkRate  prometheus.Gauge       // bytes per second
+	UplinkBurst prometheus.Gauge       // bytes
+	UplinkBytes *prometheus.CounterVec // exporter: bytes granted, as sent on the wire
+	UplinkWait  *prometheus.CounterVec // exporter: seconds spent waiting for the budget
+
+	// The global memory limit (pipeline/memlimit).
+	MemoryLimit    prometheus.Gauge // bytes; 0 when unlimited
+	MemoryInFlight prometheus.Gauge // bytes held by requests in flight and memory queues
+
 	BuildInfo     *prometheus.GaugeVec   // version, revision, config_hash
 	ConfigReloads *prometheus.CounterVec // result
 
@@ -85,6 +104,18 @@ func New() *Metrics {
 	m.ExporterRetries = counter("outpost_exporter_send_retries_total",
 		"Send attempts an exporter repeated after a retryable failure.",
 		"exporter", "signal")
+	m.QueueDropped = counter("outpost_queue_dropped_items_total",
+		"Items an exporter's queue dropped, by lane and reason (queue_full, expired).",
+		"exporter", "lane", "reason")
+	m.QueueCorrupt = counter("outpost_queue_corrupt_records_total",
+		"Torn or corrupt records an exporter's disk queue found (by checksum) and set aside.",
+		"exporter")
+	m.UplinkBytes = counter("outpost_uplink_bytes_total",
+		"Bytes an exporter sent through the shared uplink budget, counted on the wire after compression.",
+		"exporter")
+	m.UplinkWait = counter("outpost_uplink_wait_seconds_total",
+		"Time an exporter's senders spent waiting for the uplink budget.",
+		"exporter")
 	m.ConfigReloads = counter("outpost_config_reloads_total",
 		"Configuration reloads, by result (success, invalid, failed).",
 		"result")
@@ -99,6 +130,35 @@ func New() *Metrics {
 		Help:    "Duration of each send attempt, successful or not.",
 		Buckets: []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30},
 	}, []string{"exporter", "signal"})
+	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+		m.Registry.MustRegister(v)
+		m.families = append(m.families, Family{Name: name, Help: help})
+		return v
+	}
+	m.QueueBytes = gauge("outpost_queue_bytes",
+		"Bytes of records waiting in an exporter's queue, by lane.",
+		"exporter", "lane")
+	m.QueueRecords = gauge("outpost_queue_records",
+		"Records (ready-to-send request bodies) waiting in an exporter's queue, by lane.",
+		"exporter", "lane")
+	m.QueueItems = gauge("outpost_queue_items",
+		"Items in the records waiting in an exporter's queue, by lane.",
+		"exporter", "lane")
+	m.QueueOldestAge = gauge("outpost_queue_oldest_age_seconds",
+		"Age of the oldest record waiting in an exporter's queue, by lane; 0 when the lane is empty.",
+		"exporter", "lane")
+	m.QueueCapacity = gauge("outpost_queue_capacity_bytes",
+		"The queue's max_bytes.",
+		"exporter")
+	m.UplinkRate = gauge("outpost_uplink_budget_bytes_per_second",
+		"The uplink budget's rate (uplink.bytes_per_second); 0 when unlimited.").WithLabelValues()
+	m.UplinkBurst = gauge("outpost_uplink_burst_bytes",
+		"The uplink budget's burst (uplink.burst).").WithLabelValues()
+	m.MemoryLimit = gauge("outpost_memory_limit_bytes",
+		"The memory_limit: bytes in flight above which receivers refuse new data; 0 when unlimited.").WithLabelValues()
+	m.MemoryInFlight = gauge("outpost_memory_in_flight_bytes",
+		"Bytes held by requests in flight through receivers and processors and by memory queues, as counted against memory_limit.").WithLabelValues()
 	m.BuildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "outpost_build_info",
 		Help: "Always 1; labels give the version and revision of the binary and a hash of the running configuration.",
