@@ -26,6 +26,11 @@ type Config struct {
 	Storage   StorageConfig
 	Uplink    UplinkConfig
 	Telemetry TelemetryConfig
+	// MemoryLimit (top-level `memory_limit`) is the memory the process may
+	// use: receivers refuse new data with back-pressure before the data in
+	// flight could take it past this (see pipeline/memlimit). 0 means no
+	// limit. Default 256MiB.
+	MemoryLimit ByteSize
 	// Graph holds the decoded component configurations and pipelines.
 	Graph pipeline.GraphConfig
 }
@@ -72,10 +77,14 @@ type LogsConfig struct {
 	Format string `yaml:"format"` // text (default) or json
 }
 
+// DefaultMemoryLimit is the default memory_limit.
+const DefaultMemoryLimit = 256 << 20
+
 func defaultConfig() Config {
 	return Config{
-		Storage:   StorageConfig{Directory: "./data"},
-		Telemetry: TelemetryConfig{Address: "127.0.0.1:8888", Logs: LogsConfig{Level: "info", Format: "text"}},
+		Storage:     StorageConfig{Directory: "./data"},
+		MemoryLimit: DefaultMemoryLimit,
+		Telemetry:   TelemetryConfig{Address: "127.0.0.1:8888", Logs: LogsConfig{Level: "info", Format: "text"}},
 	}
 }
 
@@ -121,10 +130,10 @@ func Parse(name string, data []byte, f pipeline.Factories, lookupEnv func(string
 	sections := map[string]*yaml.Node{}
 	d.mappingPairs(root, "", func(k, v *yaml.Node) {
 		switch k.Value {
-		case "node", "storage", "uplink", "telemetry", "receivers", "processors", "exporters", "connectors", "extensions", "service":
+		case "node", "storage", "uplink", "memory_limit", "telemetry", "receivers", "processors", "exporters", "connectors", "extensions", "service":
 			sections[k.Value] = v
 		default:
-			d.errorf(k, k.Value, "unknown top-level key %q (valid: node, storage, uplink, telemetry, receivers, processors, connectors, exporters, extensions, service)", k.Value)
+			d.errorf(k, k.Value, "unknown top-level key %q (valid: node, storage, uplink, memory_limit, telemetry, receivers, processors, connectors, exporters, extensions, service)", k.Value)
 		}
 	})
 	if n := sections["node"]; n != nil {
@@ -135,6 +144,9 @@ func Parse(name string, data []byte, f pipeline.Factories, lookupEnv func(string
 	}
 	if n := sections["uplink"]; n != nil {
 		d.decode(n, reflectValue(&cfg.Uplink), "uplink")
+	}
+	if n := sections["memory_limit"]; n != nil {
+		d.decode(n, reflectValue(&cfg.MemoryLimit), "memory_limit")
 	}
 	if n := sections["telemetry"]; n != nil {
 		d.decode(n, reflectValue(&cfg.Telemetry), "telemetry")
@@ -217,6 +229,9 @@ func (d *decoder) validateTop(cfg *Config, sections map[string]*yaml.Node) {
 	}
 	if cfg.Storage.MaxBytes < 0 {
 		d.errorf(at("storage"), "storage.max_bytes", "must not be negative")
+	}
+	if cfg.MemoryLimit < 0 {
+		d.errorf(at("memory_limit"), "memory_limit", "must not be negative (0 means no limit)")
 	}
 	if cfg.Uplink.BytesPerSecond < 0 {
 		d.errorf(at("uplink"), "uplink.bytes_per_second", "must not be negative")

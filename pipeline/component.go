@@ -8,6 +8,9 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
+	"github.com/outpost-edge/outpost/pipeline/memlimit"
+	"github.com/outpost-edge/outpost/pipeline/queue"
+	"github.com/outpost-edge/outpost/pipeline/uplink"
 )
 
 // Component is anything with a lifecycle. Start returns quickly; background
@@ -43,6 +46,16 @@ type Settings struct {
 	// StorageDir is the component's own directory under storage.directory
 	// (not created until the component asks for it).
 	StorageDir string
+	// Queues shares open disk queues by directory between the graphs of
+	// one process, so that across a reload an exporter's old and new
+	// instances use one queue. Never nil in a built graph.
+	Queues *queue.Registry
+	// Uplink is the uplink budget shared by every exporter; nil means
+	// unlimited.
+	Uplink *uplink.Budget
+	// Memory is the memory limit shared by every receiver and memory queue;
+	// nil means unlimited.
+	Memory *memlimit.Limiter
 }
 
 // Consumers is the next stage for each signal; a nil field means the

@@ -14,6 +14,9 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
+	"github.com/outpost-edge/outpost/pipeline/memlimit"
+	"github.com/outpost-edge/outpost/pipeline/queue"
+	"github.com/outpost-edge/outpost/pipeline/uplink"
 )
 
 // PipelineConfig lists the components of one pipeline by ID.
@@ -41,6 +44,11 @@ type BuildSettings struct {
 	Telemetry  *selftelemetry.Metrics
 	Listeners  *Listeners
 	StorageDir string
+	// Queues, Uplink and Memory are shared by every graph of the process
+	// (see Settings); nil gives this graph private ones (tests).
+	Queues *queue.Registry
+	Uplink *uplink.Budget
+	Memory *memlimit.Limiter
 }
 
 // Graph is a built set of components, started and shut down as a whole.
@@ -80,6 +88,9 @@ func Build(ctx context.Context, cfg GraphConfig, set BuildSettings) (*Graph, err
 	if set.Listeners == nil {
 		set.Listeners = &Listeners{}
 	}
+	if set.Queues == nil {
+		set.Queues = &queue.Registry{}
+	}
 	b := &builder{
 		ctx: ctx, cfg: cfg, set: set,
 		stamp:   nodeStamper{attrs: cfg.Node.attributes()},
@@ -118,6 +129,9 @@ func (b *builder) settings(kind string, id ID) Settings {
 		Logger:     b.set.Logger.With(kind, id.String()),
 		Telemetry:  b.set.Telemetry,
 		StorageDir: filepath.Join(b.set.StorageDir, storageName(kind, id)),
+		Queues:     b.set.Queues,
+		Uplink:     b.set.Uplink,
+		Memory:     b.set.Memory,
 	}
 }
 

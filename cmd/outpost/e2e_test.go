@@ -187,7 +187,11 @@ func TestBackPressureAndBadRequests(t *testing.T) {
 	sink := otlpsink.StartWith(t, otlpsink.Options{})
 	sink.FailAlways(otlpsink.Failure{Code: codes.ResourceExhausted, RetryAfter: 300 * time.Millisecond, Message: "sink full"})
 	o := newOutpost(t)
-	o.start(t, relayConfig(o, sink.GRPCAddr(), "lab", ""))
+	// Without a queue, the client's acknowledgement waits for the sink's,
+	// so the sink's throttling reaches the client. (With a queue it
+	// reaches the client only once the queue is full: TestDiskFullBlock.)
+	o.start(t, strings.Replace(relayConfig(o, sink.GRPCAddr(), "lab", ""),
+		"    compression: zstd\n", "    compression: zstd\n    queue: {enabled: false}\n", 1))
 
 	td := ptrace.NewTraces()
 	td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty().SetName("x")

@@ -8,13 +8,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/outpost-edge/outpost/configs"
 	"github.com/outpost-edge/outpost/internal/memtrim"
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
 	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/pipeline/memlimit"
+	"github.com/outpost-edge/outpost/pipeline/queue"
+	"github.com/outpost-edge/outpost/pipeline/uplink"
 )
 
 type runOptions struct {
@@ -35,6 +40,12 @@ type service struct {
 	tel       *selftelemetry.Metrics
 	server    *selftelemetry.Server
 	listeners *pipeline.Listeners
+	// queues, uplink and memory outlive reloads: an exporter's disk queue is
+	// shared by its old and new instances, and the budget and the limit
+	// count across graphs.
+	queues *queue.Registry
+	uplink *uplink.Budget
+	memory *memlimit.Limiter
 
 	cfg     *configs.Config
 	graph   *pipeline.Graph
@@ -63,7 +74,11 @@ func run(ctx context.Context, opts runOptions) error {
 		logger:    newLogger(opts.stderr, cfg.Telemetry.Logs),
 		tel:       selftelemetry.New(),
 		listeners: &pipeline.Listeners{},
+		queues:    &queue.Registry{},
 	}
+	s.uplink = uplink.New(uplinkConfig(cfg), s.tel)
+	s.memory = memlimit.New(int64(cfg.MemoryLimit), s.tel.MemoryInFlight)
+	s.applyMemoryLimit(cfg)
 	if cfg.Telemetry.Address != "" {
 		s.server, err = selftelemetry.NewServer(cfg.Telemetry.Address, s.tel, s.logger)
 		if err != nil {
@@ -137,6 +152,9 @@ func (s *service) buildGraph(ctx context.Context, cfg *configs.Config) (*pipelin
 		Telemetry:  s.tel,
 		Listeners:  s.listeners,
 		StorageDir: cfg.Storage.Directory,
+		Queues:     s.queues,
+		Uplink:     s.uplink,
+		Memory:     s.memory,
 	})
 	if err != nil {
 		return nil, err
@@ -154,16 +172,34 @@ func (s *service) start(ctx context.Context, cfg *configs.Config) error {
 	}
 	s.graph, s.cfg = g, cfg
 	s.tel.SetBuildInfo(version, revision, cfg.Hash)
-	if cfg.Uplink.BytesPerSecond > 0 {
-		s.logger.Warn("uplink budget is validated but not enforced by this version", "bytes_per_second", cfg.Uplink.BytesPerSecond.String())
-	}
 	if cfg.Storage.MaxBytes > 0 {
-		s.logger.Warn("storage.max_bytes is validated but not enforced by this version (it has no disk queue yet)", "max_bytes", cfg.Storage.MaxBytes.String())
+		s.logger.Warn("storage.max_bytes is validated but not enforced by this version: each queue's own max_bytes bounds it", "max_bytes", cfg.Storage.MaxBytes.String())
 	}
 	if s.server != nil {
 		s.server.SetReady(true)
 	}
 	return nil
+}
+
+// uplinkConfig is the budget of cfg's top-level uplink section.
+func uplinkConfig(cfg *configs.Config) uplink.Config {
+	return uplink.Config{BytesPerSecond: int64(cfg.Uplink.BytesPerSecond), Burst: int64(cfg.Uplink.Burst)}
+}
+
+// applyMemoryLimit sets the limiter's limit, and the Go runtime's soft
+// memory limit to the same value, so the garbage collector works harder as
+// the heap nears it (unless GOMEMLIMIT in the environment says otherwise).
+func (s *service) applyMemoryLimit(cfg *configs.Config) {
+	limit := int64(cfg.MemoryLimit)
+	s.memory.SetLimit(limit)
+	s.tel.MemoryLimit.Set(float64(limit))
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		if limit > 0 {
+			debug.SetMemoryLimit(limit)
+		} else {
+			debug.SetMemoryLimit(math.MaxInt64)
+		}
+	}
 }
 
 // fileChanged reports whether the config file's bytes differ from the
@@ -205,8 +241,14 @@ func (s *service) reload(ctx context.Context, why string) {
 	if cfg.Telemetry.Address != s.cfg.Telemetry.Address || cfg.Telemetry.Logs != s.cfg.Telemetry.Logs {
 		log.Warn("changes to the telemetry section take effect at the next restart")
 	}
+	// The budget and the limit apply to both graphs at once while the old
+	// one drains.
+	s.uplink.Reconfigure(uplinkConfig(cfg))
+	s.applyMemoryLimit(cfg)
 	g, err := s.buildGraph(ctx, cfg)
 	if err != nil {
+		s.uplink.Reconfigure(uplinkConfig(s.cfg))
+		s.applyMemoryLimit(s.cfg)
 		s.tel.ConfigReloads.WithLabelValues("failed").Inc()
 		log.Error("reload failed; the running pipelines are kept", "error", err)
 		return

@@ -33,7 +33,7 @@ func BenchmarkEncodeTraces(b *testing.B) {
 		b.Run(v.name, func(b *testing.B) {
 			enc := encoder{encoding: v.encoding}
 			if v.compression != CompressionNone {
-				enc.compressor = newBodyCompressor(v.compression)
+				enc.compressor = newBodyCompressor(v.compression, false)
 			}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(raw)))

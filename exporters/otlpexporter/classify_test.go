@@ -111,7 +111,7 @@ func TestHTTPErrorClassification(t *testing.T) {
 			want: kindPermanent, message: "HTTP 400: bad request here"},
 		{name: "401 empty", code: 401, want: kindPermanent, message: "HTTP 401: Unauthorized"},
 		{name: "413", code: 413, want: kindPermanent},
-		{name: "500", code: 500, want: kindPermanent},
+		{name: "500", code: 500, want: kindRetry},
 		{name: "long text cut", code: 400, body: strings.Repeat("x", 1000), want: kindPermanent, message: "HTTP 400: " + strings.Repeat("x", 256)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

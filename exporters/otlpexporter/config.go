@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/outpost-edge/outpost/internal/clientconfig"
+	"github.com/outpost-edge/outpost/pipeline/lanes"
 	"github.com/outpost-edge/outpost/pipeline/sender"
 )
 
@@ -40,6 +41,11 @@ type Config struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// RetryOnFailure is the retry policy for retryable failures.
 	RetryOnFailure sender.RetryConfig `yaml:"retry_on_failure"`
+	// Queue is the durable queue in front of the senders (on disk by
+	// default).
+	Queue sender.QueueConfig `yaml:"queue"`
+	// Priority assigns items to the queue's lanes.
+	Priority lanes.Config `yaml:"priority"`
 }
 
 func createDefaultConfig() *Config {
@@ -47,6 +53,7 @@ func createDefaultConfig() *Config {
 		Compression:    CompressionGzip,
 		Timeout:        DefaultTimeout,
 		RetryOnFailure: sender.DefaultRetryConfig(),
+		Queue:          sender.DefaultQueueConfig(),
 	}
 }
 
@@ -58,6 +65,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, prefixed("tls.", c.TLS.Validate()))
 	errs = append(errs, validateCommon(c.Compression, c.Headers, c.Timeout, c.RetryOnFailure, grpcReservedHeader)...)
+	errs = append(errs, prefixed("queue.", c.Queue.Validate()), prefixed("priority.", c.Priority.Validate()))
 	return errors.Join(errs...)
 }
 
@@ -87,6 +95,11 @@ type HTTPConfig struct {
 	TLS clientconfig.TLS `yaml:"tls"`
 	// RetryOnFailure is the retry policy for retryable failures.
 	RetryOnFailure sender.RetryConfig `yaml:"retry_on_failure"`
+	// Queue is the durable queue in front of the senders (on disk by
+	// default).
+	Queue sender.QueueConfig `yaml:"queue"`
+	// Priority assigns items to the queue's lanes.
+	Priority lanes.Config `yaml:"priority"`
 }
 
 func createDefaultHTTPConfig() *HTTPConfig {
@@ -95,6 +108,7 @@ func createDefaultHTTPConfig() *HTTPConfig {
 		Compression:    CompressionGzip,
 		Timeout:        DefaultTimeout,
 		RetryOnFailure: sender.DefaultRetryConfig(),
+		Queue:          sender.DefaultQueueConfig(),
 	}
 }
 
@@ -131,6 +145,7 @@ func (c *HTTPConfig) Validate() error {
 		errs = append(errs, errors.New("tls.insecure: true contradicts an https:// endpoint (the URL scheme decides; use http:// for plaintext)"))
 	}
 	errs = append(errs, validateCommon(c.Compression, c.Headers, c.Timeout, c.RetryOnFailure, httpReservedHeader)...)
+	errs = append(errs, prefixed("queue.", c.Queue.Validate()), prefixed("priority.", c.Priority.Validate()))
 	return errors.Join(errs...)
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
 	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/pipeline/lanes"
+	"github.com/outpost-edge/outpost/pipeline/queue"
 	"github.com/outpost-edge/outpost/pipeline/sender"
 )
 
@@ -35,16 +36,19 @@ type transport interface {
 }
 
 // exporter is one OTLP exporter instance, shared by every pipeline naming
-// its ID. ConsumeX encodes the batch once into a Request and hands it to
-// the Sender, which calls the transport.
+// its ID. ConsumeX splits the batch by priority lane, encodes each part
+// once into a Request and puts it in the Output: the queue, drained by
+// senders that call the transport (or, with the queue disabled, the
+// Sender directly).
 type exporter struct {
 	id    string
 	tel   *selftelemetry.Metrics
 	enc   encoder
 	tr    transport
-	send  *sender.Sender
-	mu    sync.Mutex // guards state
-	state int        // stateCreated, stateStarted, stateStopped
+	out   *sender.Output
+	lanes *lanes.Classifier // nil without a queue
+	mu    sync.Mutex        // guards state
+	state int               // stateCreated, stateStarted, stateStopped
 }
 
 const (
@@ -60,7 +64,7 @@ var (
 	_ pipeline.Component = (*exporter)(nil)
 )
 
-func newExporter(set pipeline.Settings, enc encoder, tr transport, timeout time.Duration, retry sender.RetryConfig) (*exporter, error) {
+func newExporter(set pipeline.Settings, enc encoder, tr transport, c common) (*exporter, error) {
 	if set.Logger == nil {
 		set.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -68,18 +72,30 @@ func newExporter(set pipeline.Settings, enc encoder, tr transport, timeout time.
 		set.Telemetry = selftelemetry.New()
 	}
 	e := &exporter{id: set.ID.String(), tel: set.Telemetry, enc: enc, tr: tr}
-	s, err := sender.New(sender.Settings{
+	if c.queue.Enabled {
+		cl, err := lanes.New(c.priority)
+		if err != nil {
+			return nil, fmt.Errorf("priority: %w", err)
+		}
+		e.lanes = cl
+	}
+	out, err := sender.NewOutput(sender.OutputSettings{
 		Exporter:  e.id,
 		Logger:    set.Logger,
 		Telemetry: set.Telemetry,
-		Retry:     retry,
-		Timeout:   timeout,
+		Queue:     c.queue,
+		Dir:       set.StorageDir,
+		Registry:  set.Queues,
+		Memory:    set.Memory,
+		Uplink:    set.Uplink,
+		Retry:     c.retry,
+		Timeout:   c.timeout,
 		Send:      tr.send,
 	})
 	if err != nil {
 		return nil, err
 	}
-	e.send = s
+	e.out = out
 	return e, nil
 }
 
@@ -97,13 +113,20 @@ func (e *exporter) Start(context.Context, pipeline.Host) error {
 	if err := e.tr.start(); err != nil {
 		return fmt.Errorf("exporter %s: %w", e.id, err)
 	}
+	if err := e.out.Start(); err != nil {
+		_ = e.tr.close()
+		return fmt.Errorf("exporter %s: %w", e.id, err)
+	}
 	e.state = stateStarted
 	return nil
 }
 
-// Shutdown cancels sends in progress (their callers get a retryable error;
-// without a queue, in-flight data is the caller's to keep), waits for them
-// within ctx's deadline and closes the connection. It is idempotent.
+// Shutdown stops the senders, cancelling sends in progress: a queued record
+// stays queued (a disk queue keeps it for the next run, or for the
+// exporter that replaces this one on a reload); without a queue the caller
+// gets a retryable error and keeps its data. A memory queue is first
+// drained within ctx's deadline. Then the connection is closed. It is
+// idempotent.
 func (e *exporter) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -112,7 +135,7 @@ func (e *exporter) Shutdown(ctx context.Context) error {
 	}
 	started := e.state == stateStarted
 	e.state = stateStopped
-	err := e.send.Shutdown(ctx)
+	err := e.out.Shutdown(ctx)
 	if started {
 		err = errors.Join(err, e.tr.close())
 	}
@@ -128,43 +151,99 @@ func (e *exporter) Capabilities() consumer.Capabilities {
 	return consumer.Capabilities{MutatesData: false}
 }
 
-// ConsumeTraces encodes td once and sends it; see sender.Sender.Send for
-// what the error means.
+// ConsumeTraces queues td (one record per priority lane it touches), or
+// without a queue sends it; see sender.Output.Put for what the error
+// means.
 func (e *exporter) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
-	n := td.SpanCount()
-	if n == 0 {
+	if td.SpanCount() == 0 {
 		return nil
 	}
-	return e.consume(ctx, pipeline.SignalTraces, n, ptraceotlp.NewExportRequestFromTraces(td))
+	if e.lanes == nil {
+		return e.consume(ctx, pipeline.SignalTraces, queue.LaneNormal, td.SpanCount(), ptraceotlp.NewExportRequestFromTraces(td))
+	}
+	parts, items := e.lanes.SplitTraces(td)
+	var errs []error
+	for l := range parts {
+		if items[l] > 0 {
+			errs = append(errs, e.consume(ctx, pipeline.SignalTraces, queue.Lane(l), items[l], ptraceotlp.NewExportRequestFromTraces(parts[l])))
+		}
+	}
+	return joinErrors(errs)
 }
 
-// ConsumeMetrics encodes md once and sends it.
+// ConsumeMetrics queues or sends md, as ConsumeTraces does.
 func (e *exporter) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
-	n := md.DataPointCount()
-	if n == 0 {
+	if md.DataPointCount() == 0 {
 		return nil
 	}
-	return e.consume(ctx, pipeline.SignalMetrics, n, pmetricotlp.NewExportRequestFromMetrics(md))
+	if e.lanes == nil {
+		return e.consume(ctx, pipeline.SignalMetrics, queue.LaneNormal, md.DataPointCount(), pmetricotlp.NewExportRequestFromMetrics(md))
+	}
+	parts, items := e.lanes.SplitMetrics(md)
+	var errs []error
+	for l := range parts {
+		if items[l] > 0 {
+			errs = append(errs, e.consume(ctx, pipeline.SignalMetrics, queue.Lane(l), items[l], pmetricotlp.NewExportRequestFromMetrics(parts[l])))
+		}
+	}
+	return joinErrors(errs)
 }
 
-// ConsumeLogs encodes ld once and sends it.
+// ConsumeLogs queues or sends ld, as ConsumeTraces does.
 func (e *exporter) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
-	n := ld.LogRecordCount()
-	if n == 0 {
+	if ld.LogRecordCount() == 0 {
 		return nil
 	}
-	return e.consume(ctx, pipeline.SignalLogs, n, plogotlp.NewExportRequestFromLogs(ld))
+	if e.lanes == nil {
+		return e.consume(ctx, pipeline.SignalLogs, queue.LaneNormal, ld.LogRecordCount(), plogotlp.NewExportRequestFromLogs(ld))
+	}
+	parts, items := e.lanes.SplitLogs(ld)
+	var errs []error
+	for l := range parts {
+		if items[l] > 0 {
+			errs = append(errs, e.consume(ctx, pipeline.SignalLogs, queue.Lane(l), items[l], plogotlp.NewExportRequestFromLogs(parts[l])))
+		}
+	}
+	return joinErrors(errs)
 }
 
-func (e *exporter) consume(ctx context.Context, sig pipeline.Signal, items int, req exportRequest) error {
+// joinErrors joins the errors of a batch's parts. When parts went to
+// several lanes and only some were stored, the caller still gets an error
+// and sends the whole batch again: the stored parts are then delivered
+// twice, which at-least-once allows. A retryable error wins over a
+// permanent one, so that the client keeps the parts that can still go.
+func joinErrors(errs []error) error {
+	var failed, retryable []error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		failed = append(failed, err)
+		if !consumererror.IsPermanent(err) {
+			retryable = append(retryable, err)
+		}
+	}
+	switch {
+	case len(failed) == 0:
+		return nil
+	case len(retryable) > 0:
+		if len(retryable) == 1 {
+			return retryable[0]
+		}
+		return errors.Join(retryable...)
+	case len(failed) == 1:
+		return failed[0]
+	}
+	return errors.Join(failed...)
+}
+
+func (e *exporter) consume(ctx context.Context, sig pipeline.Signal, lane queue.Lane, items int, req exportRequest) error {
 	r, err := e.enc.encode(sig, items, req)
 	if err != nil {
 		e.tel.ExporterFailed.WithLabelValues(e.id, string(sig), reasonEncode).Add(float64(items))
 		return consumererror.NewPermanent(fmt.Errorf("encode %d %s: %w", items, sig, err))
 	}
-	// This is where the durable queue will go: it stores r and a worker
-	// pool replays it through e.send.Send.
-	return e.send.Send(ctx, r)
+	return e.out.Put(ctx, lane, r)
 }
 
 // exportRequest is what the p*otlp ExportRequest types share.

@@ -231,9 +231,15 @@ func TestHTTPRetries(t *testing.T) {
 					t.Fatal(err)
 				}
 			}, attempts: 2, retries: 1, sent: 10, minTime: time.Second},
-		retryCase{name: "500 is permanent", failure: otlpsink.Failure{HTTPStatus: 500, Message: "boom"}, times: 1,
+		retryCase{name: "500 is retried", failure: otlpsink.Failure{HTTPStatus: 500, Message: "boom"}, times: 1,
 			check: func(t *testing.T, err error) {
-				if !consumererror.IsPermanent(err) || !strings.Contains(err.Error(), "HTTP 500: boom") {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}, attempts: 2, retries: 1, sent: 10},
+		retryCase{name: "400 is permanent", failure: otlpsink.Failure{HTTPStatus: 400, Message: "bad"}, times: 1,
+			check: func(t *testing.T, err error) {
+				if !consumererror.IsPermanent(err) || !strings.Contains(err.Error(), "HTTP 400: bad") {
 					t.Fatalf("want permanent with the message, got %v", err)
 				}
 			}, attempts: 1, failed: 10, reason: sender.ReasonPermanent},

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/pipeline/lanes"
 	"github.com/outpost-edge/outpost/pipeline/sender"
 )
 
@@ -48,9 +49,14 @@ func createGRPC(_ context.Context, set pipeline.Settings, cfg pipeline.Config) (
 	if err != nil {
 		return nil, fmt.Errorf("tls.%w", err)
 	}
-	// gRPC compresses each message itself, so the body stays plain proto.
+	// The body is compressed once, here, and gRPC passes it through (see
+	// grpccompress.Precompressed): a queued body is replayed without
+	// compressing it again, and the uplink budget meters its real size.
 	enc := encoder{encoding: sender.EncodingProto}
-	return create(set, enc, newGRPCTransport(c, tlsCfg), c.Timeout, c.RetryOnFailure)
+	if c.Compression != CompressionNone {
+		enc.compressor = newBodyCompressor(c.Compression, true)
+	}
+	return create(set, enc, newGRPCTransport(c, tlsCfg), common{c.Timeout, c.RetryOnFailure, c.Queue, c.Priority})
 }
 
 func createHTTP(_ context.Context, set pipeline.Settings, cfg pipeline.Config) (pipeline.Component, error) {
@@ -67,14 +73,22 @@ func createHTTP(_ context.Context, set pipeline.Settings, cfg pipeline.Config) (
 	}
 	enc := encoder{encoding: sender.Encoding(c.Encoding)}
 	if c.Compression != CompressionNone {
-		enc.compressor = newBodyCompressor(c.Compression)
+		enc.compressor = newBodyCompressor(c.Compression, false)
 	}
-	return create(set, enc, newHTTPTransport(c, tlsCfg), c.Timeout, c.RetryOnFailure)
+	return create(set, enc, newHTTPTransport(c, tlsCfg), common{c.Timeout, c.RetryOnFailure, c.Queue, c.Priority})
+}
+
+// common is the part of the configuration both exporters share.
+type common struct {
+	timeout  time.Duration
+	retry    sender.RetryConfig
+	queue    sender.QueueConfig
+	priority lanes.Config
 }
 
 // create returns the exporter as a Component, or a nil interface on error.
-func create(set pipeline.Settings, enc encoder, tr transport, timeout time.Duration, retry sender.RetryConfig) (pipeline.Component, error) {
-	e, err := newExporter(set, enc, tr, timeout, retry)
+func create(set pipeline.Settings, enc encoder, tr transport, c common) (pipeline.Component, error) {
+	e, err := newExporter(set, enc, tr, c)
 	if err != nil {
 		return nil, err
 	}

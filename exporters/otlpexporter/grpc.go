@@ -15,7 +15,6 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding"
-	_ "google.golang.org/grpc/encoding/gzip" // registers the "gzip" compressor with gRPC
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/stats"
@@ -46,7 +45,9 @@ type grpcTransport struct {
 	endpoint string
 	creds    credentials.TransportCredentials
 	md       metadata.MD // shared, read-only
-	callOpts []grpc.CallOption
+	// Call options by the body's compression: "" sends plain protobuf;
+	// gzip and zstd send a precompressed body under that grpc-encoding.
+	callOpts map[string][]grpc.CallOption
 	conn     atomic.Pointer[grpc.ClientConn]
 }
 
@@ -58,14 +59,13 @@ func newGRPCTransport(cfg *Config, tlsCfg *tls.Config) *grpcTransport {
 	if len(cfg.Headers) > 0 {
 		t.md = metadata.New(cfg.Headers) // lower-cases the keys
 	}
-	t.callOpts = []grpc.CallOption{grpc.ForceCodecV2(rawCodec{})}
-	switch cfg.Compression {
-	case CompressionGzip:
-		grpccompress.Register()
-		t.callOpts = append(t.callOpts, grpc.UseCompressor(grpccompress.Gzip))
-	case CompressionZstd:
-		grpccompress.Register()
-		t.callOpts = append(t.callOpts, grpc.UseCompressor(grpccompress.Zstd))
+	// Every compression a stored body may carry is ready, whatever the
+	// configuration says now: a queue may hold bodies from an earlier one.
+	grpccompress.Register()
+	t.callOpts = map[string][]grpc.CallOption{
+		"":                {grpc.ForceCodecV2(rawCodec{})},
+		grpccompress.Gzip: {grpc.ForceCodecV2(rawCodec{}), grpc.UseCompressor(grpccompress.Gzip)},
+		grpccompress.Zstd: {grpc.ForceCodecV2(rawCodec{}), grpc.UseCompressor(grpccompress.Zstd)},
 	}
 	return t
 }
@@ -92,7 +92,8 @@ func (t *grpcTransport) close() error {
 
 // send implements sender.SendFunc.
 func (t *grpcTransport) send(ctx context.Context, r sender.Request) error {
-	if r.Encoding != sender.EncodingProto || r.Compression != "" {
+	opts, ok := t.callOpts[r.Compression]
+	if r.Encoding != sender.EncodingProto || !ok {
 		return consumererror.NewPermanent(fmt.Errorf("a %s body compressed with %q cannot go over gRPC", r.Encoding, r.Compression))
 	}
 	conn := t.conn.Load()
@@ -106,8 +107,12 @@ func (t *grpcTransport) send(ctx context.Context, r sender.Request) error {
 	if t.md != nil {
 		ctx = metadata.NewOutgoingContext(ctx, t.md)
 	}
+	var msg any = r.Body
+	if r.Compression != "" {
+		msg = precompressed(r.Body)
+	}
 	var resp []byte
-	if err := conn.Invoke(ctx, method, r.Body, &resp, t.callOpts...); err != nil {
+	if err := conn.Invoke(ctx, method, msg, &resp, opts...); err != nil {
 		return grpcError(t.endpoint, err)
 	}
 	return partialSuccess(r, resp, false)
@@ -162,12 +167,17 @@ type rawCodec struct{}
 var _ encoding.CodecV2 = rawCodec{}
 
 func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
-	b, ok := v.([]byte)
-	if !ok {
-		return nil, fmt.Errorf("raw codec: cannot marshal %T", v)
+	switch b := v.(type) {
+	case []byte:
+		return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+	case precompressed:
+		return grpccompress.Precompressed(b), nil
 	}
-	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+	return nil, fmt.Errorf("raw codec: cannot marshal %T", v)
 }
+
+// precompressed is a body already compressed with the call's compressor.
+type precompressed []byte
 
 func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	p, ok := v.(*[]byte)

@@ -62,6 +62,9 @@ func grpcConfig(endpoint string, mod func(*Config)) *Config {
 	c.Endpoint = endpoint
 	c.TLS.Insecure = true
 	c.RetryOnFailure = testRetry()
+	// These tests watch one request's attempts from the caller's side; the
+	// queued path has tests of its own (queue_test.go).
+	c.Queue.Enabled = false
 	if mod != nil {
 		mod(c)
 	}
@@ -72,6 +75,7 @@ func httpConfig(endpoint string, mod func(*HTTPConfig)) *HTTPConfig {
 	c := createDefaultHTTPConfig()
 	c.Endpoint = endpoint
 	c.RetryOnFailure = testRetry()
+	c.Queue.Enabled = false
 	if mod != nil {
 		mod(c)
 	}

@@ -115,17 +115,20 @@ func (t *httpTransport) send(ctx context.Context, r sender.Request) error {
 	return httpError(url, resp, body, time.Now())
 }
 
-// httpError classifies a non-2xx answer as the OTLP specification says:
-// 429 is a throttle, honouring Retry-After; 502, 503 and 504 are retried
-// (after Retry-After when given); every other status is permanent. The
-// error quotes the server's message.
+// httpError classifies a non-2xx answer: 429 is a throttle, honouring
+// Retry-After; every 5xx is retried (after Retry-After when given), since
+// with a durable queue behind it a server error is worth waiting out rather
+// than losing the batch (the OTLP specification retries only 502, 503 and
+// 504; outpost's delivery contract retries every 5xx); every other status
+// is permanent. The error quotes the server's message.
 func httpError(url string, resp *http.Response, body []byte, now time.Time) error {
 	err := fmt.Errorf("POST %s: HTTP %d: %s", url, resp.StatusCode, responseMessage(resp, body))
 	wait := retryAfter(resp.Header.Get("Retry-After"), now)
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
 		return pipeline.NewThrottle(err, wait)
-	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	}
+	if resp.StatusCode >= 500 && resp.StatusCode <= 599 {
 		if wait > 0 {
 			return pipeline.NewThrottle(err, wait)
 		}

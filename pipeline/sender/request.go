@@ -3,6 +3,7 @@ package sender
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/outpost-edge/outpost/pipeline"
 )
@@ -36,6 +37,10 @@ type Request struct {
 	// the body from this field, not from its current configuration: a
 	// stored Request may have been made under another one.
 	Compression string
+	// Expires, when set, is the time after which the Request is no longer
+	// worth sending (its creation plus the queue's max_age): retries stop
+	// then and its items count as failed with reason "expired".
+	Expires time.Time
 }
 
 // SendFunc makes one attempt to deliver r. It must honour ctx (the Sender

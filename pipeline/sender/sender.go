@@ -22,7 +22,18 @@ const (
 	ReasonRetriesExhausted = "retries_exhausted" // retryable failures until max_elapsed_time, or retries off
 	ReasonShutdown         = "shutdown"          // the Sender or the caller's context stopped before delivery
 	ReasonRejected         = "rejected"          // items refused in a partial success
+	ReasonExpired          = "expired"           // still failing when the request passed its Expires (the queue's max_age)
 )
+
+// Budget gates the bytes of each attempt: the shared uplink budget
+// (*uplink.Client implements it).
+type Budget interface {
+	// Wait blocks until n bytes may go on the wire, or ctx is done.
+	Wait(ctx context.Context, n int) error
+	// Adjust corrects the last grant by delta bytes, when the bytes that
+	// went on the wire were not the bytes waited for.
+	Adjust(delta int)
+}
 
 // DefaultLogInterval is the default minimum time between two failure logs
 // of one kind from one Sender.
@@ -51,6 +62,13 @@ type Settings struct {
 	LogInterval time.Duration
 	// Send makes one attempt. Required.
 	Send SendFunc
+	// Requeue says that a Send cut short by its context or by Shutdown is
+	// put back in a queue by the caller, to be sent again: it is then not
+	// counted as failed (reason shutdown), since nothing is lost.
+	Requeue bool
+	// Budget, when set, is waited on for the body's bytes before each
+	// attempt (retries use the uplink too).
+	Budget Budget
 }
 
 // Sender sends Requests with retries. It is safe for concurrent use; each
@@ -77,6 +95,7 @@ type Sender struct {
 type signalMetrics struct {
 	sent, sentBytes, retries                 prometheus.Counter
 	permanent, exhausted, shutdown, rejected prometheus.Counter
+	expired                                  prometheus.Counter
 	duration                                 prometheus.Observer
 }
 
@@ -124,6 +143,7 @@ func newSignalMetrics(t *selftelemetry.Metrics, exporter string, sig pipeline.Si
 		exhausted: t.ExporterFailed.WithLabelValues(e, g, ReasonRetriesExhausted),
 		shutdown:  t.ExporterFailed.WithLabelValues(e, g, ReasonShutdown),
 		rejected:  t.ExporterFailed.WithLabelValues(e, g, ReasonRejected),
+		expired:   t.ExporterFailed.WithLabelValues(e, g, ReasonExpired),
 		duration:  t.ExporterSendDuration.WithLabelValues(e, g),
 	}
 }
@@ -150,6 +170,8 @@ func (s *Sender) metricsFor(sig pipeline.Signal) *signalMetrics {
 //     refused (the others were delivered);
 //   - a permanent error (consumererror.IsPermanent) when r was refused for
 //     good;
+//   - when r.Expires passes while it is still failing, a permanent error
+//     (the data is too old to be worth sending);
 //   - when retries are exhausted, a retryable error: a
 //     *pipeline.ThrottleError carrying the far side's last hint if the last
 //     failure was a throttle, so that receivers answer 429 /
@@ -186,7 +208,7 @@ func (s *Sender) Send(ctx context.Context, r Request) error {
 	bo := backoff{cfg: s.set.Retry}
 	for attempt := 1; ; attempt++ {
 		wire.n.Store(-1)
-		err := s.attempt(ctx, r, m)
+		err := s.attempt(ctx, r, m, wire)
 		if err == nil {
 			s.delivered(m, r, r.Items, wire)
 			return nil
@@ -214,6 +236,14 @@ func (s *Sender) Send(ctx context.Context, r Request) error {
 		if hint, ok := pipeline.IsThrottle(err); ok && hint > 0 {
 			delay = hint
 		}
+		if !r.Expires.IsZero() {
+			left := time.Until(r.Expires)
+			if left <= 0 {
+				err = consumererror.NewPermanent(fmt.Errorf("send %d %s: expired after %d attempts (last error: %w)", r.Items, r.Signal, attempt, err))
+				return s.failed(m.expired, r, r.Items, ReasonExpired, err)
+			}
+			delay = min(delay, left)
+		}
 		if limit := s.set.Retry.MaxElapsedTime; limit > 0 {
 			left := limit - time.Since(start)
 			if left <= 0 {
@@ -234,8 +264,19 @@ func (s *Sender) Send(ctx context.Context, r Request) error {
 	}
 }
 
-// attempt makes one attempt under the per-attempt timeout and times it.
-func (s *Sender) attempt(ctx context.Context, r Request, m *signalMetrics) error {
+// attempt waits for the budget, then makes one attempt under the
+// per-attempt timeout and times it.
+func (s *Sender) attempt(ctx context.Context, r Request, m *signalMetrics, wire *wireBytes) error {
+	if s.set.Budget != nil {
+		if err := s.set.Budget.Wait(ctx, len(r.Body)); err != nil {
+			return err
+		}
+		defer func() {
+			if n := wire.n.Load(); n >= 0 && int(n) != len(r.Body) {
+				s.set.Budget.Adjust(int(n) - len(r.Body))
+			}
+		}()
+	}
 	if s.set.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.set.Timeout)
@@ -259,6 +300,9 @@ func (s *Sender) delivered(m *signalMetrics, r Request, items int, wire *wireByt
 // failed counts items as failed for reason, logs (rate-limited) and
 // returns err.
 func (s *Sender) failed(c prometheus.Counter, r Request, items int, reason string, err error) error {
+	if reason == ReasonShutdown && s.set.Requeue {
+		return err // not lost: the caller queues r again
+	}
 	c.Add(float64(items))
 	if ok, suppressed := s.failLog.allow(time.Now()); ok {
 		s.log.Error("send failed",

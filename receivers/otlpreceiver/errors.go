@@ -159,3 +159,9 @@ func (o outcome) status() *status.Status {
 	}
 	return withInfo
 }
+
+// throttleStatus is RESOURCE_EXHAUSTED with a RetryInfo of d: the answer to
+// a request refused before it reached the pipeline (at the memory limit).
+func throttleStatus(msg string, d time.Duration) *status.Status {
+	return outcome{kind: outcomeThrottled, err: errors.New(msg), retryAfter: d}.status()
+}

@@ -28,7 +28,7 @@ func fuzzDecode[T any](f *testing.F, def *signalDef[T], p payload) {
 	br := newBodyReader(64 << 10)
 	f.Fuzz(func(t *testing.T, ct, ce string, body []byte) {
 		for _, length := range []int64{int64(len(body)), -1} {
-			data, _, bad := decodeHTTP(br, def, ct, ce, bytes.NewReader(body), length)
+			data, _, _, bad := decodeHTTP(br, def, ct, ce, bytes.NewReader(body), length, nil)
 			switch bad.status {
 			case 0:
 				if n := def.count(data); n < 0 {

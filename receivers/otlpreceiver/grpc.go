@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
+
+	"github.com/outpost-edge/outpost/pipeline/memlimit"
 )
 
 // The OTLP/gRPC services. We describe them ourselves rather than register
@@ -173,6 +175,20 @@ func (h *handler[T]) exportGRPC(ctx context.Context, req *grpcRequest) (*grpcRes
 	if req.body != nil {
 		body = req.body.ReadOnlyData()
 	}
+	// Charge the request against the memory limit before decoding it; the
+	// bytes stay charged until the pipeline has answered.
+	held := int64(len(body)) * memlimit.Expansion
+	if err := h.rcv.memory.Acquire(held); err != nil {
+		if req.body != nil {
+			req.body.Free()
+			req.body = nil
+		}
+		h.grpc.badMemory.Inc()
+		h.rcv.limitedLog.info("grpc/"+reasonMemoryLimit, "refused a request at the memory limit; the client is asked to retry",
+			"signal", h.def.signal, "error", err)
+		return nil, throttleStatus(err.Error(), memoryRetryAfter).Err()
+	}
+	defer h.rcv.memory.Release(held)
 	data, err := h.def.unmarshal(body, formatProto)
 	if req.body != nil {
 		req.body.Free()

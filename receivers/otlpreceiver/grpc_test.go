@@ -251,7 +251,7 @@ func TestGRPCOnly(t *testing.T) {
 	if n := testutil.CollectAndCount(r.tel.ReceiverAccepted); n != 1 {
 		t.Errorf("%d accepted series, want 1", n)
 	}
-	if n := testutil.CollectAndCount(r.tel.ReceiverBadRequests); n != 2 {
-		t.Errorf("%d bad-request series, want 2 (decode, too_large)", n)
+	if n := testutil.CollectAndCount(r.tel.ReceiverBadRequests); n != 3 {
+		t.Errorf("%d bad-request series, want 3 (decode, too_large, memory_limit)", n)
 	}
 }

@@ -133,8 +133,15 @@ func bothProtocols() *Config {
 // startReceiver creates and starts a receiver, shut down when the test ends.
 func startReceiver(t testing.TB, cfg *Config, next pipeline.Consumers) *testReceiver {
 	t.Helper()
+	return startReceiverSettings(t, cfg, next, pipeline.Settings{})
+}
+
+// startReceiverSettings is startReceiver with settings (ID and Telemetry
+// are set here).
+func startReceiverSettings(t testing.TB, cfg *Config, next pipeline.Consumers, set pipeline.Settings) *testReceiver {
+	t.Helper()
 	tel := selftelemetry.New()
-	set := pipeline.Settings{ID: pipeline.MustID("otlp/test"), Telemetry: tel}
+	set.ID, set.Telemetry = pipeline.MustID("otlp/test"), tel
 	comp, err := NewFactory().Create(context.Background(), set, cfg, next)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/outpost-edge/outpost/pipeline/memlimit"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
@@ -124,7 +126,16 @@ func (h *handler[T]) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	body := http.MaxBytesReader(w, req.Body, h.rcv.body.max)
-	data, f, bad := decodeHTTP(h.rcv.body, h.def, req.Header.Get("Content-Type"), req.Header.Get("Content-Encoding"), body, req.ContentLength)
+	data, f, held, bad := decodeHTTP(h.rcv.body, h.def, req.Header.Get("Content-Type"), req.Header.Get("Content-Encoding"), body, req.ContentLength, h.rcv.memory)
+	defer h.rcv.memory.Release(held)
+	if bad.status == http.StatusTooManyRequests {
+		c.bad(bad.reason).Inc()
+		h.rcv.limitedLog.info("http/"+bad.reason, "refused a request at the memory limit; the client is asked to retry",
+			"signal", h.def.signal, "error", bad.msg)
+		w.Header().Set("Retry-After", retryAfterSeconds(memoryRetryAfter))
+		writeStatus(w, f, bad.status, throttleStatus(bad.msg, memoryRetryAfter))
+		return
+	}
 	if bad.status != 0 {
 		c.bad(bad.reason).Inc()
 		h.rcv.limitedLog.warn("http/"+bad.reason, "refused a bad OTLP/HTTP request",
@@ -203,23 +214,33 @@ type badRequest struct {
 // decodeHTTP turns an OTLP/HTTP request body into pdata. format is the
 // request's format, in which the response is written (JSON when the content
 // type is not supported). It never panics on any input.
-func decodeHTTP[T any](br *bodyReader, def *signalDef[T], contentType, contentEncoding string, body io.Reader, contentLength int64) (T, format, badRequest) {
+//
+// Once the body is read, its decoded size is charged against mem (before
+// decoding): held is what the caller must release once the pipeline has
+// answered; a refusal is a 429 badRequest with reason memory_limit.
+func decodeHTTP[T any](br *bodyReader, def *signalDef[T], contentType, contentEncoding string, body io.Reader, contentLength int64, mem *memlimit.Limiter) (data T, f format, held int64, bad badRequest) {
 	var zero T
 	f, ok := parseContentType(contentType)
 	if !ok {
-		return zero, f, badRequest{http.StatusUnsupportedMediaType, reasonUnsupportedMediaType,
+		return zero, f, 0, badRequest{http.StatusUnsupportedMediaType, reasonUnsupportedMediaType,
 			fmt.Sprintf("unsupported content type %q (want %s or %s)", contentType, contentTypeProto, contentTypeJSON)}
 	}
 	buf, bad := br.read(contentEncoding, body, contentLength)
 	if bad.status != 0 {
-		return zero, f, bad
+		return zero, f, 0, bad
+	}
+	held = int64(len(*buf)) * memlimit.Expansion
+	if err := mem.Acquire(held); err != nil {
+		br.release(buf)
+		return zero, f, 0, badRequest{http.StatusTooManyRequests, reasonMemoryLimit, err.Error()}
 	}
 	data, err := def.unmarshal(*buf, f)
 	br.release(buf)
 	if err != nil {
-		return zero, f, badRequest{http.StatusBadRequest, reasonDecode, fmt.Sprintf("decode %s request: %v", def.signal, err)}
+		mem.Release(held)
+		return zero, f, 0, badRequest{http.StatusBadRequest, reasonDecode, fmt.Sprintf("decode %s request: %v", def.signal, err)}
 	}
-	return data, f, badRequest{}
+	return data, f, held, badRequest{}
 }
 
 // bodyReader reads request bodies, decompressing them, into pooled buffers,

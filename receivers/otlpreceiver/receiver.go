@@ -18,6 +18,7 @@ import (
 
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
 	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/pipeline/memlimit"
 )
 
 // Values of the transport label.
@@ -41,7 +42,12 @@ const (
 	reasonUnsupportedMediaType = "unsupported_media_type"
 	reasonUnsupportedEncoding  = "unsupported_encoding"
 	reasonMethodNotAllowed     = "method_not_allowed"
+	reasonMemoryLimit          = "memory_limit"
 )
+
+// memoryRetryAfter is the retry hint of a request refused at the memory
+// limit: data in flight drains within moments.
+const memoryRetryAfter = time.Second
 
 // logEvery is the shortest interval between two log lines of one kind.
 const logEvery = 10 * time.Second
@@ -61,6 +67,7 @@ type receiver struct {
 	logger     *slog.Logger
 	limitedLog *logLimiter
 	telemetry  *selftelemetry.Metrics
+	memory     *memlimit.Limiter // nil: unlimited
 
 	// One handler per wired signal; nil when the signal is not wired.
 	traces  *handler[ptrace.Traces]
@@ -98,6 +105,7 @@ func newReceiver(set pipeline.Settings, cfg *Config, next pipeline.Consumers) *r
 	r := &receiver{
 		id:         set.ID,
 		cfg:        cfg,
+		memory:     set.Memory,
 		logger:     logger,
 		limitedLog: newLogLimiter(logger, logEvery),
 		telemetry:  tel,
@@ -255,6 +263,7 @@ type counters struct {
 	badMediaType prometheus.Counter
 	badEncoding  prometheus.Counter
 	badMethod    prometheus.Counter
+	badMemory    prometheus.Counter
 }
 
 func (r *receiver) newCounters(signal pipeline.Signal, transport string) *counters {
@@ -274,6 +283,7 @@ func (r *receiver) newCounters(signal pipeline.Signal, transport string) *counte
 		refusedRejected:    refused(reasonRejected),
 		badDecode:          bad(reasonDecode),
 		badTooLarge:        bad(reasonTooLarge),
+		badMemory:          bad(reasonMemoryLimit),
 	}
 	if transport == transportHTTP {
 		// gRPC refuses these before a handler runs; only HTTP counts them.
@@ -313,6 +323,8 @@ func (c *counters) bad(reason string) prometheus.Counter {
 		return c.badEncoding
 	case reasonMethodNotAllowed:
 		return c.badMethod
+	case reasonMemoryLimit:
+		return c.badMemory
 	default:
 		return c.badDecode
 	}

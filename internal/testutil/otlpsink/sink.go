@@ -50,6 +50,10 @@ type Options struct {
 	// MaxRecvBytes bounds a request body, compressed and decompressed; 0
 	// means DefaultMaxRecvBytes.
 	MaxRecvBytes int
+	// GRPCAddr and HTTPAddr are the addresses to listen on; "" picks a
+	// free 127.0.0.1 port. A test that takes a sink down and brings it
+	// back passes the first sink's addresses to the second.
+	GRPCAddr, HTTPAddr string
 }
 
 // DefaultOptions are what Start uses: generous retention for assertions.
@@ -71,6 +75,8 @@ type RequestInfo struct {
 	// Items counts the spans, data points or log records in the request
 	// (0 when it was failed before decoding).
 	Items int
+	// Time is when the request arrived.
+	Time time.Time
 	// Failed is set when the sink answered with an injected error; Rejected
 	// is the count refused by an injected partial success.
 	Failed   bool
@@ -130,11 +136,11 @@ func New(opts Options) (*Sink, error) {
 		s.requests = make([]RequestInfo, 0, min(opts.KeepRequests, 1024))
 	}
 
-	if s.grpcLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+	if s.grpcLn, err = net.Listen("tcp", orFree(opts.GRPCAddr)); err != nil {
 		dec.Close()
 		return nil, fmt.Errorf("otlpsink: listen for gRPC: %w", err)
 	}
-	if s.httpLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+	if s.httpLn, err = net.Listen("tcp", orFree(opts.HTTPAddr)); err != nil {
 		s.grpcLn.Close()
 		dec.Close()
 		return nil, fmt.Errorf("otlpsink: listen for HTTP: %w", err)
@@ -167,6 +173,13 @@ func New(opts Options) (*Sink, error) {
 		_ = s.httpSrv.Serve(httpLn)
 	}()
 	return s, nil
+}
+
+func orFree(addr string) string {
+	if addr == "" {
+		return "127.0.0.1:0"
+	}
+	return addr
 }
 
 // Start starts a sink with DefaultOptions and closes it when the test ends.
@@ -365,6 +378,7 @@ func (s *Sink) record(info RequestInfo) {
 	if s.opts.KeepRequests <= 0 {
 		return
 	}
+	info.Time = time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.requests) < s.opts.KeepRequests {

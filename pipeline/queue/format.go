@@ -1,0 +1,292 @@
+package queue
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// The on-disk format is documented in doc.go; keep the two in step.
+
+const (
+	formatVersion = 1
+
+	segHeaderSize   = 16 // magic(6) version(2) lane(1) reserved(3) crc(4)
+	frameHeaderSize = 12 // marker(4) length(4) crc(4)
+	metaFixedSize   = 16 // created(8) items(4) lane(1) + three string lengths(1 each)
+	maxStringLen    = math.MaxUint8
+	// maxPayload bounds a record's length field, so that a corrupt length
+	// is recognised without reading gigabytes.
+	maxPayload = 1<<31 - 1
+
+	cursorHeaderSize = 8  // magic(6) version(2)
+	cursorSlotSize   = 32 // seq(8) segment(8) offset(8) reserved(4) crc(4)
+	cursorFileSize   = cursorHeaderSize + 2*cursorSlotSize
+
+	segSuffix  = ".seg"
+	badSuffix  = ".seg.bad"
+	cursorName = "cursor"
+	lockName   = "lock"
+	segNameLen = 20 // decimal digits of a segment number in its file name
+)
+
+var (
+	castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+	segMagic    = [6]byte{'O', 'P', 'Q', 'S', 'E', 'G'}
+	cursorMagic = [6]byte{'O', 'P', 'Q', 'C', 'U', 'R'}
+	// recordMarker starts every record. 0xC5 followed by 0x7A is not valid
+	// UTF-8, so JSON and text bodies never contain it.
+	recordMarker = [4]byte{0xC5, 0x7A, 0x0E, 0x91}
+)
+
+// segName is the file name of segment n.
+func segName(n uint64) string { return fmt.Sprintf("%0*d%s", segNameLen, n, segSuffix) }
+
+// parseSegName returns the number of a segment (bad == false) or set-aside
+// segment (bad == true) file name.
+func parseSegName(name string) (n uint64, bad, ok bool) {
+	switch {
+	case strings.HasSuffix(name, badSuffix):
+		name, bad = strings.TrimSuffix(name, badSuffix), true
+	case strings.HasSuffix(name, segSuffix):
+		name = strings.TrimSuffix(name, segSuffix)
+	default:
+		return 0, false, false
+	}
+	if len(name) != segNameLen {
+		return 0, false, false
+	}
+	n, err := strconv.ParseUint(name, 10, 64)
+	return n, bad, err == nil
+}
+
+func encodeSegHeader(lane Lane) []byte {
+	b := make([]byte, segHeaderSize)
+	copy(b, segMagic[:])
+	binary.LittleEndian.PutUint16(b[6:], formatVersion)
+	b[8] = byte(lane)
+	binary.LittleEndian.PutUint32(b[12:], crc32.Checksum(b[:12], castagnoli))
+	return b
+}
+
+type headerStatus int
+
+const (
+	headerOK      headerStatus = iota
+	headerDamaged              // wrong magic or checksum: scan it for records anyway
+	headerUnknown              // intact header of another format version: do not interpret
+)
+
+func checkSegHeader(b []byte) headerStatus {
+	if len(b) < segHeaderSize || !bytes.Equal(b[:6], segMagic[:]) ||
+		binary.LittleEndian.Uint32(b[12:]) != crc32.Checksum(b[:12], castagnoli) {
+		return headerDamaged
+	}
+	if binary.LittleEndian.Uint16(b[6:]) != formatVersion {
+		return headerUnknown
+	}
+	return headerOK
+}
+
+// recordSize is the size on disk of rec's frame.
+func recordSize(rec *Record) int64 {
+	return frameHeaderSize + metaFixedSize +
+		int64(len(rec.Signal)+len(rec.Encoding)+len(rec.Compression)+len(rec.Body))
+}
+
+// checkRecordFields reports why rec cannot be stored, if it cannot.
+func checkRecordFields(rec *Record) error {
+	switch {
+	case rec.Lane >= NumLanes:
+		return fmt.Errorf("queue record: invalid lane %d", rec.Lane)
+	case rec.Items < 0 || int64(rec.Items) > math.MaxUint32:
+		return fmt.Errorf("queue record: item count %d out of range", rec.Items)
+	case len(rec.Signal) > maxStringLen, len(rec.Encoding) > maxStringLen, len(rec.Compression) > maxStringLen:
+		return fmt.Errorf("queue record: signal, encoding or compression longer than %d bytes", maxStringLen)
+	case recordSize(rec)-frameHeaderSize > maxPayload:
+		return fmt.Errorf("queue record: %d bytes is over the format's limit of %d", recordSize(rec), maxPayload)
+	}
+	return nil
+}
+
+// appendRecord appends rec's frame to dst. created is in unix nanoseconds.
+func appendRecord(dst []byte, rec *Record, created int64) []byte {
+	start := len(dst)
+	payload := recordSize(rec) - frameHeaderSize
+	dst = append(dst, recordMarker[:]...)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(payload))
+	dst = append(dst, 0, 0, 0, 0) // CRC, filled in below
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(created))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(rec.Items))
+	dst = append(dst, byte(rec.Lane))
+	for _, s := range [...]string{rec.Signal, rec.Encoding, rec.Compression} {
+		dst = append(dst, byte(len(s)))
+		dst = append(dst, s...)
+	}
+	dst = append(dst, rec.Body...)
+	f := dst[start:]
+	binary.LittleEndian.PutUint32(f[8:], frameCRC(f))
+	return dst
+}
+
+// frameCRC is the CRC32-C of a frame's length field and payload.
+func frameCRC(frame []byte) uint32 {
+	crc := crc32.Update(0, castagnoli, frame[4:8])
+	return crc32.Update(crc, castagnoli, frame[frameHeaderSize:])
+}
+
+// recordMeta is what the queue's index keeps of a record.
+type recordMeta struct {
+	size    int64 // of the whole frame
+	created int64 // unix nanoseconds
+	items   uint32
+}
+
+// checkRecord reports whether b starts with an intact record frame, and its
+// metadata if so. It reads nothing beyond the frame.
+func checkRecord(b []byte) (recordMeta, bool) {
+	if len(b) < frameHeaderSize+metaFixedSize || !bytes.Equal(b[:4], recordMarker[:]) {
+		return recordMeta{}, false
+	}
+	n := binary.LittleEndian.Uint32(b[4:])
+	if n < metaFixedSize || n > maxPayload || int64(n) > int64(len(b)-frameHeaderSize) {
+		return recordMeta{}, false
+	}
+	frame := b[:frameHeaderSize+int(n)]
+	// The structure check is cheap and rejects most false markers in
+	// damaged data before the CRC has to read their claimed length.
+	if !payloadValid(frame[frameHeaderSize:]) || binary.LittleEndian.Uint32(b[8:]) != frameCRC(frame) {
+		return recordMeta{}, false
+	}
+	p := frame[frameHeaderSize:]
+	return recordMeta{
+		size:    int64(len(frame)),
+		created: int64(binary.LittleEndian.Uint64(p)),
+		items:   binary.LittleEndian.Uint32(p[8:]),
+	}, true
+}
+
+// payloadValid reports whether p is structurally a payload: lane in range,
+// strings within it.
+func payloadValid(p []byte) bool {
+	if len(p) < metaFixedSize || p[12] >= NumLanes {
+		return false
+	}
+	rest := p[13:]
+	for range 3 {
+		if len(rest) == 0 || len(rest) < 1+int(rest[0]) {
+			return false
+		}
+		rest = rest[1+int(rest[0]):]
+	}
+	return true
+}
+
+// decodePayload decodes a record's payload. The returned Body aliases p.
+func decodePayload(p []byte) (Record, error) {
+	if len(p) < metaFixedSize {
+		return Record{}, fmt.Errorf("record payload of %d bytes is shorter than its metadata", len(p))
+	}
+	rec := Record{
+		Created: unixNanos(int64(binary.LittleEndian.Uint64(p))),
+		Items:   int(binary.LittleEndian.Uint32(p[8:])),
+		Lane:    Lane(p[12]),
+	}
+	if rec.Lane >= NumLanes {
+		return Record{}, fmt.Errorf("record lane %d out of range", p[12])
+	}
+	rest := p[13:]
+	var strs [3]string
+	for i := range strs {
+		if len(rest) < 1 || len(rest) < 1+int(rest[0]) {
+			return Record{}, fmt.Errorf("record metadata string %d overruns the payload", i)
+		}
+		strs[i] = string(rest[1 : 1+int(rest[0])])
+		rest = rest[1+int(rest[0]):]
+	}
+	rec.Signal, rec.Encoding, rec.Compression = strs[0], strs[1], strs[2]
+	rec.Body = rest
+	return rec, nil
+}
+
+// findRecord returns the offset of the first intact record in b at or after
+// from, or -1.
+func findRecord(b []byte, from int) int {
+	for from < len(b) {
+		i := bytes.Index(b[from:], recordMarker[:])
+		if i < 0 {
+			return -1
+		}
+		if _, ok := checkRecord(b[from+i:]); ok {
+			return from + i
+		}
+		from += i + 1
+	}
+	return -1
+}
+
+// position is a place in a lane: a segment number and a byte offset in it.
+type position struct {
+	seg uint64
+	off int64
+}
+
+// putCursorHeader writes a cursor file header into b.
+func putCursorHeader(b []byte) {
+	copy(b, cursorMagic[:])
+	binary.LittleEndian.PutUint16(b[6:], formatVersion)
+}
+
+func checkCursorHeader(b []byte) bool {
+	return len(b) >= cursorHeaderSize && bytes.Equal(b[:6], cursorMagic[:]) &&
+		binary.LittleEndian.Uint16(b[6:]) == formatVersion
+}
+
+// putCursorSlot writes a cursor slot into b (cursorSlotSize bytes) and
+// returns b.
+func putCursorSlot(b []byte, seq uint64, pos position) []byte {
+	clear(b)
+	binary.LittleEndian.PutUint64(b, seq)
+	binary.LittleEndian.PutUint64(b[8:], pos.seg)
+	binary.LittleEndian.PutUint64(b[16:], uint64(pos.off))
+	binary.LittleEndian.PutUint32(b[28:], crc32.Checksum(b[:28], castagnoli))
+	return b
+}
+
+// cursorSlotOffset is where slot seq%2 of a cursor file starts.
+func cursorSlotOffset(seq uint64) int64 {
+	return cursorHeaderSize + int64(seq%2)*cursorSlotSize
+}
+
+// decodeCursor returns the position in the valid slot with the higher
+// sequence number of a cursor file's content, and that number.
+func decodeCursor(b []byte) (pos position, seq uint64, ok bool) {
+	if len(b) >= cursorHeaderSize && bytes.Equal(b[:6], cursorMagic[:]) &&
+		binary.LittleEndian.Uint16(b[6:]) != formatVersion {
+		return position{}, 0, false // another format's cursor: do not interpret
+	}
+	for i := range 2 {
+		off := cursorHeaderSize + i*cursorSlotSize
+		if len(b) < off+cursorSlotSize {
+			break
+		}
+		s := b[off : off+cursorSlotSize]
+		if binary.LittleEndian.Uint32(s[28:]) != crc32.Checksum(s[:28], castagnoli) {
+			continue
+		}
+		sq := binary.LittleEndian.Uint64(s)
+		p := position{seg: binary.LittleEndian.Uint64(s[8:]), off: int64(binary.LittleEndian.Uint64(s[16:]))}
+		if cursorSlotOffset(sq) != int64(off) || p.off < 0 {
+			continue // a slot is only ever written with its own parity
+		}
+		if !ok || sq > seq {
+			pos, seq, ok = p, sq, true
+		}
+	}
+	return pos, seq, ok
+}

@@ -1,0 +1,830 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/outpost-edge/outpost/internal/selftelemetry"
+)
+
+// Lane is a record's priority. Read drains more important lanes first;
+// drop_oldest sheds less important lanes first.
+type Lane uint8
+
+// The lanes, most important first.
+const (
+	LaneHigh Lane = iota
+	LaneNormal
+	LaneLow
+)
+
+// NumLanes is the number of lanes.
+const NumLanes = 3
+
+var laneNames = [NumLanes]string{"high", "normal", "low"}
+
+// String returns the lane's name as used in configs, metric labels and
+// directory names: "high", "normal" or "low".
+func (l Lane) String() string {
+	if l < NumLanes {
+		return laneNames[l]
+	}
+	return "lane(" + strconv.Itoa(int(l)) + ")"
+}
+
+// ParseLane parses a lane name.
+func ParseLane(s string) (Lane, error) {
+	for i, n := range laneNames {
+		if s == n {
+			return Lane(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown queue lane %q (want high, normal or low)", s)
+}
+
+// Kind says where a queue keeps its records.
+type Kind string
+
+// The queue kinds.
+const (
+	KindDisk   Kind = "disk"
+	KindMemory Kind = "memory"
+)
+
+// FullPolicy says what Append does when the queue has no room.
+type FullPolicy string
+
+// The full policies.
+const (
+	// FullBlock refuses the record with ErrFull (the caller pushes back on
+	// its client).
+	FullBlock FullPolicy = "block"
+	// FullDropOldest drops the oldest records of the least important lane
+	// to make room; see Append.
+	FullDropOldest FullPolicy = "drop_oldest"
+)
+
+// FsyncPolicy says when a disk queue's appends are made durable.
+type FsyncPolicy string
+
+// The fsync policies.
+const (
+	// FsyncAlways: Append returns once the record is fsynced (concurrent
+	// Appends share one fsync).
+	FsyncAlways FsyncPolicy = "always"
+	// FsyncInterval: Append returns once the record is written to the OS;
+	// a background goroutine fsyncs every FsyncInterval.
+	FsyncInterval FsyncPolicy = "interval"
+)
+
+// Limits are the settings that may change while the queue is open (on
+// config reload).
+type Limits struct {
+	// MaxBytes (> 0) bounds the queued data: the sum of the segment file
+	// sizes, headers included (for memory queues, of the in-memory
+	// segments). See doc.go for the exact bound.
+	MaxBytes int64
+	// MaxAge, if > 0, is the age beyond which Read drops a record instead
+	// of returning it (counted with reason "expired").
+	MaxAge time.Duration
+	// FullPolicy is what Append does when there is no room; "" is block.
+	FullPolicy FullPolicy
+	// Fsync is the disk queue's fsync policy; "" is always. Ignored by
+	// memory queues.
+	Fsync FsyncPolicy
+	// FsyncInterval (> 0) is the period of the background fsync under
+	// FsyncInterval.
+	FsyncInterval time.Duration
+}
+
+// normalized returns l with defaults applied, or why l is invalid.
+func (l Limits) normalized(kind Kind) (Limits, error) {
+	if l.MaxBytes <= 0 {
+		return l, fmt.Errorf("queue max_bytes must be positive, got %d", l.MaxBytes)
+	}
+	if l.MaxAge < 0 {
+		return l, fmt.Errorf("queue max_age must not be negative, got %s", l.MaxAge)
+	}
+	switch l.FullPolicy {
+	case "":
+		l.FullPolicy = FullBlock
+	case FullBlock, FullDropOldest:
+	default:
+		return l, fmt.Errorf("queue full policy %q: want %q or %q", l.FullPolicy, FullBlock, FullDropOldest)
+	}
+	switch l.Fsync {
+	case "":
+		l.Fsync = FsyncAlways
+	case FsyncAlways:
+	case FsyncInterval:
+		if kind == KindDisk && l.FsyncInterval <= 0 {
+			return l, fmt.Errorf("queue fsync interval must be positive, got %s", l.FsyncInterval)
+		}
+	default:
+		return l, fmt.Errorf("queue fsync policy %q: want %q or %q", l.Fsync, FsyncAlways, FsyncInterval)
+	}
+	return l, nil
+}
+
+// segmentSize is the size at which a lane's active segment is sealed.
+func segmentSize(maxBytes int64) int64 {
+	return min(max(maxBytes/16, 64<<10), 16<<20)
+}
+
+// Options configure Open.
+type Options struct {
+	// Kind is disk or memory; "" is disk.
+	Kind Kind
+	// Dir is a disk queue's own directory, created if missing. It holds
+	// the lock file and the lane directories high/, normal/ and low/.
+	Dir string
+	// FS is the file system of a disk queue; nil is the OS's.
+	FS FS
+	// Limits are the initial limits; see Reconfigure.
+	Limits Limits
+	// Exporter is the value of the `exporter` label of the queue metrics.
+	Exporter string
+	// Telemetry holds the metric vectors; nil is a private set (tests).
+	Telemetry *selftelemetry.Metrics
+	// Logger receives rate-limited warnings about corruption and I/O
+	// errors; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock for MaxAge and the age gauge; nil is time.Now.
+	Now func() time.Time
+}
+
+// Record is one ready-to-send request body and what the sender needs to
+// know about it.
+type Record struct {
+	Lane Lane
+	// Created is persisted with nanosecond precision; the zero time means
+	// "now" (the time of Append).
+	Created time.Time
+	// Items is the number of spans, data points or log records in Body
+	// (0 to 2^32-1).
+	Items int
+	// Signal, Encoding and Compression are opaque to the queue, at most
+	// 255 bytes each.
+	Signal      string
+	Encoding    string
+	Compression string
+	Body        []byte
+}
+
+// The errors of Append and Read. Test with errors.Is: they may be wrapped
+// with details.
+var (
+	// ErrFull: no room and the full policy is block. Retryable.
+	ErrFull = errors.New("queue full")
+	// ErrTooLarge: the record alone exceeds MaxBytes. Permanent.
+	ErrTooLarge = errors.New("record larger than the queue's max_bytes")
+	// ErrClosed: the queue is closed.
+	ErrClosed = errors.New("queue closed")
+)
+
+// Delivery is a record handed to one reader. The reader must call exactly
+// one of Ack or Nack on it; until then no other reader gets the record.
+type Delivery struct {
+	Record Record
+
+	q     *Queue
+	lane  Lane
+	seq   uint64 // the record's index in its lane, since Open
+	state deliveryState
+}
+
+type deliveryState uint8
+
+const (
+	deliveryInFlight deliveryState = iota
+	deliveryFinished               // acked or nacked
+	deliveryDropped                // drop_oldest dropped the record while in flight
+)
+
+// LaneStats describe one lane. Records and Items count the records not yet
+// acknowledged (waiting or in flight: after a crash all of them are
+// delivered again); Bytes is the lane's share of MaxBytes (its segment
+// files, including acknowledged records in segments not yet deleted);
+// Oldest is the Created time of the lane's first unacknowledged record,
+// zero when there is none.
+type LaneStats struct {
+	Records, Items int
+	Bytes          int64
+	Oldest         time.Time
+}
+
+// Queue is a bounded, priority-laned FIFO of records. Its methods are safe
+// for concurrent use.
+type Queue struct {
+	kind       Kind
+	persistent bool // false for memory queues: no fsync, no cursor durability
+	dir        string
+	fs         FS
+	lock       io.Closer
+	log        *slog.Logger
+	now        func() time.Time
+
+	droppedFull, droppedExpired [NumLanes]prometheus.Counter
+	corrupt                     prometheus.Counter
+	capacity                    prometheus.Gauge
+
+	logMu         sync.Mutex
+	logNext       time.Time
+	logSuppressed int
+
+	// syncMu serialises fsync rounds (group commit); it is taken before mu,
+	// never after.
+	syncMu    sync.Mutex
+	syncedSeq uint64 // writeSeq covered by the last successful round
+
+	mu       sync.Mutex
+	limits   Limits
+	segSize  int64
+	used     int64 // bytes of all segments, the quantity MaxBytes bounds
+	lanes    [NumLanes]laneState
+	writeSeq uint64     // appends so far
+	dirty    []*segment // segments written since their last fsync
+	closed   bool
+	shut     bool          // files closed by Close
+	wake     chan struct{} // closed and replaced when a record becomes readable
+
+	closedCh  chan struct{} // closed by Close: ends Reads
+	stop      chan struct{} // ends the background goroutine
+	done      chan struct{} // closed when it has ended
+	reconf    chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func unixNanos(n int64) time.Time { return time.Unix(0, n) }
+
+// Open opens (creating if needed) the queue described by opts.
+//
+// A disk queue recovers whatever its directory holds: torn tails are cut,
+// corrupt records skipped and counted, unreadable cursors replaced (which
+// re-delivers records). Open fails only on I/O errors (the directory cannot
+// be created or read, permissions) and when the directory is locked
+// (ErrLocked).
+func Open(opts Options) (*Queue, error) {
+	if opts.Kind == "" {
+		opts.Kind = KindDisk
+	}
+	if opts.Kind != KindDisk && opts.Kind != KindMemory {
+		return nil, fmt.Errorf("queue kind %q: want %q or %q", opts.Kind, KindDisk, KindMemory)
+	}
+	limits, err := opts.Limits.normalized(opts.Kind)
+	if err != nil {
+		return nil, err
+	}
+	q := &Queue{
+		kind:     opts.Kind,
+		limits:   limits,
+		segSize:  segmentSize(limits.MaxBytes),
+		now:      opts.Now,
+		wake:     make(chan struct{}),
+		closedCh: make(chan struct{}),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		reconf:   make(chan struct{}, 1),
+	}
+	if q.now == nil {
+		q.now = time.Now
+	}
+	switch q.kind {
+	case KindMemory:
+		q.fs, q.dir = newMemFS(), "/memory-queue"
+	default:
+		if opts.Dir == "" {
+			return nil, errors.New("disk queue needs a directory")
+		}
+		q.persistent, q.fs, q.dir = true, opts.FS, opts.Dir
+		if q.fs == nil {
+			q.fs = OSFS{}
+		}
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	q.log = logger.With("exporter", opts.Exporter, "queue_kind", string(q.kind), "queue_dir", opts.Dir)
+	tel := opts.Telemetry
+	if tel == nil {
+		tel = selftelemetry.New()
+	}
+	q.corrupt = tel.QueueCorrupt.WithLabelValues(opts.Exporter)
+	q.capacity = tel.QueueCapacity.WithLabelValues(opts.Exporter)
+	for i := range q.lanes {
+		lane := Lane(i)
+		l := &q.lanes[i]
+		l.lane, l.dir = lane, filepath.Join(q.dir, lane.String())
+		l.gauges = laneGauges{
+			bytes:   tel.QueueBytes.WithLabelValues(opts.Exporter, lane.String()),
+			records: tel.QueueRecords.WithLabelValues(opts.Exporter, lane.String()),
+			items:   tel.QueueItems.WithLabelValues(opts.Exporter, lane.String()),
+			age:     tel.QueueOldestAge.WithLabelValues(opts.Exporter, lane.String()),
+		}
+		q.droppedFull[i] = tel.QueueDropped.WithLabelValues(opts.Exporter, lane.String(), "queue_full")
+		q.droppedExpired[i] = tel.QueueDropped.WithLabelValues(opts.Exporter, lane.String(), "expired")
+	}
+
+	if err := q.fs.MkdirAll(q.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create queue directory %s: %w", q.dir, err)
+	}
+	q.lock, err = q.fs.Lock(filepath.Join(q.dir, lockName))
+	if err != nil {
+		return nil, fmt.Errorf("open queue %s: %w", q.dir, err)
+	}
+	if err := q.openLanes(); err != nil {
+		q.closeFiles()
+		q.lock.Close()
+		return nil, err
+	}
+	q.capacity.Set(float64(limits.MaxBytes))
+	for i := range q.lanes {
+		q.publishLocked(&q.lanes[i])
+	}
+	q.publishAges()
+	go q.run()
+	return q, nil
+}
+
+func (q *Queue) openLanes() error {
+	for i := range q.lanes {
+		if err := q.fs.MkdirAll(q.lanes[i].dir, 0o755); err != nil {
+			return fmt.Errorf("create queue lane directory %s: %w", q.lanes[i].dir, err)
+		}
+	}
+	if q.persistent {
+		// Make the lane directories durable before any segment in them
+		// is; the parent of a new queue directory is best effort (it is
+		// not the queue's).
+		if err := q.fs.SyncDir(q.dir); err != nil {
+			return fmt.Errorf("sync queue directory %s: %w", q.dir, err)
+		}
+		_ = q.fs.SyncDir(filepath.Dir(q.dir))
+	}
+	for i := range q.lanes {
+		if err := q.openLane(&q.lanes[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Append stores rec. It returns once rec is written: under FsyncAlways
+// fsynced, under FsyncInterval written to the OS (and fsynced within
+// FsyncInterval), for memory queues held.
+//
+// When there is no room, under block it returns ErrFull at once; under
+// drop_oldest it drops whole segments (the oldest first) of the least
+// important lanes first — low, then normal, then high — counting their
+// unread records' items in QueueDropped{reason="queue_full"}. A record
+// never displaces a more important one: if room could only be made by
+// dropping records of a lane more important than rec.Lane, rec itself is
+// dropped, counted the same way under its own lane, and Append returns nil.
+//
+// It returns ErrTooLarge when rec alone (in a segment of its own) exceeds
+// MaxBytes, ErrClosed after Close, and other errors for invalid records and
+// I/O failures (the record may then still be delivered: at-least-once).
+func (q *Queue) Append(rec Record) error {
+	if err := checkRecordFields(&rec); err != nil {
+		return err
+	}
+	created := rec.Created.UnixNano()
+	if rec.Created.IsZero() {
+		created = q.now().UnixNano()
+	}
+	bufp := framePool.Get().(*[]byte)
+	frame := appendRecord((*bufp)[:0], &rec, created)
+	defer func() {
+		if cap(frame) <= maxPooledFrame {
+			*bufp = frame
+			framePool.Put(bufp)
+		}
+	}()
+	meta := recordMeta{size: int64(len(frame)), created: created, items: uint32(rec.Items)}
+
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return ErrClosed
+	}
+	if segHeaderSize+meta.size > q.limits.MaxBytes {
+		q.mu.Unlock()
+		return fmt.Errorf("%w: %d bytes with its segment header, max_bytes is %d", ErrTooLarge, segHeaderSize+meta.size, q.limits.MaxBytes)
+	}
+	l := &q.lanes[rec.Lane]
+	fits, err := q.makeRoomLocked(l, meta.size)
+	if err != nil {
+		q.mu.Unlock()
+		return err
+	}
+	if !fits {
+		q.droppedFull[rec.Lane].Add(float64(rec.Items))
+		q.mu.Unlock()
+		return nil
+	}
+	seq, err := q.writeLocked(l, frame, meta)
+	syncNow := q.persistent && q.limits.Fsync == FsyncAlways
+	q.mu.Unlock()
+	if err != nil || !syncNow {
+		return err
+	}
+	return q.syncTo(seq)
+}
+
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// maxPooledFrame keeps rare huge records from pinning memory in the pool.
+const maxPooledFrame = 1 << 20
+
+// Read blocks until a record is available and returns the oldest unread
+// record of the most important non-empty lane; or ctx's error; or
+// ErrClosed. Records older than MaxAge are dropped (counted, reason
+// "expired") instead of returned. Concurrent Reads get different records.
+// The returned Record's Body is the caller's.
+func (q *Queue) Read(ctx context.Context) (*Delivery, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		q.mu.Lock()
+		if q.closed {
+			q.mu.Unlock()
+			return nil, ErrClosed
+		}
+		d := q.nextLocked()
+		wake := q.wake
+		q.mu.Unlock()
+		if d != nil {
+			return d, nil
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-q.closedCh:
+			return nil, ErrClosed
+		}
+	}
+}
+
+// Ack marks d done for good: delivered, or dropped by the sender (which
+// counts that). The lane's cursor advances over the contiguous prefix of
+// acknowledged records and is written to the OS at once, so a kill -9
+// re-delivers only records read but not acknowledged. Ack after Close, or a
+// second Ack, does nothing.
+func (q *Queue) Ack(d *Delivery) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if d.q != q || q.closed || d.state != deliveryInFlight {
+		return
+	}
+	d.state = deliveryFinished
+	l := &q.lanes[d.lane]
+	e := l.entryLocked(d)
+	if e == nil {
+		return
+	}
+	q.finishLocked(l, e)
+	q.advanceLocked(l)
+	q.publishLocked(l)
+}
+
+// Nack returns d to the queue: it is the next record Read returns for its
+// lane (records keep their order within a lane). If drop_oldest dropped the
+// record while it was in flight, Nack counts its items as dropped
+// (queue_full) instead.
+func (q *Queue) Nack(d *Delivery) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if d.q != q || q.closed {
+		return
+	}
+	switch d.state {
+	case deliveryDropped:
+		d.state = deliveryFinished
+		q.droppedFull[d.lane].Add(float64(d.Record.Items))
+		return
+	case deliveryFinished:
+		return
+	}
+	d.state = deliveryFinished
+	l := &q.lanes[d.lane]
+	e := l.entryLocked(d)
+	if e == nil {
+		return
+	}
+	e.state, e.d = entryUnread, nil
+	l.readHint = min(l.readHint, int(d.seq-l.base))
+	q.wakeLocked()
+}
+
+// Reconfigure applies new limits. A smaller MaxBytes takes effect on the
+// next Append; nothing is dropped eagerly.
+func (q *Queue) Reconfigure(lim Limits) error {
+	lim, err := lim.normalized(q.kind)
+	if err != nil {
+		return err
+	}
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return ErrClosed
+	}
+	q.limits = lim
+	q.segSize = segmentSize(lim.MaxBytes)
+	q.capacity.Set(float64(lim.MaxBytes))
+	q.mu.Unlock()
+	select {
+	case q.reconf <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Stats returns the state of each lane.
+func (q *Queue) Stats() [NumLanes]LaneStats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var s [NumLanes]LaneStats
+	for i := range q.lanes {
+		l := &q.lanes[i]
+		s[i] = LaneStats{Records: l.records, Items: l.items, Bytes: l.bytes}
+		if len(l.entries) > 0 {
+			s[i].Oldest = unixNanos(l.entries[0].meta.created)
+		}
+	}
+	return s
+}
+
+// Close fsyncs what was written, closes the files, releases the directory
+// lock, ends every Read with ErrClosed and sets the queue's gauges to 0.
+// Records not acknowledged stay on disk and are delivered again by the next
+// Open; a memory queue's records are gone. Close is idempotent: later calls
+// return the first call's result.
+func (q *Queue) Close() error {
+	q.closeOnce.Do(func() { q.closeErr = q.close() })
+	return q.closeErr
+}
+
+func (q *Queue) close() error {
+	q.mu.Lock()
+	q.closed = true
+	close(q.closedCh)
+	q.mu.Unlock()
+	close(q.stop)
+	<-q.done
+
+	var errs []error
+	q.syncMu.Lock()
+	defer q.syncMu.Unlock()
+	if q.persistent {
+		if err := q.syncLocked(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	q.mu.Lock()
+	if q.persistent {
+		for i := range q.lanes {
+			if f := q.lanes[i].cursorF; f != nil {
+				// Not needed for correctness (a lost cursor re-delivers),
+				// but a clean shutdown should not re-deliver.
+				if err := f.Sync(); err != nil {
+					errs = append(errs, fmt.Errorf("fsync queue cursor of lane %s: %w", q.lanes[i].lane, err))
+				}
+			}
+		}
+	}
+	q.closeFiles()
+	q.shut = true
+	q.capacity.Set(0)
+	for i := range q.lanes {
+		g := q.lanes[i].gauges
+		g.bytes.Set(0)
+		g.records.Set(0)
+		g.items.Set(0)
+		g.age.Set(0)
+	}
+	q.mu.Unlock()
+	if err := q.lock.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("unlock queue directory: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// closeFiles closes every open file but the lock.
+func (q *Queue) closeFiles() {
+	for i := range q.lanes {
+		l := &q.lanes[i]
+		for _, s := range l.segs {
+			if s.f != nil {
+				s.f.Close()
+				s.f = nil
+			}
+		}
+		if l.cursorF != nil {
+			l.cursorF.Close()
+			l.cursorF = nil
+		}
+	}
+}
+
+// wakeLocked wakes the Reads waiting for a record.
+func (q *Queue) wakeLocked() {
+	close(q.wake)
+	q.wake = make(chan struct{})
+}
+
+// warn logs at most one line per logInterval; the lines in between are
+// counted in the next one.
+func (q *Queue) warn(msg string, args ...any) {
+	now := time.Now()
+	q.logMu.Lock()
+	if now.Before(q.logNext) {
+		q.logSuppressed++
+		q.logMu.Unlock()
+		return
+	}
+	q.logNext = now.Add(logInterval)
+	if q.logSuppressed > 0 {
+		args = append(args, "suppressed_since_last", q.logSuppressed)
+		q.logSuppressed = 0
+	}
+	q.logMu.Unlock()
+	q.log.Warn(msg, args...)
+}
+
+const logInterval = 10 * time.Second
+
+// run is the queue's one background goroutine: the age gauges every
+// second, and the periodic fsync under FsyncInterval.
+func (q *Queue) run() {
+	defer close(q.done)
+	ages := time.NewTicker(time.Second)
+	defer ages.Stop()
+	var syncT *time.Ticker
+	var syncC <-chan time.Time
+	resetSync := func() {
+		if syncT != nil {
+			syncT.Stop()
+			syncT, syncC = nil, nil
+		}
+		q.mu.Lock()
+		on, every := q.persistent && q.limits.Fsync == FsyncInterval, q.limits.FsyncInterval
+		q.mu.Unlock()
+		if on {
+			syncT = time.NewTicker(every)
+			syncC = syncT.C
+		}
+	}
+	resetSync()
+	defer func() {
+		if syncT != nil {
+			syncT.Stop()
+		}
+	}()
+	for {
+		select {
+		case <-q.stop:
+			return
+		case <-ages.C:
+			q.publishAges()
+		case <-q.reconf:
+			resetSync()
+		case <-syncC:
+			q.syncMu.Lock()
+			err := q.syncLocked()
+			q.syncMu.Unlock()
+			if err != nil {
+				q.warn("periodic fsync of queue failed", "err", err)
+			}
+		}
+	}
+}
+
+// publishLocked sets l's gauges.
+func (q *Queue) publishLocked(l *laneState) {
+	l.gauges.bytes.Set(float64(l.bytes))
+	l.gauges.records.Set(float64(l.records))
+	l.gauges.items.Set(float64(l.items))
+}
+
+// publishAges sets the oldest-age gauges.
+func (q *Queue) publishAges() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return
+	}
+	now := q.now()
+	for i := range q.lanes {
+		l := &q.lanes[i]
+		age := 0.0
+		if len(l.entries) > 0 {
+			age = max(0, now.Sub(unixNanos(l.entries[0].meta.created)).Seconds())
+		}
+		l.gauges.age.Set(age)
+	}
+}
+
+// syncTo returns once the appends up to seq are fsynced, sharing fsyncs
+// between concurrent callers (group commit): whoever gets syncMu syncs
+// everything written so far, and the callers it covered return at once.
+func (q *Queue) syncTo(seq uint64) error {
+	q.syncMu.Lock()
+	defer q.syncMu.Unlock()
+	if q.syncedSeq >= seq {
+		return nil
+	}
+	return q.syncLocked()
+}
+
+// syncLocked fsyncs the segments written since their last fsync, and the
+// lane directories that got new segments. q.syncMu must be held; q.mu must
+// not: the fsyncs run without it so that appends and reads go on meanwhile.
+func (q *Queue) syncLocked() error {
+	q.mu.Lock()
+	if q.shut {
+		unsynced := q.syncedSeq < q.writeSeq
+		q.mu.Unlock()
+		if unsynced {
+			return fmt.Errorf("fsync queue: %w before the record was synced", ErrClosed)
+		}
+		return nil
+	}
+	target := q.writeSeq
+	segs := q.dirty
+	q.dirty = nil
+	files := make([]File, len(segs))
+	for i, s := range segs {
+		s.dirty = false
+		if !s.removed && s.f != nil {
+			s.syncing++
+			files[i] = s.f
+		}
+	}
+	var dirs []*laneState
+	for i := range q.lanes {
+		if q.lanes[i].dirDirty {
+			q.lanes[i].dirDirty = false
+			dirs = append(dirs, &q.lanes[i])
+		}
+	}
+	q.mu.Unlock()
+
+	errs := make([]error, len(segs))
+	for i, f := range files {
+		if f != nil {
+			errs[i] = f.Sync()
+		}
+	}
+	var dirErrs []error
+	for _, l := range dirs {
+		if err := q.fs.SyncDir(l.dir); err != nil {
+			dirErrs = append(dirErrs, fmt.Errorf("fsync queue lane directory %s: %w", l.dir, err))
+		}
+	}
+
+	q.mu.Lock()
+	var firstErr error
+	for i, s := range segs {
+		if files[i] == nil {
+			continue
+		}
+		s.syncing--
+		// A segment deleted meanwhile had its handle closed under us; its
+		// records are gone or delivered, so its error does not matter.
+		if errs[i] != nil && !s.removed {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("fsync queue segment %d of lane %s: %w", s.num, s.lane.lane, errs[i])
+			}
+			q.markDirtyLocked(s)
+		}
+		q.releaseLocked(s)
+	}
+	if len(dirErrs) > 0 {
+		for _, l := range dirs {
+			l.dirDirty = true
+		}
+	}
+	q.mu.Unlock()
+	err := errors.Join(append(dirErrs, firstErr)...)
+	if err == nil {
+		q.syncedSeq = target
+	}
+	return err
+}
+
+// openFlagsNew are the flags of a new segment: it must not exist yet.
+const openFlagsNew = os.O_RDWR | os.O_CREATE | os.O_EXCL

@@ -1,0 +1,295 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/consumer/consumererror"
+
+	"github.com/outpost-edge/outpost/internal/selftelemetry"
+	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/pipeline/memlimit"
+	"github.com/outpost-edge/outpost/pipeline/queue"
+	"github.com/outpost-edge/outpost/pipeline/uplink"
+)
+
+// FullRetryAfter is the retry hint a client gets when a blocking queue is
+// full.
+const FullRetryAfter = 5 * time.Second
+
+// OutputSettings configure an Output.
+type OutputSettings struct {
+	// Exporter is the exporter's ID, the `exporter` label of the metrics.
+	Exporter  string
+	Logger    *slog.Logger
+	Telemetry *selftelemetry.Metrics
+	// Queue is the exporter's queue section.
+	Queue QueueConfig
+	// Dir is the exporter's storage directory (pipeline.Settings.StorageDir);
+	// a disk queue lives there.
+	Dir string
+	// Registry shares disk queues with the exporter of the same ID in a
+	// graph that a reload replaces. Nil opens the queue privately.
+	Registry *queue.Registry
+	// Memory, when set, reserves a memory queue's max_bytes.
+	Memory *memlimit.Limiter
+	// Uplink, when set, is the shared budget every attempt waits on.
+	Uplink *uplink.Budget
+	// Retry, Timeout and Send are the Sender's (see Settings). With a
+	// queue, Retry.MaxElapsedTime is not used: a record is retried until it
+	// is delivered, refused for good, or older than the queue's max_age.
+	Retry   RetryConfig
+	Timeout time.Duration
+	Send    SendFunc
+}
+
+// Output is what an exporter hands its ready-to-send Requests to: a queue
+// drained by sender goroutines, or, with the queue disabled, the Sender
+// itself on the caller's goroutine.
+type Output struct {
+	set    OutputSettings
+	log    *slog.Logger
+	sender *Sender
+	budget *uplink.Client
+
+	mu        sync.Mutex
+	q         *queue.Queue
+	release   func() error // drops the queue reference
+	unreserve func()
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	started   bool
+	stopped   bool
+}
+
+// NewOutput checks the settings and makes an Output; Start opens the queue.
+func NewOutput(set OutputSettings) (*Output, error) {
+	if err := set.Queue.Validate(); err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	if set.Queue.Enabled && queue.Kind(set.Queue.Kind) == queue.KindDisk && set.Dir == "" {
+		return nil, errors.New("queue: a disk queue needs a storage directory (storage.directory)")
+	}
+	if set.Logger == nil {
+		set.Logger = slog.New(slog.DiscardHandler)
+	}
+	if set.Telemetry == nil {
+		set.Telemetry = selftelemetry.New()
+	}
+	sset := Settings{
+		Exporter:  set.Exporter,
+		Logger:    set.Logger,
+		Telemetry: set.Telemetry,
+		Retry:     set.Retry,
+		Timeout:   set.Timeout,
+		Send:      set.Send,
+	}
+	if set.Queue.Enabled {
+		sset.Retry.MaxElapsedTime = 0
+		sset.Requeue = true
+	}
+	o := &Output{set: set, log: set.Logger}
+	if set.Uplink != nil {
+		o.budget = set.Uplink.Client(set.Exporter, set.Queue.UplinkWeight)
+		sset.Budget = o.budget
+	}
+	s, err := New(sset)
+	if err != nil {
+		if o.budget != nil {
+			o.budget.Close()
+		}
+		return nil, err
+	}
+	o.sender = s
+	return o, nil
+}
+
+// Queued reports whether Requests go through a queue.
+func (o *Output) Queued() bool { return o.set.Queue.Enabled }
+
+// Start opens the queue and starts the senders that drain it. A queue left
+// by an earlier run is drained first: its records are older.
+func (o *Output) Start() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.stopped {
+		return errors.New("output: start after shutdown")
+	}
+	if o.started || !o.set.Queue.Enabled {
+		o.started = true
+		return nil
+	}
+	cfg := o.set.Queue
+	opts := queue.Options{
+		Kind:      queue.Kind(cfg.Kind),
+		Limits:    cfg.limits(),
+		Exporter:  o.set.Exporter,
+		Telemetry: o.set.Telemetry,
+		Logger:    o.log,
+	}
+	if opts.Kind == queue.KindDisk {
+		opts.Dir = o.set.Dir
+	} else {
+		unreserve, ok := o.set.Memory.Reserve(int64(cfg.MaxBytes))
+		if !ok {
+			return fmt.Errorf("queue: a memory queue of %s does not fit in memory_limit (%d bytes, less what other memory queues reserve)", cfg.MaxBytes, o.set.Memory.Capacity())
+		}
+		o.unreserve = unreserve
+	}
+	var err error
+	if o.set.Registry != nil {
+		o.q, o.release, err = o.set.Registry.Acquire(opts)
+	} else {
+		var q *queue.Queue
+		q, err = queue.Open(opts)
+		o.q, o.release = q, func() error {
+			if q == nil {
+				return nil
+			}
+			return q.Close()
+		}
+	}
+	if err != nil {
+		if o.unreserve != nil {
+			o.unreserve()
+		}
+		return fmt.Errorf("queue: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	o.cancel = cancel
+	for range cfg.Consumers {
+		o.wg.Go(func() { o.drain(ctx) })
+	}
+	o.started = true
+	return nil
+}
+
+// Put delivers r: into the queue, in lane, when there is one (it returns
+// once r is stored as the fsync policy says), else by sending it now.
+//
+// Errors: a full blocking queue is a *pipeline.ThrottleError (receivers
+// answer 429 / RESOURCE_EXHAUSTED); a Request larger than the whole queue
+// is permanent; without a queue, see Sender.Send.
+func (o *Output) Put(ctx context.Context, lane queue.Lane, r Request) error {
+	if !o.set.Queue.Enabled {
+		return o.sender.Send(ctx, r)
+	}
+	o.mu.Lock()
+	q := o.q
+	o.mu.Unlock()
+	if q == nil {
+		return fmt.Errorf("queue %s not open", o.set.Exporter)
+	}
+	err := q.Append(queue.Record{
+		Lane:        lane,
+		Created:     time.Now(),
+		Items:       r.Items,
+		Signal:      string(r.Signal),
+		Encoding:    string(r.Encoding),
+		Compression: r.Compression,
+		Body:        r.Body,
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, queue.ErrFull):
+		return pipeline.NewThrottle(fmt.Errorf("queue of exporter %s is full: %w", o.set.Exporter, err), FullRetryAfter)
+	case errors.Is(err, queue.ErrTooLarge):
+		return consumererror.NewPermanent(fmt.Errorf("exporter %s: %d-byte request: %w", o.set.Exporter, len(r.Body), err))
+	}
+	return fmt.Errorf("exporter %s: queue: %w", o.set.Exporter, err)
+}
+
+// drain is one sender: it reads records, most important lane first, and
+// sends each until it is delivered, refused for good or expired. A record
+// still unsent when the Output stops goes back to the queue (and, on disk,
+// stays there for the next run).
+func (o *Output) drain(ctx context.Context) {
+	for {
+		d, err := o.q.Read(ctx)
+		if err != nil {
+			return // stopped, or the queue closed
+		}
+		rec := d.Record
+		r := Request{
+			Signal:      pipeline.Signal(rec.Signal),
+			Items:       rec.Items,
+			Body:        rec.Body,
+			Encoding:    Encoding(rec.Encoding),
+			Compression: rec.Compression,
+		}
+		if o.set.Queue.MaxAge > 0 {
+			r.Expires = rec.Created.Add(o.set.Queue.MaxAge)
+		}
+		err = o.sender.Send(ctx, r)
+		if err != nil && ctx.Err() != nil && !consumererror.IsPermanent(err) {
+			// Cut short by Shutdown: not delivered, not refused. The
+			// Sender counted it as shutdown; it will be sent again.
+			o.q.Nack(d)
+			return
+		}
+		// Delivered, or refused for good, expired or out of retries: the
+		// Sender counted which, and logged why.
+		o.q.Ack(d)
+	}
+}
+
+// Shutdown stops the senders and closes the queue. A disk queue keeps what
+// is unsent for the next run (or for the exporter that replaces this one on
+// a reload, which shares it). A memory queue is drained first, until ctx
+// is done: what is left then is lost and counted as dropped. Idempotent.
+func (o *Output) Shutdown(ctx context.Context) error {
+	o.mu.Lock()
+	if o.stopped {
+		o.mu.Unlock()
+		return nil
+	}
+	o.stopped = true
+	q := o.q
+	o.mu.Unlock()
+
+	if q != nil && queue.Kind(o.set.Queue.Kind) == queue.KindMemory {
+		o.waitEmpty(ctx, q)
+	}
+	if o.cancel != nil {
+		o.cancel()
+	}
+	err := o.sender.Shutdown(ctx)
+	o.wg.Wait()
+	if o.release != nil {
+		err = errors.Join(err, o.release())
+	}
+	if o.unreserve != nil {
+		o.unreserve()
+	}
+	if o.budget != nil {
+		o.budget.Close()
+	}
+	return err
+}
+
+// waitEmpty waits until q holds nothing or ctx is done.
+func (o *Output) waitEmpty(ctx context.Context, q *queue.Queue) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		empty := true
+		for _, l := range q.Stats() {
+			if l.Records > 0 {
+				empty = false
+			}
+		}
+		if empty {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,72 @@
+package otlpreceiver
+
+import (
+	"bytes"
+	"net/http"
+	"testing"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/pipeline/memlimit"
+)
+
+// TestMemoryLimit holds the limiter nearly full, as requests in flight
+// would, and checks that both transports refuse a request with
+// back-pressure before it reaches the pipeline, count it, and accept it
+// again once the bytes are released.
+func TestMemoryLimit(t *testing.T) {
+	mem := memlimit.New(64<<10, nil) // requests may hold 32 KiB
+	s := newSink()
+	r := startReceiverSettings(t, bothProtocols(), s.consumers(t, pipeline.Signals...), pipeline.Settings{Memory: mem})
+	p := payloads(t)[0]
+	if int64(len(p.proto))*memlimit.Expansion >= 32<<10 {
+		t.Fatalf("test payload too large (%d bytes) for the limit", len(p.proto))
+	}
+	hold := int64(32<<10) - 1
+	if err := mem.Acquire(hold); err != nil {
+		t.Fatal(err)
+	}
+
+	cc := dial(t, r.grpcAddr)
+	_, _, err := grpcExport(testContext(t), cc, p)
+	st := status.Convert(err)
+	if st.Code() != codes.ResourceExhausted {
+		t.Fatalf("gRPC at the memory limit: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	hasInfo := false
+	for _, d := range st.Details() {
+		_, hasInfo = d.(*errdetails.RetryInfo)
+	}
+	if !hasInfo {
+		t.Errorf("RESOURCE_EXHAUSTED without RetryInfo")
+	}
+	resp, _ := post(t, "http://"+r.httpAddr+p.path, contentTypeProto, "", bytes.NewReader(p.proto))
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("HTTP at the memory limit: %d Retry-After %q, want 429 with 1", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if got := s.got(p.sig); got != 0 {
+		t.Fatalf("the pipeline got %d items while the limit was reached", got)
+	}
+	for _, tr := range []string{transportGRPC, transportHTTP} {
+		if n := r.badRequests(p.sig, tr, reasonMemoryLimit); n != 1 {
+			t.Errorf("%s memory_limit refusals = %v, want 1", tr, n)
+		}
+	}
+
+	mem.Release(hold)
+	if _, _, err := grpcExport(testContext(t), cc, p); err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	if resp, _ := post(t, "http://"+r.httpAddr+p.path, contentTypeProto, "", bytes.NewReader(p.proto)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("after release: HTTP %d", resp.StatusCode)
+	}
+	if got := s.got(p.sig); got != 2*p.items {
+		t.Errorf("the pipeline got %d items, want %d", got, 2*p.items)
+	}
+	if n := mem.InFlight(); n != 0 {
+		t.Errorf("%d bytes still held after the requests", n)
+	}
+}
