@@ -6,24 +6,31 @@
 //
 // # Send path
 //
-// Each ConsumeTraces/ConsumeMetrics/ConsumeLogs call encodes the batch
-// once into a ready-to-send body (an OTLP ExportRequest; for OTLP/HTTP also
-// compressed, with pooled encoders) and wraps it as a sender.Request. A
-// sender.Sender then makes attempts through the transport's send function
-// (retries with exponential backoff and jitter, per-attempt timeout,
-// metrics, rate-limited logs). No attempt re-encodes the batch:
+// Each ConsumeTraces/ConsumeMetrics/ConsumeLogs call splits the batch by
+// priority lane (pipeline/lanes, from the `priority` rules), encodes each
+// part once into a ready-to-send body (an OTLP ExportRequest, compressed
+// with pooled encoders) and puts it in a sender.Output: the exporter's
+// durable queue (pipeline/queue, on disk by default). The call returns once
+// the body is stored, so the client is acknowledged then. The queue's
+// senders read bodies, most important lane first, wait on the shared uplink
+// budget for each attempt's bytes, and send them through the transport
+// with retries, until each is delivered, refused for good or older than
+// `queue.max_age`. No attempt, and no replay after a restart, re-encodes or
+// re-compresses a body:
 //
-//	ConsumeX ─ encode once ─▶ sender.Request ─▶ Sender.Send ─▶ send function ─▶ wire
-//	                                        ▲
-//	                    the durable queue goes here (next change)
+//	ConsumeX ─ split by lane ─ encode+compress once ─▶ queue ─▶ senders ─▶ uplink budget ─▶ transport ─▶ wire
 //
-// For OTLP/gRPC the body is the plain protobuf ExportRequest, sent through
-// ClientConn.Invoke with a pass-through codec; gRPC compresses each message
-// (gzip, or zstd via internal/grpccompress) as it sends it, and the bytes
-// counted as sent are the compressed ones gRPC reports. For OTLP/HTTP the
-// body is already compressed and goes out as is, labelled from the
-// Request (not from the current configuration), so a stored body stays
-// valid across a configuration change.
+// With `queue.enabled: false` the Output sends on the caller's goroutine
+// instead, and the caller's acknowledgement waits for the server's.
+//
+// For OTLP/gRPC the body is compressed by the exporter and handed to gRPC
+// as precompressed (internal/grpccompress.Precompressed): gRPC frames it
+// with the compressed flag and its grpc-encoding without compressing it
+// again, so the bytes counted, and metered by the uplink budget, are the
+// bytes on the wire. For OTLP/HTTP the compressed body goes out as is. Both
+// label the body from the stored Request (not from the current
+// configuration), so a stored body stays valid across a configuration
+// change.
 //
 // # Outcomes
 //
@@ -35,25 +42,23 @@
 // retried only with RetryInfo (it is then a throttle), as the OTLP
 // specification says; every other code is permanent. HTTP: 2xx is delivered
 // (with partial success decoded from the body when present); 429 is a
-// throttle honouring Retry-After (seconds or HTTP date); 502, 503 and 504
-// are retried, honouring Retry-After when present; every other status is
+// throttle honouring Retry-After (seconds or HTTP date); every 5xx is
+// retried, honouring Retry-After when present (the OTLP specification
+// retries only 502, 503 and 504; outpost's delivery contract, with a
+// durable queue behind it, retries every 5xx); every other status is
 // permanent. Errors carry the server's message (the google.rpc.Status
 // message, or the first 256 bytes of a text body). Network errors are
-// retried. When retries run out the caller gets a retryable error, a
-// throttle if the last failure was one, so that receivers push back with
-// 429 / RESOURCE_EXHAUSTED.
+// retried. Without a queue, when retries run out the caller gets a
+// retryable error, a throttle if the last failure was one, so that
+// receivers push back with 429 / RESOURCE_EXHAUSTED; with a queue, a full
+// queue under `full_policy: block` does the same.
 //
-// # What it does not do (yet)
+// # What it does not do
 //
-// There is no queue: ConsumeX blocks its caller while it retries, and
-// Shutdown cancels sends in progress, whose callers then get a retryable
-// error. The next change puts outpost's durable queue between the encoder
-// and Sender.Send: ConsumeX will append the Request to the queue and
-// return, and a fixed pool of workers will replay stored Requests through
-// the same Sender. That is why the body is encoded, and for HTTP
-// compressed, before the Sender sees it, and why a Request records its own
-// encoding and compression. The uplink budget will meter the same bodies.
-// There is no load balancing across several endpoints, no cert reload
-// (clientconfig gains it later), no authentication extensions beyond
-// static headers, and no OTLP profiles.
+// There is no load balancing across several endpoints, no certificate
+// reload (clientconfig gains it later), no authentication extensions beyond
+// static headers, and no OTLP profiles. A batch touching several lanes is
+// stored as several bodies; if only some of them are stored (a full queue),
+// the caller is asked to retry the whole batch, and the stored parts are
+// then delivered twice (at-least-once).
 package otlpexporter

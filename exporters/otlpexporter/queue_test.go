@@ -3,6 +3,7 @@ package otlpexporter
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/outpost-edge/outpost/internal/testutil/otlpsink"
 	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/pipeline/lanes"
+	"github.com/outpost-edge/outpost/pipeline/memlimit"
 )
 
 // laneLogs returns n log records, every third one at severity ERROR.
@@ -141,4 +143,55 @@ func TestQueuedPermanentDropsAndGoesOn(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestMemoryQueueDrainsOnShutdown: a memory queue is sent out within the
+// shutdown deadline, and its max_bytes is reserved out of memory_limit.
+func TestMemoryQueueDrainsOnShutdown(t *testing.T) {
+	sink := otlpsink.Start(t)
+	sink.FailNext(3, otlpsink.Failure{Code: codes.Unavailable, Message: "blip"})
+	tel := selftelemetry.New()
+	mem := memlimit.New(64<<20, nil)
+	cfg := grpcConfig(sink.GRPCAddr(), func(c *Config) {
+		c.Queue.Enabled = true
+		c.Queue.Kind = "memory"
+		c.Queue.MaxBytes = 16 << 20
+	})
+	c, err := NewFactory().Create(context.Background(), pipeline.Settings{ID: pipeline.MustID(testID), Telemetry: tel, Memory: mem}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := mem.Capacity(); got != (64<<20-16<<20)/2 {
+		t.Errorf("capacity for requests %d with a 16MiB memory queue under a 64MiB limit, want %d", got, (64<<20-16<<20)/2)
+	}
+	for i := range 5 {
+		if err := c.(*exporter).ConsumeLogs(context.Background(), laneLogs(i*10, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.LogRecords(); got != 50 {
+		t.Errorf("after shutdown the sink has %d records, want all 50", got)
+	}
+	if got := mem.Capacity(); got != 32<<20 {
+		t.Errorf("capacity %d after shutdown, want the reservation returned (%d)", got, 32<<20)
+	}
+
+	// A memory queue larger than the limit allows does not start.
+	cfg.Queue.MaxBytes = 128 << 20
+	c, err = NewFactory().Create(context.Background(), pipeline.Settings{ID: pipeline.MustID(testID), Telemetry: tel, Memory: mem}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "memory_limit") {
+		t.Errorf("start with a 128MiB memory queue under a 64MiB limit: %v", err)
+	}
+	_ = c.Shutdown(context.Background())
 }

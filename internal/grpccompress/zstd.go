@@ -8,6 +8,10 @@
 // can each make sure of them when they are created rather than through
 // init(). Registering replaces grpc-go's gzip compressor for the whole
 // process; both speak the same gzip format.
+//
+// Both compressors also pass through a message that is already compressed
+// (see Precompressed), so that an exporter can send a body it compressed
+// once, when it queued it, without gRPC compressing it again.
 package grpccompress
 
 import (

@@ -19,12 +19,24 @@
 //
 // Because a Request is self-contained (its body is already in wire format,
 // and it records the encoding and compression it was made with), it can be
-// stored and replayed later: the durable queue that follows this package
-// sits between an exporter's encoder and Sender.Send, and replays a stored
-// Request without re-encoding it, even if the exporter's configuration has
+// stored and replayed later, even if the exporter's configuration has
 // changed since.
 //
-// The package deliberately does not queue, batch, or run worker goroutines:
-// Send is synchronous and runs on the caller's goroutine. Concurrency and
-// buffering are the caller's (the queue's) business.
+// An Output is what exporters hand their Requests to. With the `queue`
+// section enabled (the default) it stores each Request in the exporter's
+// pipeline/queue (disk or memory, shared with the exporter's next instance
+// across a reload through queue.Registry) and runs `queue.consumers`
+// sender goroutines that Read records, most important lane first, and Send
+// them: each attempt first waits on the shared uplink budget for the
+// body's bytes, and a record is retried until it is delivered, refused for
+// good (counted, dropped, logged at most once per interval with the
+// server's message) or older than `queue.max_age` (counted as expired). A
+// send cut short by shutdown puts the record back (Nack): it is not lost
+// and not counted as failed. A full blocking queue is a throttle to the
+// caller, so receivers answer 429 / RESOURCE_EXHAUSTED. With the queue
+// disabled, Output.Put is Sender.Send on the caller's goroutine.
+//
+// The Sender deliberately does not queue or run goroutines: Send is
+// synchronous and runs on the caller's goroutine; the Output owns the
+// fixed pool of senders.
 package sender
