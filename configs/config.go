@@ -51,8 +51,9 @@ type StorageConfig struct {
 	// start-up and must be writable. Default ./data.
 	Directory string `yaml:"directory"`
 	// MaxBytes caps the disk used by all queues together; 0 means no cap
-	// beyond each queue's own max_bytes. Validated now; the durable queue
-	// (not in this version) enforces it.
+	// beyond each queue's own max_bytes. It is checked when the
+	// configuration is loaded: the disk queues' max_bytes must add up to at
+	// most this.
 	MaxBytes ByteSize `yaml:"max_bytes"`
 }
 
@@ -185,6 +186,7 @@ func Parse(name string, data []byte, f pipeline.Factories, lookupEnv func(string
 		})
 	}
 	d.decodeService(sections["service"], &cfg, f, defined)
+	d.checkStorage(&cfg, sections["storage"])
 
 	if len(d.errs) > 0 {
 		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].Line < d.errs[j].Line })
@@ -253,6 +255,26 @@ func (d *decoder) validateTop(cfg *Config, sections map[string]*yaml.Node) {
 	case "text", "json":
 	default:
 		d.errorf(at("telemetry"), "telemetry.logs.format", "must be text or json, not %q", cfg.Telemetry.Logs.Format)
+	}
+}
+
+// checkStorage enforces storage.max_bytes: the disk that exporters may use
+// (their disk queues' max_bytes) must add up to at most it.
+func (d *decoder) checkStorage(cfg *Config, n *yaml.Node) {
+	if cfg.Storage.MaxBytes <= 0 {
+		return
+	}
+	var total int64
+	var users []string
+	for _, id := range sortedIDs(cfg.Graph.Exporters) {
+		if u, ok := cfg.Graph.Exporters[id].(pipeline.StorageUser); ok && u.StorageBytes() > 0 {
+			total += u.StorageBytes()
+			users = append(users, fmt.Sprintf("%s %s", id, ByteSize(u.StorageBytes())))
+		}
+	}
+	if total > int64(cfg.Storage.MaxBytes) {
+		d.errorf(childKey(n, "max_bytes"), "storage.max_bytes", "the disk queues' max_bytes add up to %s, more than %s (%s): lower them or raise storage.max_bytes",
+			ByteSize(total), cfg.Storage.MaxBytes, strings.Join(users, ", "))
 	}
 }
 
@@ -468,7 +490,7 @@ func (d *decoder) checkConnectors(cfg *Config, f pipeline.Factories, conns map[p
 	}
 }
 
-func sortedIDs(m map[pipeline.ID]*yaml.Node) []pipeline.ID {
+func sortedIDs[V any](m map[pipeline.ID]V) []pipeline.ID {
 	out := make([]pipeline.ID, 0, len(m))
 	for id := range m {
 		out = append(out, id)

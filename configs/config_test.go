@@ -38,7 +38,10 @@ type expConfig struct {
 	Timeout time.Duration     `yaml:"timeout"`
 	Headers map[string]string `yaml:"headers"`
 	Rate    Rate              `yaml:"rate"`
+	Disk    ByteSize          `yaml:"disk"`
 }
+
+func (c *expConfig) StorageBytes() int64 { return int64(c.Disk) }
 
 func (c *expConfig) Validate() error {
 	var errs []error
@@ -198,6 +201,8 @@ func TestParseErrors(t *testing.T) {
 		{"listed twice", "receivers: {recv: }\nexporters: {exp: }\nservice: {pipelines: {traces: {receivers: [recv, recv], exporters: [exp]}}}",
 			[]string{`service.pipelines.traces.receivers[1]: "recv" is listed twice`}},
 		{"extension", base("extensions: {health_check: }"), []string{`unknown extension type "health_check"`}},
+		{"storage cap", "storage: {directory: /tmp/x, max_bytes: 1GiB}\nreceivers: {recv: }\nexporters: {exp: {disk: 768MiB}, exp/b: {disk: 512MiB}}\nservice: {pipelines: {traces: {receivers: [recv], exporters: [exp, exp/b]}}}",
+			[]string{`1:30: storage.max_bytes: the disk queues' max_bytes add up to 1280MiB, more than 1GiB (exp 768MiB, exp/b 512MiB)`}},
 		{"telemetry", base("telemetry: {address: nope, logs: {level: loud, format: xml}}"),
 			[]string{`telemetry.address`, `telemetry.logs.level`, `telemetry.logs.format`}},
 		{"uplink", base("uplink: {burst: 1MiB, bytes_per_second: 0}"), []string{`uplink.burst: needs uplink.bytes_per_second`}},

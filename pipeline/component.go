@@ -38,6 +38,14 @@ type Config interface {
 	Validate() error
 }
 
+// StorageUser is implemented by component configurations that keep data
+// under storage.directory: StorageBytes is the most they keep there (a disk
+// queue's max_bytes), so that the configuration can check that the
+// components together fit in storage.max_bytes.
+type StorageUser interface {
+	StorageBytes() int64
+}
+
 // Settings is handed to a factory when it creates a component.
 type Settings struct {
 	ID        ID

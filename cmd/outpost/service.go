@@ -172,9 +172,6 @@ func (s *service) start(ctx context.Context, cfg *configs.Config) error {
 	}
 	s.graph, s.cfg = g, cfg
 	s.tel.SetBuildInfo(version, revision, cfg.Hash)
-	if cfg.Storage.MaxBytes > 0 {
-		s.logger.Warn("storage.max_bytes is validated but not enforced by this version: each queue's own max_bytes bounds it", "max_bytes", cfg.Storage.MaxBytes.String())
-	}
 	if s.server != nil {
 		s.server.SetReady(true)
 	}

@@ -69,6 +69,12 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// StorageBytes is the disk the queue may use (pipeline.StorageUser).
+func (c *Config) StorageBytes() int64 { return c.Queue.DiskBytes() }
+
+// StorageBytes is the disk the queue may use (pipeline.StorageUser).
+func (c *HTTPConfig) StorageBytes() int64 { return c.Queue.DiskBytes() }
+
 // HTTPConfig is the configuration of the `otlphttp` exporter (OTLP/HTTP).
 type HTTPConfig struct {
 	// Endpoint is the base URL (http://host:4318 or https://...); the

@@ -105,6 +105,16 @@ func (c QueueConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// DiskBytes is what the queue may keep on disk: MaxBytes for an enabled
+// disk queue, else 0. Exporter configurations return it from
+// StorageBytes (pipeline.StorageUser).
+func (c QueueConfig) DiskBytes() int64 {
+	if !c.Enabled || queue.Kind(c.Kind) != queue.KindDisk {
+		return 0
+	}
+	return int64(c.MaxBytes)
+}
+
 // limits returns the queue.Limits of c.
 func (c QueueConfig) limits() queue.Limits {
 	return queue.Limits{
