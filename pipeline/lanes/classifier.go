@@ -7,6 +7,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/outpost-edge/outpost/internal/pdatautil"
 )
 
 // Classifier assigns lanes to items by an exporter's rules and splits
@@ -164,7 +166,7 @@ func (c *Classifier) pointLane(cands []*rule, point, scope, resource pcommon.Map
 
 // appendMetricLanes appends the lane of each data point of m to lanes.
 func (c *Classifier) appendMetricLanes(lanes []Lane, cands []*rule, m pmetric.Metric, scope, resource pcommon.Map) []Lane {
-	n := dataPointCount(m)
+	n := pdatautil.DataPointCount(m)
 	if len(cands) == 0 || cands[0].attr == nil {
 		// The whole metric takes one lane.
 		l := c.def
@@ -210,21 +212,4 @@ func appendPointLanes[S pointSlice[P], P point[P]](c *Classifier, lanes []Lane, 
 		lanes = append(lanes, c.pointLane(cands, points.At(i).Attributes(), scope, resource))
 	}
 	return lanes
-}
-
-// dataPointCount returns the number of data points of m.
-func dataPointCount(m pmetric.Metric) int {
-	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		return m.Gauge().DataPoints().Len()
-	case pmetric.MetricTypeSum:
-		return m.Sum().DataPoints().Len()
-	case pmetric.MetricTypeHistogram:
-		return m.Histogram().DataPoints().Len()
-	case pmetric.MetricTypeExponentialHistogram:
-		return m.ExponentialHistogram().DataPoints().Len()
-	case pmetric.MetricTypeSummary:
-		return m.Summary().DataPoints().Len()
-	}
-	return 0
 }

@@ -4,48 +4,38 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/outpost-edge/outpost/pipeline/queue"
 )
 
-// Lane is a priority lane of an exporter's queue. Lower values are more
-// urgent: senders drain LaneHigh first, and a full queue drops LaneLow
-// first. The values are shared with the queue package and must not change.
-type Lane uint8
+// Lane is a priority lane of an exporter's queue: the queue's own type, so
+// that a classified part goes into the queue lane of the same name. Lower
+// values are more urgent: senders drain LaneHigh first, and a full queue
+// drops LaneLow first.
+type Lane = queue.Lane
 
 // The lanes, most urgent first.
 const (
-	LaneHigh   Lane = 0
-	LaneNormal Lane = 1
-	LaneLow    Lane = 2
+	LaneHigh   = queue.LaneHigh
+	LaneNormal = queue.LaneNormal
+	LaneLow    = queue.LaneLow
 )
 
 // NumLanes is the number of lanes; valid lanes are 0 to NumLanes-1.
-const NumLanes = 3
-
-var laneNames = [NumLanes]string{"high", "normal", "low"}
-
-// String returns the lane's configuration name ("high", "normal", "low"),
-// which is also its `lane` label value.
-func (l Lane) String() string {
-	if int(l) < NumLanes {
-		return laneNames[l]
-	}
-	return "lane(" + strconv.Itoa(int(l)) + ")"
-}
+const NumLanes = queue.NumLanes
 
 // ParseLane parses a lane name as written in configuration: "high",
 // "normal" or "low" (exactly, in lower case).
 func ParseLane(s string) (Lane, error) {
-	for i, n := range laneNames {
-		if s == n {
-			return Lane(i), nil
-		}
+	l, err := queue.ParseLane(s)
+	if err != nil {
+		return 0, fmt.Errorf("must be one of high, normal, low (got %q)", s)
 	}
-	return 0, fmt.Errorf("must be one of high, normal, low (got %q)", s)
+	return l, nil
 }
 
 // Config is an exporter's `priority:` section: rules that give each item a

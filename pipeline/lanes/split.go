@@ -4,6 +4,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/outpost-edge/outpost/internal/pdatautil"
 )
 
 // Splitting works in two passes. The first classifies every item into a
@@ -355,7 +357,7 @@ func splitMetrics(md pmetric.Metrics, lanes []Lane, home Lane, out *[NumLanes]pm
 				return sdst[l]
 			}
 			sm.Metrics().RemoveIf(func(m pmetric.Metric) bool {
-				n := dataPointCount(m)
+				n := pdatautil.DataPointCount(m)
 				if n == 0 {
 					return false
 				}
@@ -452,7 +454,7 @@ func movePoints[S pointSlice[P], P point[P]](src S, lanes []Lane, home Lane, dst
 func scopeDataPointCount(sm pmetric.ScopeMetrics) int {
 	n := 0
 	for _, m := range sm.Metrics().All() {
-		n += dataPointCount(m)
+		n += pdatautil.DataPointCount(m)
 	}
 	return n
 }
