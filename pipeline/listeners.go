@@ -91,6 +91,16 @@ func (l *Listeners) release(s *sharedSocket) {
 	}
 }
 
+// handBack offers c to the other holders; once the socket is gone (the
+// last holder left), c is closed so the client retries.
+func (s *sharedSocket) handBack(c net.Conn) {
+	select {
+	case s.conns <- c:
+	case <-s.dead:
+		_ = c.Close()
+	}
+}
+
 type heldListener struct {
 	owner     *Listeners
 	sock      *sharedSocket
@@ -101,6 +111,14 @@ type heldListener struct {
 func (h *heldListener) Accept() (net.Conn, error) {
 	select {
 	case c := <-h.sock.conns:
+		select {
+		case <-h.closed:
+			// Closed while the connection came in (select picks at random
+			// among ready cases): it belongs to a holder still serving.
+			go h.sock.handBack(c)
+			return nil, net.ErrClosed
+		default:
+		}
 		return c, nil
 	case <-h.closed:
 		return nil, net.ErrClosed

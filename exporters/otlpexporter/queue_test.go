@@ -111,6 +111,12 @@ func TestQueuedDelivery(t *testing.T) {
 					t.Errorf("gRPC request compression %q, want zstd", r.Compression)
 				}
 			}
+			// The sink counts a request before the exporter sees its
+			// answer: wait for the last one to be counted.
+			deadline := time.Now().Add(5 * time.Second)
+			for metric(t, tel, "outpost_exporter_sent_items_total", pipeline.SignalLogs, "") != 300 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
 			if got := metric(t, tel, "outpost_exporter_sent_items_total", pipeline.SignalLogs, ""); got != 300 {
 				t.Errorf("sent items %v, want 300", got)
 			}
