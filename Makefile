@@ -11,8 +11,16 @@ TELEMETRYGEN_PKG := github.com/open-telemetry/opentelemetry-collector-contrib/cm
 
 export OUTPOST_BIN       := $(CURDIR)/bin/outpost
 export TELEMETRYGEN_BIN  := $(CURDIR)/bin/telemetrygen
+export PROMETHEUS_BIN    := $(CURDIR)/bin/prometheus
+export JAEGER_BIN        := $(CURDIR)/bin/jaeger
+export LOKI_BIN          := $(CURDIR)/bin/loki
 
-.PHONY: all build run test test-unit lint bench fuzz-short tools clean
+# Writable copies of the peers' module sources (see tools/peers/README.md);
+# kept out of the repository so that `make clean` leaves them, and a rebuild
+# after it is a relink.
+PEERS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/outpost-peers
+
+.PHONY: all build run test test-unit lint bench fuzz-short tools peers clean
 
 all: build
 
@@ -31,6 +39,21 @@ bin/staticcheck: tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o ../bin/staticcheck honnef.co/go/tools/cmd/staticcheck
 
 tools: bin/telemetrygen bin/staticcheck
+
+## peers: the real central servers the exporter tests run against, built from
+## their Go modules (cold: minutes; see tools/peers/README.md)
+PEER_BUILD = PEERS_CACHE='$(PEERS_CACHE)' GO='$(GO)' bash tools/peers/build-$(notdir $@).sh $@
+
+bin/prometheus: tools/peers/build-prometheus.sh tools/peers/lib.sh
+	$(PEER_BUILD)
+
+bin/jaeger: tools/peers/build-jaeger.sh tools/peers/lib.sh
+	$(PEER_BUILD)
+
+bin/loki: tools/peers/build-loki.sh tools/peers/lib.sh
+	$(PEER_BUILD)
+
+peers: bin/prometheus bin/jaeger bin/loki
 
 ## test: unit, fuzz-seed and end-to-end tests, with the race detector, shuffled
 test: build bin/telemetrygen

@@ -11,4 +11,6 @@ OUT=$(realpath -m "${1:-bin/jaeger}")
 src=$(module_dir "$MODULE@$VERSION")
 dir=$PEERS_CACHE/jaeger-$VERSION
 writable_copy "$src" "$dir"
-go_build "$dir" ./cmd/jaeger "$OUT" -ldflags "-s -w"
+v=github.com/jaegertracing/jaeger/internal/version
+go_build "$dir" ./cmd/jaeger "$OUT" \
+	-ldflags "-s -w -X $v.latestVersion=v2.13.0 -X $v.commitSHA=63b27e1810a710ac54dc4522da0538e540bdc545"

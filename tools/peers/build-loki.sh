@@ -31,4 +31,6 @@ if [ ! -f "$dir/.outpost-copied" ]; then
 	mv "$dir.stage" "$dir"
 	touch "$dir/.outpost-copied"
 fi
-go_build "$dir" ./cmd/loki "$OUT" -ldflags "-s -w" -tags netgo
+v=github.com/grafana/loki/v3/pkg/util/build
+go_build "$dir" ./cmd/loki "$OUT" -tags netgo \
+	-ldflags "-s -w -X $v.Version=3.7.8 -X $v.Branch=v3.7.8 -X $v.Revision=09e6ce2ff1bdc19763a10265b870c86f51c98655"
