@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"google.golang.org/grpc/codes"
 
@@ -188,6 +189,26 @@ func TestMemoryQueueDrainsOnShutdown(t *testing.T) {
 	}
 	if got := mem.Capacity(); got != 32<<20 {
 		t.Errorf("capacity %d after shutdown, want the reservation returned (%d)", got, 32<<20)
+	}
+
+	// What a memory queue cannot send before the shutdown deadline is
+	// counted as dropped.
+	sink.FailAlways(otlpsink.Failure{Code: codes.Unavailable, Message: "down"})
+	c, err = NewFactory().Create(context.Background(), pipeline.Settings{ID: pipeline.MustID(testID), Telemetry: tel, Memory: mem}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.(*exporter).ConsumeLogs(context.Background(), laneLogs(0, 10)); err != nil {
+		t.Fatal(err)
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancelShort()
+	_ = c.Shutdown(short)
+	if got := testutil.ToFloat64(tel.QueueDropped.WithLabelValues(testID, "normal", "shutdown")); got != 10 {
+		t.Errorf("dropped at shutdown = %v, want 10", got)
 	}
 
 	// A memory queue larger than the limit allows does not start.

@@ -260,6 +260,15 @@ func (o *Output) Shutdown(ctx context.Context) error {
 	}
 	err := o.sender.Shutdown(ctx)
 	o.wg.Wait()
+	if q != nil && queue.Kind(o.set.Queue.Kind) == queue.KindMemory {
+		// What a memory queue still holds dies with it: count it.
+		for l, st := range q.Stats() {
+			if st.Items > 0 {
+				o.set.Telemetry.QueueDropped.WithLabelValues(o.set.Exporter, queue.Lane(l).String(), ReasonShutdown).Add(float64(st.Items))
+				o.log.Warn("memory queue not drained before shutdown; its data is lost", "lane", queue.Lane(l).String(), "items", st.Items, "records", st.Records)
+			}
+		}
+	}
 	if o.release != nil {
 		err = errors.Join(err, o.release())
 	}
