@@ -55,8 +55,11 @@ bin/loki: tools/peers/build-loki.sh tools/peers/lib.sh
 
 peers: bin/prometheus bin/jaeger bin/loki
 
-## test: unit, fuzz-seed and end-to-end tests, with the race detector, shuffled
+## test: unit, fuzz-seed and end-to-end tests, with the race detector,
+## shuffled; the end-to-end tests run the real Prometheus, Loki and Jaeger
+## (built once, in parallel, from their modules: see tools/peers/README.md)
 test: build bin/telemetrygen
+	$(MAKE) -j3 peers
 	$(GO) test -race -shuffle=on -timeout 14m ./...
 
 ## test-unit: only the fast tests (no binary, no peers)

@@ -4,7 +4,10 @@ import (
 	"github.com/outpost-edge/outpost/connectors/forwardconnector"
 	"github.com/outpost-edge/outpost/exporters/debugexporter"
 	"github.com/outpost-edge/outpost/exporters/fileexporter"
+	"github.com/outpost-edge/outpost/exporters/jaegerexporter"
+	"github.com/outpost-edge/outpost/exporters/lokiexporter"
 	"github.com/outpost-edge/outpost/exporters/otlpexporter"
+	"github.com/outpost-edge/outpost/exporters/prometheusremotewriteexporter"
 	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/processors/batchprocessor"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
@@ -34,6 +37,9 @@ func components() pipeline.Factories {
 		otlpexporter.NewHTTPFactory(),
 		debugexporter.NewFactory(),
 		fileexporter.NewFactory(),
+		prometheusremotewriteexporter.NewFactory(),
+		lokiexporter.NewFactory(),
+		jaegerexporter.NewFactory(),
 	} {
 		f.Exporters[e.Type] = e
 	}

@@ -1,8 +1,14 @@
 // Package otlpexporter sends traces, metrics and logs over OTLP: the `otlp`
 // exporter speaks OTLP/gRPC, the `otlphttp` exporter OTLP/HTTP (protobuf or
-// JSON). Both are how outpost reaches Jaeger (which takes OTLP natively),
-// an OpenTelemetry Collector, or another outpost acting as a site gateway
-// (use zstd there).
+// JSON). Both are how outpost reaches an OpenTelemetry Collector, or
+// another outpost acting as a site gateway (use zstd there); the `jaeger`
+// exporter (jaegerexporter) is the same machinery with Jaeger's defaults.
+//
+// This package holds the two configurations and factories; the sending
+// machinery described below is internal/otlpsend, shared with
+// jaegerexporter. The client options (tls, auth, headers, timeout) are
+// internal/clientconfig's: certificate, CA and token files are re-read
+// when they change (see docs/client-options.md).
 //
 // # Send path
 //
@@ -55,9 +61,9 @@
 //
 // # What it does not do
 //
-// There is no load balancing across several endpoints, no certificate
-// reload (clientconfig gains it later), no authentication extensions beyond
-// static headers, and no OTLP profiles. A batch touching several lanes is
+// There is no load balancing across several endpoints, no authentication
+// beyond bearer tokens, basic auth and static headers, and no OTLP
+// profiles. A batch touching several lanes is
 // stored as several bodies; if only some of them are stored (a full queue),
 // the caller is asked to retry the whole batch, and the stored parts are
 // then delivered twice (at-least-once).

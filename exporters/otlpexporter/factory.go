@@ -3,10 +3,11 @@ package otlpexporter
 import (
 	"context"
 	"fmt"
-	"time"
+	"net"
+	"net/url"
 
+	"github.com/outpost-edge/outpost/internal/otlpsend"
 	"github.com/outpost-edge/outpost/pipeline"
-	"github.com/outpost-edge/outpost/pipeline/lanes"
 	"github.com/outpost-edge/outpost/pipeline/sender"
 )
 
@@ -45,18 +46,28 @@ func createGRPC(_ context.Context, set pipeline.Settings, cfg pipeline.Config) (
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	tlsCfg, err := c.TLS.Load()
+	host, _, _ := net.SplitHostPort(c.Endpoint) // valid: Validate checked it
+	tlsCfg, err := c.TLS.LoadReloading(set.Logger, host)
 	if err != nil {
 		return nil, fmt.Errorf("tls.%w", err)
+	}
+	auth, err := c.Auth.Load(set.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("auth.%w", err)
 	}
 	// The body is compressed once, here, and gRPC passes it through (see
 	// grpccompress.Precompressed): a queued body is replayed without
 	// compressing it again, and the uplink budget meters its real size.
-	enc := encoder{encoding: sender.EncodingProto}
-	if c.Compression != CompressionNone {
-		enc.compressor = newBodyCompressor(c.Compression, true)
-	}
-	return create(set, enc, newGRPCTransport(c, tlsCfg), common{c.Timeout, c.RetryOnFailure, c.Queue, c.Priority})
+	tr := otlpsend.NewGRPC(otlpsend.GRPCOptions{Endpoint: c.Endpoint, TLS: tlsCfg, Headers: c.Headers, Auth: auth})
+	return create(set, tr, otlpsend.Options{
+		Encoding:    sender.EncodingProto,
+		Compression: c.Compression,
+		FastestZstd: true,
+		Timeout:     c.Timeout,
+		Retry:       c.RetryOnFailure,
+		Queue:       c.Queue,
+		Priority:    c.Priority,
+	})
 }
 
 func createHTTP(_ context.Context, set pipeline.Settings, cfg pipeline.Config) (pipeline.Component, error) {
@@ -67,28 +78,36 @@ func createHTTP(_ context.Context, set pipeline.Settings, cfg pipeline.Config) (
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	tlsCfg, err := c.TLS.Load()
+	urls := map[pipeline.Signal]string{}
+	var hosts []string
+	for _, sig := range pipeline.Signals {
+		urls[sig] = c.signalURL(string(sig))
+		if u, err := url.Parse(urls[sig]); err == nil && urls[sig] != "" {
+			hosts = append(hosts, u.Hostname())
+		}
+	}
+	tlsCfg, err := c.TLS.LoadReloading(set.Logger, hosts...)
 	if err != nil {
 		return nil, fmt.Errorf("tls.%w", err)
 	}
-	enc := encoder{encoding: sender.Encoding(c.Encoding)}
-	if c.Compression != CompressionNone {
-		enc.compressor = newBodyCompressor(c.Compression, false)
+	auth, err := c.Auth.Load(set.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("auth.%w", err)
 	}
-	return create(set, enc, newHTTPTransport(c, tlsCfg), common{c.Timeout, c.RetryOnFailure, c.Queue, c.Priority})
-}
-
-// common is the part of the configuration both exporters share.
-type common struct {
-	timeout  time.Duration
-	retry    sender.RetryConfig
-	queue    sender.QueueConfig
-	priority lanes.Config
+	tr := otlpsend.NewHTTP(otlpsend.HTTPOptions{URLs: urls, Headers: c.Headers, TLS: tlsCfg, Auth: auth})
+	return create(set, tr, otlpsend.Options{
+		Encoding:    sender.Encoding(c.Encoding),
+		Compression: c.Compression,
+		Timeout:     c.Timeout,
+		Retry:       c.RetryOnFailure,
+		Queue:       c.Queue,
+		Priority:    c.Priority,
+	})
 }
 
 // create returns the exporter as a Component, or a nil interface on error.
-func create(set pipeline.Settings, enc encoder, tr transport, c common) (pipeline.Component, error) {
-	e, err := newExporter(set, enc, tr, c)
+func create(set pipeline.Settings, tr otlpsend.Transport, o otlpsend.Options) (pipeline.Component, error) {
+	e, err := otlpsend.New(set, tr, o)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,10 @@
 //   - nil: delivered;
 //   - *pipeline.PartialError: delivered, but the far side refused some items
 //     for good; not retried;
-//   - consumererror.IsPermanent: refused for good; not retried;
+//   - consumererror.IsPermanent: refused for good; not retried; counted
+//     as reason "permanent", or as the Reason of a *ReasonError it wraps
+//     (or is wrapped in), so that a protocol can say why (for example
+//     Prometheus's out-of-order samples);
 //   - pipeline.IsThrottle: the far side asks to slow down; retried after its
 //     hint (RetryAfter) when it gives one;
 //   - anything else: transient; retried with exponential backoff and jitter.

@@ -225,10 +225,12 @@ func (o *Output) drain(ctx context.Context) {
 		if o.set.Queue.MaxAge > 0 {
 			r.Expires = rec.Created.Add(o.set.Queue.MaxAge)
 		}
-		err = o.sender.Send(ctx, r)
-		if err != nil && ctx.Err() != nil && !consumererror.IsPermanent(err) {
-			// Cut short by Shutdown: not delivered, not refused. The
-			// Sender counted it as shutdown; it will be sent again.
+		// The send is not tied to ctx: on Shutdown an attempt on the wire
+		// finishes (Sender.StopRetries) unless the deadline passes.
+		err = o.sender.Send(context.Background(), r)
+		if err != nil && errors.Is(err, ErrStopped) && !consumererror.IsPermanent(err) {
+			// Stopped before delivery: not delivered, not refused. It
+			// goes back to the queue and will be sent again.
 			o.q.Nack(d)
 			return
 		}
@@ -238,8 +240,9 @@ func (o *Output) drain(ctx context.Context) {
 	}
 }
 
-// Shutdown stops the senders and closes the queue. A disk queue keeps what
-// is unsent for the next run (or for the exporter that replaces this one on
+// Shutdown stops the senders and closes the queue. Attempts on the wire
+// finish, within ctx's deadline; records waiting for a retry go back to the
+// queue at once. A disk queue keeps what is unsent for the next run (or for the exporter that replaces this one on
 // a reload, which shares it). A memory queue is drained first, until ctx
 // is done: what is left then is lost and counted as dropped. Idempotent.
 func (o *Output) Shutdown(ctx context.Context) error {
@@ -255,11 +258,24 @@ func (o *Output) Shutdown(ctx context.Context) error {
 	if q != nil && queue.Kind(o.set.Queue.Kind) == queue.KindMemory {
 		o.waitEmpty(ctx, q)
 	}
+	// Stop reading, let attempts on the wire finish (a request the far side
+	// is taking is not cut off and sent again), and cut them off only at
+	// ctx's deadline.
 	if o.cancel != nil {
 		o.cancel()
 	}
+	o.sender.StopRetries()
+	done := make(chan struct{})
+	go func() {
+		o.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 	err := o.sender.Shutdown(ctx)
-	o.wg.Wait()
+	<-done
 	if q != nil && queue.Kind(o.set.Queue.Kind) == queue.KindMemory {
 		// What a memory queue still holds dies with it: count it.
 		for l, st := range q.Stats() {

@@ -66,3 +66,20 @@ func ReportWireBytes(ctx context.Context, n int) {
 		w.n.Store(int64(n))
 	}
 }
+
+// ReasonError names why a request was refused for good, more precisely
+// than ReasonPermanent: a send function wraps its permanent error in one
+// (either way round: consumererror.NewPermanent(&ReasonError{...}) or a
+// ReasonError around a permanent error) and the Sender counts the request's
+// items in outpost_exporter_failed_items_total under Reason instead of
+// "permanent". Reason must be a short, fixed, documented token (it is a
+// label value); "" means ReasonPermanent. It does not make an error
+// permanent by itself: a ReasonError around a retryable error is retried.
+type ReasonError struct {
+	Reason string
+	Err    error
+}
+
+func (e *ReasonError) Error() string { return e.Err.Error() }
+
+func (e *ReasonError) Unwrap() error { return e.Err }

@@ -85,6 +85,10 @@ type Sender struct {
 
 	stopCtx context.Context // cancelled, with cause ErrStopped, by Shutdown
 	stop    context.CancelCauseFunc
+	// drainCtx is cancelled by StopRetries: attempts on the wire finish,
+	// but no Send waits or tries again.
+	drainCtx context.Context
+	drain    context.CancelFunc
 
 	mu       sync.RWMutex // guards stopped against inflight.Add
 	stopped  bool
@@ -130,6 +134,7 @@ func New(set Settings) (*Sender, error) {
 		s.metrics[i] = newSignalMetrics(set.Telemetry, set.Exporter, sig)
 	}
 	s.stopCtx, s.stop = context.WithCancelCause(context.Background())
+	s.drainCtx, s.drain = context.WithCancel(context.Background())
 	return s, nil
 }
 
@@ -220,6 +225,10 @@ func (s *Sender) Send(ctx context.Context, r Request) error {
 			return s.failed(m.rejected, r, rejected, ReasonRejected, err)
 		}
 		if consumererror.IsPermanent(err) {
+			if re, ok := errors.AsType[*ReasonError](err); ok && re.Reason != "" {
+				c := s.set.Telemetry.ExporterFailed.WithLabelValues(s.set.Exporter, string(r.Signal), re.Reason)
+				return s.failed(c, r, r.Items, re.Reason, err)
+			}
 			return s.failed(m.permanent, r, r.Items, ReasonPermanent, err)
 		}
 		if ctx.Err() != nil {
@@ -256,8 +265,12 @@ func (s *Sender) Send(ctx context.Context, r Request) error {
 				"signal", r.Signal, "items", r.Items, "attempt", attempt,
 				"retry_in", delay, "error", err, "suppressed", suppressed)
 		}
-		if !sleep(ctx, delay) {
-			err = fmt.Errorf("send %d %s: stopped before delivery: %w (last error: %v)", r.Items, r.Signal, context.Cause(ctx), err)
+		if !sleep(ctx, s.drainCtx, delay) {
+			cause := context.Cause(ctx)
+			if cause == nil {
+				cause = ErrStopped // StopRetries
+			}
+			err = fmt.Errorf("send %d %s: stopped before delivery: %w (last error: %v)", r.Items, r.Signal, cause, err)
 			return s.failed(m.shutdown, r, r.Items, ReasonShutdown, err)
 		}
 		m.retries.Inc()
@@ -268,7 +281,15 @@ func (s *Sender) Send(ctx context.Context, r Request) error {
 // per-attempt timeout and times it.
 func (s *Sender) attempt(ctx context.Context, r Request, m *signalMetrics, wire *wireBytes) error {
 	if s.set.Budget != nil {
-		if err := s.set.Budget.Wait(ctx, len(r.Body)); err != nil {
+		wctx, cancel := context.WithCancelCause(ctx)
+		stop := context.AfterFunc(s.drainCtx, func() { cancel(ErrStopped) })
+		err := s.set.Budget.Wait(wctx, len(r.Body))
+		stop()
+		cancel(nil)
+		if err != nil {
+			if cause := context.Cause(wctx); errors.Is(cause, ErrStopped) {
+				return fmt.Errorf("waiting for the uplink budget: %w", cause)
+			}
 			return err
 		}
 		defer func() {
@@ -323,11 +344,14 @@ func exhausted(r Request, attempts int, elapsed time.Duration, last error) error
 	return err
 }
 
-// sleep waits for d or until ctx is done; it reports whether the wait ran
-// its course.
-func sleep(ctx context.Context, d time.Duration) bool {
+// sleep waits for d or until ctx or drain is done; it reports whether the
+// wait ran its course.
+func sleep(ctx, drain context.Context, d time.Duration) bool {
+	if ctx.Err() != nil || drain.Err() != nil {
+		return false
+	}
 	if d <= 0 {
-		return ctx.Err() == nil
+		return true
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -336,8 +360,18 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	case <-ctx.Done():
 		return false
+	case <-drain.Done():
+		return false
 	}
 }
+
+// StopRetries lets attempts on the wire finish but ends every wait (for a
+// retry or for the budget): those Sends return an error wrapping
+// ErrStopped, and later ones make one attempt at most. Shutdown after it
+// then waits only for the attempts in progress. A graceful stop calls it
+// first, so that a request the far side is receiving is not cut off and
+// sent again.
+func (s *Sender) StopRetries() { s.drain() }
 
 // Shutdown stops the Sender: Sends in progress stop at once (an attempt on
 // the wire is cancelled, a wait between retries ends) and return an error
@@ -348,6 +382,7 @@ func (s *Sender) Shutdown(ctx context.Context) error {
 	s.stopped = true
 	s.mu.Unlock()
 	s.stop(ErrStopped)
+	s.drain()
 
 	done := make(chan struct{})
 	go func() {

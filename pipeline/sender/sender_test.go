@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -231,6 +232,30 @@ func TestSendOutcomes(t *testing.T) {
 					t.Fatalf("not permanent: %v", err)
 				}
 			}},
+		{name: "permanent with a reason", errs: []error{consumererror.NewPermanent(&ReasonError{Reason: "out_of_order", Err: errBad})},
+			attempts: 1, failed: 10, reason: "out_of_order",
+			check: func(t *testing.T, err error) {
+				if re, ok := errors.AsType[*ReasonError](err); !ok || re.Reason != "out_of_order" || !consumererror.IsPermanent(err) {
+					t.Fatalf("want a permanent ReasonError, got %v", err)
+				}
+			}},
+		{name: "reason around permanent", errs: []error{&ReasonError{Reason: "too_old", Err: consumererror.NewPermanent(errBad)}},
+			attempts: 1, failed: 10, reason: "too_old",
+			check: func(t *testing.T, err error) {
+				if !consumererror.IsPermanent(err) {
+					t.Fatalf("not permanent: %v", err)
+				}
+			}},
+		{name: "empty reason counts as permanent", errs: []error{consumererror.NewPermanent(&ReasonError{Err: errBad})},
+			attempts: 1, failed: 10, reason: ReasonPermanent,
+			check: func(t *testing.T, err error) {
+				if !consumererror.IsPermanent(err) {
+					t.Fatalf("not permanent: %v", err)
+				}
+			}},
+		{name: "retryable reason is retried", errs: []error{&ReasonError{Reason: "x", Err: errors.New("blip")}},
+			attempts: 2, retries: 1, sent: 10, bytes: 100,
+			check: func(t *testing.T, err error) { mustNil(t, err) }},
 		{name: "partial", errs: []error{&pipeline.PartialError{Rejected: 3, Err: consumererror.NewPermanent(errors.New("bad spans"))}},
 			attempts: 1, sent: 7, bytes: 100, failed: 3, reason: ReasonRejected,
 			check: func(t *testing.T, err error) {
@@ -321,7 +346,11 @@ func TestSendOutcomes(t *testing.T) {
 				expect("outpost_exporter_sent_items_total", "", tc.sent)
 				expect("outpost_exporter_sent_bytes_total", "", tc.bytes)
 				expect("outpost_exporter_send_duration_seconds", "", float64(tc.attempts))
-				for _, r := range []string{ReasonPermanent, ReasonRetriesExhausted, ReasonShutdown, ReasonRejected} {
+				reasons := []string{ReasonPermanent, ReasonRetriesExhausted, ReasonShutdown, ReasonRejected}
+				if tc.reason != "" && !slices.Contains(reasons, tc.reason) {
+					reasons = append(reasons, tc.reason) // a ReasonError's
+				}
+				for _, r := range reasons {
 					want := 0.0
 					if r == tc.reason {
 						want = tc.failed

@@ -16,4 +16,4 @@ writable_copy "$src" "$dir"
 # the build is much smaller without them. No builtinassets tag: the web UI is
 # not embedded, the HTTP API (and /api/v1/write) is unaffected.
 go_build "$dir" ./cmd/prometheus "$OUT" -tags netgo,remove_all_sd \
-	-ldflags "-s -w -X github.com/prometheus/common/version.Version=3.10.0 -X github.com/prometheus/common/version.Branch=v0.310.0"
+	-ldflags "-s -w -X github.com/prometheus/common/version.Version=3.10.0 -X github.com/prometheus/common/version.Branch=v0.310.0 -X github.com/prometheus/common/version.Revision=54e010926b0a270cadb22be1113ad45fe9bcb90a"

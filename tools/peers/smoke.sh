@@ -21,7 +21,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 now_ms() { date +%s%3N; }
 # render TEMPLATE OUT KEY=VALUE...: replace {{.KEY}} with VALUE.
 render() {
-	local tpl=$1 out=$2 kv expr=()
+	local tpl=$1 out=$2 kv expr=(-e "")
 	shift 2
 	for kv in "$@"; do expr+=(-e "s|{{\.${kv%%=*}}}|${kv#*=}|g"); done
 	sed "${expr[@]}" "$tpl" >"$out"
@@ -45,7 +45,15 @@ stop() {
 	kill -TERM "$pid"; wait "$pid" || true
 	say "$name stopped in $(($(now_ms) - start)) ms"
 }
-listeners() { say "$1 listening on:"; ss -ltnpH | awk -v p="pid=$2," 'index($0,p){print "   ", $4}' | sort -u; }
+listeners() {
+	say "$1 listening on:"
+	ss -ltnpH | awk -v p="pid=$2," 'index($0,p){print "   ", $4}' | sort -u
+	local other
+	# ss -tuanp columns: netid state recv-q send-q local peer process.
+	other=$(ss -tuanpH | awk -v p="pid=$2," -v lo='^(127\\.0\\.0\\.1|\\[::1\\]|\\[::ffff:127\\.0\\.0\\.1\\]):' -v any='^(0\\.0\\.0\\.0|\\*|\\[::\\]):\\*$' \
+		'index($0,p) && ($5 !~ lo || ($6 !~ lo && $6 !~ any))')
+	say "$1 sockets with a non-loopback end: ${other:-none}"
+}
 
 smoke_prometheus() {
 	local port dir pid ts
@@ -76,15 +84,16 @@ ts = int(sys.argv[1])
 sample = b"\x09" + struct.pack("<d", 42.5) + b"\x10" + varint(ts)
 series = label("__name__", "outpost_smoke_total") + label("job", "smoke") + field(2, sample)
 raw = field(1, series)
-assert len(raw) <= 60
-sys.stdout.buffer.write(varint(len(raw)) + bytes([(len(raw) - 1) << 2]) + raw)
+assert len(raw) <= 256
+tag = bytes([(len(raw) - 1) << 2]) if len(raw) <= 60 else bytes([60 << 2, len(raw) - 1])
+sys.stdout.buffer.write(varint(len(raw)) + tag + raw)
 PY
 	set -x
-	curl -sS -o /dev/stderr -w 'remote write: HTTP %{http_code}\n' -X POST \
+	curl -sS -o "$WORK/rw.out" -w 'remote write: HTTP %{http_code}\n' -X POST \
 		-H 'Content-Type: application/x-protobuf' -H 'Content-Encoding: snappy' \
 		-H 'X-Prometheus-Remote-Write-Version: 0.1.0' \
 		--data-binary @"$WORK/rw.bin" "http://127.0.0.1:$port/api/v1/write"
-	curl -sS "http://127.0.0.1:$port/api/v1/query" --data-urlencode 'query=outpost_smoke_total' --data-urlencode "time=$((ts / 1000))"
+	curl -sS "http://127.0.0.1:$port/api/v1/query" --data-urlencode 'query=outpost_smoke_total' --data-urlencode "time=$((ts / 1000 + 1))"
 	{ set +x; } 2>/dev/null
 	echo
 	stop prometheus "$pid"
@@ -105,6 +114,13 @@ smoke_jaeger() {
 	set -x
 	curl -sS -w '\nOTLP/HTTP push: HTTP %{http_code}\n' -X POST -H 'Content-Type: application/json' \
 		"http://127.0.0.1:$http/v1/traces" -d '{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"outpost-smoke"}}]},"scopeSpans":[{"spans":[{"traceId":"'$trace'","spanId":"eee19b7ec3c1b174","name":"smoke-span","kind":2,"startTimeUnixNano":"'$((now - 1000000))'","endTimeUnixNano":"'$now'"}]}]}]}'
+	{ set +x; } 2>/dev/null
+	if [ -x bin/telemetrygen ]; then
+		set -x
+		bin/telemetrygen traces --otlp-endpoint 127.0.0.1:$grpc --otlp-insecure --traces 1 --service outpost-smoke-grpc 2>&1 | grep 'traces generated' || true
+		{ set +x; } 2>/dev/null
+	fi
+	set -x
 	curl -sS "http://127.0.0.1:$qhttp/api/services"
 	{ set +x; } 2>/dev/null
 	echo

@@ -1,10 +1,11 @@
-package otlpexporter
+package otlpsend
 
 import (
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
+	"github.com/outpost-edge/outpost/internal/clientconfig"
 	"github.com/outpost-edge/outpost/internal/grpccompress"
 	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/pipeline/sender"
@@ -40,10 +42,30 @@ func grpcMethod(sig pipeline.Signal) (string, bool) {
 
 const userAgent = "outpost"
 
-// grpcTransport sends pre-encoded ExportRequests with ClientConn.Invoke.
-type grpcTransport struct {
+// GRPCOptions configure a GRPC transport.
+type GRPCOptions struct {
+	// Endpoint is the server's host:port.
+	Endpoint string
+	// TLS secures the connection; nil is plaintext. Build it with
+	// clientconfig.TLS.LoadReloading so that rotated files apply at the
+	// next handshake.
+	TLS *tls.Config
+	// Headers are sent as metadata with every call.
+	Headers map[string]string
+	// Auth, when set, adds the `authorization` metadata of each call.
+	Auth *clientconfig.Authorizer
+}
+
+// GRPC sends pre-encoded ExportRequests with ClientConn.Invoke. gRPC
+// keeps one connection open for as long as it stays up (a new one after
+// the server closes it, at its max connection age for instance); TLS files
+// changed on disk apply from the next connection. It goes through the
+// proxy of HTTPS_PROXY (and NO_PROXY) as grpc-go does by default, which
+// reads the environment once per process.
+type GRPC struct {
 	endpoint string
 	creds    credentials.TransportCredentials
+	auth     *clientconfig.Authorizer
 	md       metadata.MD // shared, read-only
 	// Call options by the body's compression: "" sends plain protobuf;
 	// gzip and zstd send a precompressed body under that grpc-encoding.
@@ -51,26 +73,35 @@ type grpcTransport struct {
 	conn     atomic.Pointer[grpc.ClientConn]
 }
 
-func newGRPCTransport(cfg *Config, tlsCfg *tls.Config) *grpcTransport {
-	t := &grpcTransport{endpoint: cfg.Endpoint, creds: insecure.NewCredentials()}
-	if tlsCfg != nil {
-		t.creds = credentials.NewTLS(tlsCfg)
+var _ Transport = (*GRPC)(nil)
+
+// NewGRPC returns a transport for o; Start connects it.
+func NewGRPC(o GRPCOptions) *GRPC {
+	t := &GRPC{endpoint: o.Endpoint, creds: insecure.NewCredentials(), auth: o.Auth}
+	if o.TLS != nil {
+		t.creds = credentials.NewTLS(o.TLS)
 	}
-	if len(cfg.Headers) > 0 {
-		t.md = metadata.New(cfg.Headers) // lower-cases the keys
+	if len(o.Headers) > 0 {
+		t.md = metadata.New(o.Headers) // lower-cases the keys
 	}
 	// Every compression a stored body may carry is ready, whatever the
 	// configuration says now: a queue may hold bodies from an earlier one.
 	grpccompress.Register()
+	opts := []grpc.CallOption{grpc.ForceCodecV2(rawCodec{})}
+	if o.Auth != nil {
+		opts = append(opts, grpc.PerRPCCredentials(o.Auth))
+	}
 	t.callOpts = map[string][]grpc.CallOption{
-		"":                {grpc.ForceCodecV2(rawCodec{})},
-		grpccompress.Gzip: {grpc.ForceCodecV2(rawCodec{}), grpc.UseCompressor(grpccompress.Gzip)},
-		grpccompress.Zstd: {grpc.ForceCodecV2(rawCodec{}), grpc.UseCompressor(grpccompress.Zstd)},
+		"":                opts,
+		grpccompress.Gzip: append(slices.Clip(opts), grpc.UseCompressor(grpccompress.Gzip)),
+		grpccompress.Zstd: append(slices.Clip(opts), grpc.UseCompressor(grpccompress.Zstd)),
 	}
 	return t
 }
 
-func (t *grpcTransport) start() error {
+// Start creates the client connection (gRPC connects lazily, at the first
+// call).
+func (t *GRPC) Start() error {
 	conn, err := grpc.NewClient(t.endpoint,
 		grpc.WithTransportCredentials(t.creds),
 		grpc.WithUserAgent(userAgent),
@@ -83,15 +114,16 @@ func (t *grpcTransport) start() error {
 	return nil
 }
 
-func (t *grpcTransport) close() error {
+// Close closes the connection.
+func (t *GRPC) Close() error {
 	if conn := t.conn.Swap(nil); conn != nil {
 		return conn.Close()
 	}
 	return nil
 }
 
-// send implements sender.SendFunc.
-func (t *grpcTransport) send(ctx context.Context, r sender.Request) error {
+// Send implements sender.SendFunc.
+func (t *GRPC) Send(ctx context.Context, r sender.Request) error {
 	opts, ok := t.callOpts[r.Compression]
 	if r.Encoding != sender.EncodingProto || !ok {
 		return consumererror.NewPermanent(fmt.Errorf("a %s body compressed with %q cannot go over gRPC", r.Encoding, r.Compression))

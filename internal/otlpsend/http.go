@@ -1,4 +1,4 @@
-package otlpexporter
+package otlpsend
 
 import (
 	"bytes"
@@ -9,16 +9,19 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
+	"golang.org/x/net/http/httpproxy"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/outpost-edge/outpost/internal/clientconfig"
 	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/pipeline/sender"
 )
@@ -34,27 +37,51 @@ const (
 	maxMessageBytes = 256
 )
 
-// httpTransport posts ready-to-send bodies.
-type httpTransport struct {
+// HTTPOptions configure an HTTP transport.
+type HTTPOptions struct {
+	// URLs are where each signal is posted; a signal without one is
+	// refused (permanently).
+	URLs map[pipeline.Signal]string
+	// Headers are sent with every request.
+	Headers map[string]string
+	// TLS configures https:// URLs; nil means Go's defaults (the system's
+	// roots). Build it with clientconfig.TLS.LoadReloading so that rotated
+	// files apply at the next handshake.
+	TLS *tls.Config
+	// Auth, when set, gives the Authorization header of each request.
+	Auth *clientconfig.Authorizer
+}
+
+// HTTP posts ready-to-send bodies. Connections are kept alive and reused;
+// TLS files changed on disk apply from the next connection. The proxy is
+// taken from HTTP_PROXY, HTTPS_PROXY and NO_PROXY as they are at Start
+// (so a reload picks up a change); like every Go client it never proxies
+// requests to localhost or a loopback address.
+type HTTP struct {
 	urls    map[pipeline.Signal]string // "" for a signal with no endpoint
 	headers http.Header                // configured headers, canonical keys
 	tlsCfg  *tls.Config
-	client  atomic.Pointer[http.Client] // set by start
+	auth    *clientconfig.Authorizer
+	client  atomic.Pointer[http.Client] // set by Start
 }
 
-func newHTTPTransport(cfg *HTTPConfig, tlsCfg *tls.Config) *httpTransport {
-	t := &httpTransport{urls: map[pipeline.Signal]string{}, headers: http.Header{}, tlsCfg: tlsCfg}
+var _ Transport = (*HTTP)(nil)
+
+// NewHTTP returns a transport for o; Start makes its client.
+func NewHTTP(o HTTPOptions) *HTTP {
+	t := &HTTP{urls: map[pipeline.Signal]string{}, headers: http.Header{}, tlsCfg: o.TLS, auth: o.Auth}
 	for _, sig := range pipeline.Signals {
-		t.urls[sig] = cfg.signalURL(string(sig))
+		t.urls[sig] = o.URLs[sig]
 	}
-	for k, v := range cfg.Headers {
+	for k, v := range o.Headers {
 		t.headers.Set(k, v)
 	}
 	t.headers.Set("User-Agent", userAgent)
 	return t
 }
 
-func (t *httpTransport) start() error {
+// Start makes the client.
+func (t *HTTP) Start() error {
 	base, ok := http.DefaultTransport.(*http.Transport)
 	if !ok {
 		return errors.New("http.DefaultTransport is not an *http.Transport")
@@ -62,21 +89,26 @@ func (t *httpTransport) start() error {
 	tr := base.Clone()
 	tr.TLSClientConfig = t.tlsCfg
 	tr.MaxIdleConnsPerHost = 4
+	// The environment now, rather than http.ProxyFromEnvironment's copy
+	// taken at the process's first request.
+	proxy := httpproxy.FromEnvironment().ProxyFunc()
+	tr.Proxy = func(r *http.Request) (*url.URL, error) { return proxy(r.URL) }
 	// Client.Timeout stays zero: the Sender bounds each attempt through
 	// the request's context.
 	t.client.Store(&http.Client{Transport: tr})
 	return nil
 }
 
-func (t *httpTransport) close() error {
+// Close closes idle connections.
+func (t *HTTP) Close() error {
 	if c := t.client.Load(); c != nil {
 		c.CloseIdleConnections()
 	}
 	return nil
 }
 
-// send implements sender.SendFunc.
-func (t *httpTransport) send(ctx context.Context, r sender.Request) error {
+// Send implements sender.SendFunc.
+func (t *HTTP) Send(ctx context.Context, r sender.Request) error {
 	url := t.urls[r.Signal]
 	if url == "" {
 		return consumererror.NewPermanent(fmt.Errorf("no endpoint for %s: set endpoint or %s_endpoint", r.Signal, r.Signal))
@@ -90,6 +122,13 @@ func (t *httpTransport) send(ctx context.Context, r sender.Request) error {
 		return consumererror.NewPermanent(fmt.Errorf("POST %s: %w", url, err))
 	}
 	req.Header = t.headers.Clone()
+	if t.auth != nil {
+		v, err := t.auth.Value()
+		if err != nil {
+			return fmt.Errorf("POST %s: %w", url, err) // retryable: the file may come back
+		}
+		req.Header.Set("Authorization", v)
+	}
 	if r.Encoding == sender.EncodingJSON {
 		req.Header.Set("Content-Type", contentTypeJSON)
 	} else {

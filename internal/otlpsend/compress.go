@@ -1,4 +1,4 @@
-package otlpexporter
+package otlpsend
 
 import (
 	"bytes"

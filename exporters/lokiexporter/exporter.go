@@ -1,0 +1,226 @@
+package lokiexporter
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/snappy"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/outpost-edge/outpost/internal/selftelemetry"
+	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/pipeline/lanes"
+	"github.com/outpost-edge/outpost/pipeline/queue"
+	"github.com/outpost-edge/outpost/pipeline/sender"
+)
+
+// EncodingPush is the Encoding of the exporter's Requests: a Loki
+// push.PushRequest in protobuf. Its Compression is always snappy (block
+// format), the only one Loki's push API takes for protobuf.
+const EncodingPush sender.Encoding = "loki-push-proto"
+
+// compressionSnappy is the Content-Encoding of every body.
+const compressionSnappy = "snappy"
+
+// reasonEncode is the failed-items reason for a batch that could not be
+// encoded.
+const reasonEncode = "encode"
+
+// exporter is one Loki exporter instance, shared by every logs pipeline
+// naming its ID. ConsumeLogs splits the batch by priority lane, translates
+// and encodes each part once into a Request and puts it in the Output: the
+// queue, drained by senders that POST it (or, with the queue disabled, the
+// Sender directly).
+type exporter struct {
+	id    string
+	tel   *selftelemetry.Metrics
+	tr    *translator
+	http  *httpTransport
+	out   *sender.Output
+	lanes *lanes.Classifier // nil without a queue
+	mu    sync.Mutex        // guards state
+	state int               // stateCreated, stateStarted, stateStopped
+}
+
+const (
+	stateCreated = iota
+	stateStarted
+	stateStopped
+)
+
+var (
+	_ consumer.Logs      = (*exporter)(nil)
+	_ pipeline.Component = (*exporter)(nil)
+)
+
+func newExporter(set pipeline.Settings, cfg *Config, tlsCfg *tls.Config) (*exporter, error) {
+	if set.Logger == nil {
+		set.Logger = slog.New(slog.DiscardHandler)
+	}
+	if set.Telemetry == nil {
+		set.Telemetry = selftelemetry.New()
+	}
+	tr, err := newTranslator(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e := &exporter{id: set.ID.String(), tel: set.Telemetry, tr: tr, http: newHTTPTransport(cfg, tlsCfg)}
+	if cfg.Queue.Enabled {
+		cl, err := lanes.New(cfg.Priority)
+		if err != nil {
+			return nil, fmt.Errorf("priority: %w", err)
+		}
+		e.lanes = cl
+	}
+	out, err := sender.NewOutput(sender.OutputSettings{
+		Exporter:  e.id,
+		Logger:    set.Logger,
+		Telemetry: set.Telemetry,
+		Queue:     cfg.Queue,
+		Dir:       set.StorageDir,
+		Registry:  set.Queues,
+		Memory:    set.Memory,
+		Uplink:    set.Uplink,
+		Retry:     cfg.RetryOnFailure,
+		Timeout:   cfg.Timeout,
+		Send:      e.http.send,
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.out = out
+	return e, nil
+}
+
+// Start prepares the HTTP client and opens the queue. It is idempotent; it
+// fails after Shutdown.
+func (e *exporter) Start(context.Context, pipeline.Host) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch e.state {
+	case stateStarted:
+		return nil
+	case stateStopped:
+		return fmt.Errorf("exporter %s: start after shutdown", e.id)
+	}
+	if err := e.http.start(); err != nil {
+		return fmt.Errorf("exporter %s: %w", e.id, err)
+	}
+	if err := e.out.Start(); err != nil {
+		e.http.close()
+		return fmt.Errorf("exporter %s: %w", e.id, err)
+	}
+	e.state = stateStarted
+	return nil
+}
+
+// Shutdown stops the senders (a disk queue keeps what is unsent for the
+// next run; a memory queue is drained within ctx's deadline), then closes
+// idle connections. It is idempotent.
+func (e *exporter) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state == stateStopped {
+		return nil
+	}
+	started := e.state == stateStarted
+	e.state = stateStopped
+	err := e.out.Shutdown(ctx)
+	if started {
+		e.http.close()
+	}
+	if err != nil {
+		return fmt.Errorf("exporter %s: %w", e.id, err)
+	}
+	return nil
+}
+
+// Capabilities implements consumer.Logs: the exporter only reads the data.
+func (e *exporter) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: false}
+}
+
+// ConsumeLogs queues ld (one record per priority lane it touches), or
+// without a queue sends it; see sender.Output.Put for what the error
+// means.
+func (e *exporter) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	n := ld.LogRecordCount()
+	if n == 0 {
+		return nil
+	}
+	if e.lanes == nil {
+		return e.consume(ctx, queue.LaneNormal, n, ld)
+	}
+	parts, items := e.lanes.SplitLogs(ld)
+	var errs []error
+	for l := range parts {
+		if items[l] > 0 {
+			errs = append(errs, e.consume(ctx, queue.Lane(l), items[l], parts[l]))
+		}
+	}
+	return joinErrors(errs)
+}
+
+func (e *exporter) consume(ctx context.Context, lane queue.Lane, items int, ld plog.Logs) error {
+	r, err := encode(e.tr, ld, items, time.Now())
+	if err != nil {
+		e.tel.ExporterFailed.WithLabelValues(e.id, string(pipeline.SignalLogs), reasonEncode).Add(float64(items))
+		return consumererror.NewPermanent(fmt.Errorf("encode %d log records: %w", items, err))
+	}
+	return e.out.Put(ctx, lane, r)
+}
+
+// encode translates ld into a ready-to-send Request: the PushRequest in
+// protobuf, snappy block-compressed.
+func encode(t *translator, ld plog.Logs, items int, now time.Time) (sender.Request, error) {
+	req := t.translate(ld, now.UTC())
+	raw, err := req.Marshal()
+	if err != nil {
+		return sender.Request{}, err
+	}
+	return sender.Request{
+		Signal:      pipeline.SignalLogs,
+		Items:       items,
+		Body:        snappy.Encode(nil, raw),
+		Encoding:    EncodingPush,
+		Compression: compressionSnappy,
+	}, nil
+}
+
+// joinErrors joins the errors of a batch's parts. When parts went to
+// several lanes and only some were stored, the caller still gets an error
+// and sends the whole batch again: the stored parts are then delivered
+// twice, which at-least-once allows (and Loki drops an entry identical to
+// one it has). A retryable error wins over a permanent one, so that the
+// client keeps the parts that can still go.
+func joinErrors(errs []error) error {
+	var failed, retryable []error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		failed = append(failed, err)
+		if !consumererror.IsPermanent(err) {
+			retryable = append(retryable, err)
+		}
+	}
+	switch {
+	case len(failed) == 0:
+		return nil
+	case len(retryable) > 0:
+		if len(retryable) == 1 {
+			return retryable[0]
+		}
+		return errors.Join(retryable...)
+	case len(failed) == 1:
+		return failed[0]
+	}
+	return errors.Join(failed...)
+}

@@ -1,0 +1,41 @@
+package lokiexporter
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/outpost-edge/outpost/pipeline"
+)
+
+// Type is the exporter's type name in the configuration.
+const Type = "loki"
+
+// NewFactory returns the factory of the `loki` exporter.
+func NewFactory() pipeline.ExporterFactory {
+	return pipeline.ExporterFactory{
+		Type:                Type,
+		Signals:             []pipeline.Signal{pipeline.SignalLogs},
+		CreateDefaultConfig: func() pipeline.Config { return createDefaultConfig() },
+		Create:              create,
+	}
+}
+
+// create returns the exporter as a Component, or a nil interface on error.
+func create(_ context.Context, set pipeline.Settings, cfg pipeline.Config) (pipeline.Component, error) {
+	c, ok := cfg.(*Config)
+	if !ok {
+		return nil, fmt.Errorf("loki exporter: config is %T, want *lokiexporter.Config", cfg)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	tlsCfg, err := c.TLS.Load()
+	if err != nil {
+		return nil, fmt.Errorf("tls.%w", err)
+	}
+	e, err := newExporter(set, c, tlsCfg)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}

@@ -1,0 +1,199 @@
+package prometheusremotewriteexporter
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/otlptranslator"
+
+	"github.com/outpost-edge/outpost/internal/clientconfig"
+	"github.com/outpost-edge/outpost/pipeline/lanes"
+	"github.com/outpost-edge/outpost/pipeline/sender"
+)
+
+// DefaultTimeout bounds each send attempt.
+const DefaultTimeout = 30 * time.Second
+
+// Config is the configuration of the `prometheusremotewrite` exporter.
+type Config struct {
+	// Endpoint is the remote-write URL, for example
+	// http://prometheus:9090/api/v1/write (required). The scheme decides
+	// whether TLS is used.
+	Endpoint string `yaml:"endpoint"`
+	// Headers are sent with every request (for example X-Scope-OrgID or an
+	// Authorization header). The protocol's own headers cannot be set.
+	Headers map[string]string `yaml:"headers"`
+	// Timeout bounds each attempt (default 30s).
+	Timeout time.Duration `yaml:"timeout"`
+	// TLS configures https:// endpoints.
+	TLS clientconfig.TLS `yaml:"tls"`
+	// RetryOnFailure is the retry policy for retryable failures (5xx,
+	// 429, network errors).
+	RetryOnFailure sender.RetryConfig `yaml:"retry_on_failure"`
+	// Queue is the durable queue in front of the senders (on disk by
+	// default). Keep queue.consumers at 1 (the default): Prometheus
+	// refuses a sample older than the newest one of its series, so
+	// requests must arrive in order.
+	Queue sender.QueueConfig `yaml:"queue"`
+	// Priority assigns data points to the queue's lanes.
+	Priority lanes.Config `yaml:"priority"`
+
+	// TranslationStrategy is how OTLP metric and attribute names become
+	// Prometheus names, as Prometheus's own `otlp.translation_strategy`:
+	// UnderscoreEscapingWithSuffixes (default), UnderscoreEscapingWithoutSuffixes,
+	// NoUTF8EscapingWithSuffixes or NoTranslation.
+	TranslationStrategy string `yaml:"translation_strategy"`
+	// Namespace, when set, prefixes every metric name (namespace_name).
+	Namespace string `yaml:"namespace"`
+	// ExternalLabels are added to every series that does not already have
+	// the label (as Prometheus's global external_labels).
+	ExternalLabels map[string]string `yaml:"external_labels"`
+	// PromoteResourceAttributes lists resource attributes copied onto every
+	// series of the resource as labels (they stay in target_info too).
+	PromoteResourceAttributes []string `yaml:"promote_resource_attributes"`
+	// ResourceToTelemetryConversion copies every resource attribute onto
+	// every series (the OpenTelemetry Collector's option of that name;
+	// Prometheus's `promote_all_resource_attributes`). Beware cardinality.
+	ResourceToTelemetryConversion bool `yaml:"resource_to_telemetry_conversion"`
+	// TargetInfo sends, for each resource with attributes other than
+	// service.name/namespace/instance.id, a target_info series (value 1)
+	// carrying those attributes (default true).
+	TargetInfo bool `yaml:"target_info"`
+	// SendNativeHistograms sends OTLP exponential histograms as Prometheus
+	// native histograms (default true; Prometheus 3 ingests them as is,
+	// Prometheus 2.40+ needs --enable-feature=native-histograms). When
+	// false their data points are dropped and counted (reason
+	// native_histograms_disabled).
+	SendNativeHistograms bool `yaml:"send_native_histograms"`
+	// SendMetadata sends each metric family's type, unit and help in the
+	// request (default true).
+	SendMetadata bool `yaml:"send_metadata"`
+}
+
+func createDefaultConfig() *Config {
+	return &Config{
+		Timeout:              DefaultTimeout,
+		RetryOnFailure:       sender.DefaultRetryConfig(),
+		Queue:                sender.DefaultQueueConfig(),
+		TranslationStrategy:  string(otlptranslator.UnderscoreEscapingWithSuffixes),
+		TargetInfo:           true,
+		SendNativeHistograms: true,
+		SendMetadata:         true,
+	}
+}
+
+// StorageBytes is the disk the queue may use (pipeline.StorageUser).
+func (c *Config) StorageBytes() int64 { return c.Queue.DiskBytes() }
+
+// Validate reports every invalid field, named by its YAML key path.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Endpoint == "" {
+		errs = append(errs, errors.New("endpoint: required (for example http://prometheus:9090/api/v1/write)"))
+	} else if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("endpoint: want an http:// or https:// URL, got %q", c.Endpoint))
+	} else if u.Scheme == "http" && hasTLSFiles(c.TLS) {
+		errs = append(errs, errors.New("tls: certificate settings with an http:// endpoint (use https://)"))
+	}
+	if err := c.TLS.Validate(); err != nil {
+		errs = append(errs, prefixed("tls.", err))
+	}
+	for k, v := range c.Headers {
+		switch {
+		case !validHeaderName(k):
+			errs = append(errs, fmt.Errorf("headers.%s: invalid header name", k))
+		case reservedHeader(strings.ToLower(k)):
+			errs = append(errs, fmt.Errorf("headers.%s: set by the exporter itself", k))
+		case strings.ContainsAny(v, "\r\n\x00"):
+			errs = append(errs, fmt.Errorf("headers.%s: value holds a control character", k))
+		}
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("timeout: must be positive, got %s", c.Timeout))
+	}
+	switch otlptranslator.TranslationStrategyOption(c.TranslationStrategy) {
+	case otlptranslator.UnderscoreEscapingWithSuffixes, otlptranslator.UnderscoreEscapingWithoutSuffixes,
+		otlptranslator.NoUTF8EscapingWithSuffixes, otlptranslator.NoTranslation:
+	default:
+		errs = append(errs, fmt.Errorf("translation_strategy: want UnderscoreEscapingWithSuffixes, UnderscoreEscapingWithoutSuffixes, NoUTF8EscapingWithSuffixes or NoTranslation, got %q", c.TranslationStrategy))
+	}
+	if c.Namespace != "" && !model.LegacyValidation.IsValidMetricName(c.Namespace) {
+		errs = append(errs, fmt.Errorf("namespace: %q is not a valid metric name prefix", c.Namespace))
+	}
+	for k, v := range c.ExternalLabels {
+		switch {
+		case !model.LegacyValidation.IsValidLabelName(k) || strings.HasPrefix(k, "__"):
+			errs = append(errs, fmt.Errorf("external_labels.%s: invalid label name", k))
+		case v == "":
+			errs = append(errs, fmt.Errorf("external_labels.%s: empty value (an empty label is no label)", k))
+		}
+	}
+	for i, a := range c.PromoteResourceAttributes {
+		if a == "" {
+			errs = append(errs, fmt.Errorf("promote_resource_attributes[%d]: empty", i))
+		}
+	}
+	if c.ResourceToTelemetryConversion && len(c.PromoteResourceAttributes) > 0 {
+		errs = append(errs, errors.New("promote_resource_attributes: set together with resource_to_telemetry_conversion, which already promotes every attribute"))
+	}
+	if err := c.RetryOnFailure.Validate(); err != nil {
+		errs = append(errs, prefixed("retry_on_failure.", err))
+	}
+	if err := c.Queue.Validate(); err != nil {
+		errs = append(errs, prefixed("queue.", err))
+	}
+	if err := c.Priority.Validate(); err != nil {
+		errs = append(errs, prefixed("priority.", err))
+	}
+	return errors.Join(errs...)
+}
+
+func hasTLSFiles(t clientconfig.TLS) bool {
+	return t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify
+}
+
+// reservedHeader reports headers that the exporter sets per request.
+func reservedHeader(k string) bool {
+	switch k {
+	case "content-type", "content-encoding", "content-length", "transfer-encoding", "host", "connection",
+		"x-prometheus-remote-write-version":
+		return true
+	}
+	return false
+}
+
+// validHeaderName reports whether k is an RFC 9110 token.
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// prefixed puts prefix before the key path of each error err joins.
+func prefixed(prefix string, err error) error {
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	} else {
+		list = []error{err}
+	}
+	out := make([]error, len(list))
+	for i, e := range list {
+		out[i] = fmt.Errorf("%s%w", prefix, e)
+	}
+	return errors.Join(out...)
+}

@@ -1,0 +1,268 @@
+package prometheusremotewriteexporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/snappy"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/outpost-edge/outpost/internal/selftelemetry"
+	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/pipeline/lanes"
+	"github.com/outpost-edge/outpost/pipeline/queue"
+	"github.com/outpost-edge/outpost/pipeline/sender"
+)
+
+// EncodingRW1 is the sender.Encoding of a queued body: a snappy-compressed
+// (block format) prometheus.WriteRequest, remote write 1.0.
+const EncodingRW1 sender.Encoding = "prometheus-remote-write-1.0"
+
+// compressionSnappy is the only Content-Encoding remote write 1.0 allows.
+const compressionSnappy = "snappy"
+
+// reasonEncode is the failed-items reason for a request that could not be
+// marshalled (it should not happen).
+const reasonEncode = "encode"
+
+// exporter is one remote-write exporter instance. ConsumeMetrics splits
+// the batch by priority lane, translates each part once into a
+// snappy-compressed WriteRequest and puts it in the Output: the queue,
+// drained by senders that POST it (or, without a queue, the Sender
+// directly).
+type exporter struct {
+	id    string
+	log   *slog.Logger
+	tel   *selftelemetry.Metrics
+	tr    *translator
+	cl    *client
+	out   *sender.Output
+	lanes *lanes.Classifier // nil without a queue
+
+	mu    sync.Mutex // guards state
+	state int        // stateCreated, stateStarted, stateStopped
+}
+
+const (
+	stateCreated = iota
+	stateStarted
+	stateStopped
+)
+
+var (
+	_ consumer.Metrics   = (*exporter)(nil)
+	_ pipeline.Component = (*exporter)(nil)
+)
+
+func newExporter(set pipeline.Settings, c *Config, cl *client) (*exporter, error) {
+	if set.Logger == nil {
+		set.Logger = slog.New(slog.DiscardHandler)
+	}
+	if set.Telemetry == nil {
+		set.Telemetry = selftelemetry.New()
+	}
+	e := &exporter{id: set.ID.String(), log: set.Logger, tel: set.Telemetry, tr: newTranslator(c), cl: cl}
+	if c.Queue.Enabled {
+		cls, err := lanes.New(c.Priority)
+		if err != nil {
+			return nil, fmt.Errorf("priority: %w", err)
+		}
+		e.lanes = cls
+	}
+	out, err := sender.NewOutput(sender.OutputSettings{
+		Exporter:  e.id,
+		Logger:    set.Logger,
+		Telemetry: set.Telemetry,
+		Queue:     c.Queue,
+		Dir:       set.StorageDir,
+		Registry:  set.Queues,
+		Memory:    set.Memory,
+		Uplink:    set.Uplink,
+		Retry:     c.RetryOnFailure,
+		Timeout:   c.Timeout,
+		Send:      cl.send,
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.out = out
+	return e, nil
+}
+
+// Start prepares the HTTP client and opens the queue. It is idempotent; it
+// fails after Shutdown.
+func (e *exporter) Start(context.Context, pipeline.Host) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch e.state {
+	case stateStarted:
+		return nil
+	case stateStopped:
+		return fmt.Errorf("exporter %s: start after shutdown", e.id)
+	}
+	if err := e.cl.start(); err != nil {
+		return fmt.Errorf("exporter %s: %w", e.id, err)
+	}
+	if err := e.out.Start(); err != nil {
+		e.cl.close()
+		return fmt.Errorf("exporter %s: %w", e.id, err)
+	}
+	e.state = stateStarted
+	return nil
+}
+
+// Shutdown stops the senders (a queued request stays queued for the next
+// run), then closes idle connections. It is idempotent.
+func (e *exporter) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state == stateStopped {
+		return nil
+	}
+	started := e.state == stateStarted
+	e.state = stateStopped
+	err := e.out.Shutdown(ctx)
+	if started {
+		e.cl.close()
+	}
+	if err != nil {
+		return fmt.Errorf("exporter %s: %w", e.id, err)
+	}
+	return nil
+}
+
+// Capabilities implements consumer.Metrics: the exporter only reads.
+func (e *exporter) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: false}
+}
+
+// ConsumeMetrics translates md and queues (or sends) one request per
+// priority lane it touches. The target_info series of every resource goes
+// with the default lane's request, so that it stays in one lane and its
+// samples reach Prometheus in order.
+//
+// Data points that cannot be sent (delta temporality, no timestamp, ...)
+// are counted by reason and reported in a *pipeline.PartialError (OTLP
+// partial success) when the rest was taken; see sender.Output.Put for the
+// other errors.
+func (e *exporter) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
+	if md.DataPointCount() == 0 {
+		return nil
+	}
+	var errs []error
+	dropped := map[string]int{}
+	if e.lanes == nil {
+		b := e.tr.translate(md)
+		errs = append(errs, e.put(ctx, queue.LaneNormal, b, dropped))
+	} else {
+		// target_info first: splitting may move md's data into the parts.
+		def := e.lanes.Default()
+		withInfo := e.tr.newBatch()
+		withInfo.addTargetInfo(md)
+		parts, items := e.lanes.SplitMetrics(md)
+		for l := range parts {
+			lane := queue.Lane(l)
+			b := withInfo
+			if lane != def {
+				if items[l] == 0 {
+					continue
+				}
+				b = e.tr.newBatch()
+			}
+			if items[l] > 0 {
+				b.addMetrics(parts[l])
+			}
+			b.finish()
+			errs = append(errs, e.put(ctx, lane, b, dropped))
+		}
+	}
+	err := joinErrors(errs)
+	if n := sum(dropped); n > 0 {
+		for reason, c := range dropped {
+			e.tel.ExporterFailed.WithLabelValues(e.id, string(pipeline.SignalMetrics), reason).Add(float64(c))
+		}
+		if err == nil {
+			err = &pipeline.PartialError{
+				Rejected: int64(n),
+				Err:      consumererror.NewPermanent(fmt.Errorf("%d of %d data points cannot go to Prometheus: %s", n, md.DataPointCount(), describe(dropped))),
+			}
+		}
+	}
+	return err
+}
+
+// put encodes b's request and hands it to the Output; b's dropped points
+// are added to dropped.
+func (e *exporter) put(ctx context.Context, lane queue.Lane, b *batch, dropped map[string]int) error {
+	for r, n := range b.Dropped {
+		dropped[r] += n
+	}
+	if len(b.req.Timeseries) == 0 {
+		return nil
+	}
+	raw, err := b.req.Marshal()
+	if err != nil {
+		e.tel.ExporterFailed.WithLabelValues(e.id, string(pipeline.SignalMetrics), reasonEncode).Add(float64(b.Points))
+		return consumererror.NewPermanent(fmt.Errorf("encode %d data points: %w", b.Points, err))
+	}
+	return e.out.Put(ctx, lane, sender.Request{
+		Signal:      pipeline.SignalMetrics,
+		Items:       b.Points,
+		Body:        snappy.Encode(nil, raw),
+		Encoding:    EncodingRW1,
+		Compression: compressionSnappy,
+	})
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// describe lists counts by reason in a stable order.
+func describe(m map[string]int) string {
+	parts := make([]string, 0, len(m))
+	for r, n := range m {
+		parts = append(parts, fmt.Sprintf("%d %s", n, r))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// joinErrors joins the errors of a batch's parts; a retryable error wins
+// over a permanent one, so that the client keeps the parts that can still
+// go (parts already stored are then delivered twice, which at-least-once
+// allows, and Prometheus ignores an identical sample).
+func joinErrors(errs []error) error {
+	var failed, retryable []error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		failed = append(failed, err)
+		if !consumererror.IsPermanent(err) {
+			retryable = append(retryable, err)
+		}
+	}
+	switch {
+	case len(failed) == 0:
+		return nil
+	case len(retryable) == 1:
+		return retryable[0]
+	case len(retryable) > 1:
+		return errors.Join(retryable...)
+	case len(failed) == 1:
+		return failed[0]
+	}
+	return errors.Join(failed...)
+}

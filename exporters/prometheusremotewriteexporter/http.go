@@ -1,0 +1,179 @@
+package prometheusremotewriteexporter
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/consumer/consumererror"
+
+	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/pipeline/sender"
+)
+
+// Reasons for requests Prometheus refused with 400 because of their
+// samples; Prometheus (remote write 1.0) then stores nothing of the
+// request, so all its data points count as failed with the reason.
+const (
+	ReasonOutOfOrder      = "out_of_order"     // older than the newest sample of its series
+	ReasonOutOfBounds     = "out_of_bounds"    // outside the head's time range (too old, or too far in the future)
+	ReasonDuplicateSample = "duplicate_sample" // same series and timestamp, another value
+	ReasonTooOld          = "too_old"          // older than the out-of-order window allows
+)
+
+const (
+	userAgent = "outpost"
+	// maxResponseBytes bounds what is read of a response body.
+	maxResponseBytes = 64 << 10
+	// maxMessageBytes bounds the part of an error body quoted in errors.
+	maxMessageBytes = 512
+)
+
+// client posts ready-to-send bodies to the remote-write endpoint.
+type client struct {
+	url     string
+	headers http.Header
+	tlsCfg  *tls.Config
+	hc      atomic.Pointer[http.Client] // set by start
+}
+
+func newClient(c *Config, tlsCfg *tls.Config) *client {
+	cl := &client{url: c.Endpoint, headers: http.Header{}, tlsCfg: tlsCfg}
+	for k, v := range c.Headers {
+		cl.headers.Set(k, v)
+	}
+	if cl.headers.Get("User-Agent") == "" {
+		cl.headers.Set("User-Agent", userAgent)
+	}
+	cl.headers.Set("Content-Type", "application/x-protobuf")
+	cl.headers.Set("Content-Encoding", compressionSnappy)
+	cl.headers.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	return cl
+}
+
+func (c *client) start() error {
+	base, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return errors.New("http.DefaultTransport is not an *http.Transport")
+	}
+	tr := base.Clone()
+	tr.TLSClientConfig = c.tlsCfg
+	tr.MaxIdleConnsPerHost = 4
+	// Client.Timeout stays zero: the Sender bounds each attempt through the
+	// request's context.
+	c.hc.Store(&http.Client{Transport: tr})
+	return nil
+}
+
+func (c *client) close() {
+	if hc := c.hc.Load(); hc != nil {
+		hc.CloseIdleConnections()
+	}
+}
+
+// send implements sender.SendFunc: one POST of r, classified.
+func (c *client) send(ctx context.Context, r sender.Request) error {
+	if r.Encoding != EncodingRW1 || r.Compression != compressionSnappy {
+		return consumererror.NewPermanent(fmt.Errorf("stored request is %s/%s, this exporter sends %s/%s", r.Encoding, r.Compression, EncodingRW1, compressionSnappy))
+	}
+	hc := c.hc.Load()
+	if hc == nil {
+		return errors.New("exporter not started")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(r.Body))
+	if err != nil {
+		return consumererror.NewPermanent(fmt.Errorf("POST %s: %w", c.url, err))
+	}
+	req.Header = c.headers.Clone()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("POST %s: %w", c.url, err) // network: retryable
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	return classify(c.url, resp.StatusCode, resp.Header.Get("Retry-After"), body, time.Now())
+}
+
+// classify turns a non-2xx answer into an error the Sender understands:
+// 429 is a throttle honouring Retry-After; every 5xx is retried (after
+// Retry-After when given); any other status is permanent, and a 400 about
+// samples Prometheus cannot store carries the reason it is counted under.
+// The error quotes the server's message.
+func classify(url string, status int, retryAfterHeader string, body []byte, now time.Time) error {
+	msg := quote(body)
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	err := fmt.Errorf("POST %s: HTTP %d: %s", url, status, msg)
+	wait := retryAfter(retryAfterHeader, now)
+	switch {
+	case status == http.StatusTooManyRequests:
+		return pipeline.NewThrottle(err, wait)
+	case status >= 500 && status <= 599:
+		if wait > 0 {
+			return pipeline.NewThrottle(err, wait)
+		}
+		return err
+	case status == http.StatusBadRequest:
+		if reason := sampleReason(msg); reason != "" {
+			return consumererror.NewPermanent(&sender.ReasonError{Reason: reason, Err: err})
+		}
+	}
+	return consumererror.NewPermanent(err)
+}
+
+// sampleReason recognises the storage errors Prometheus answers 400 with
+// (storage.ErrOutOfOrderSample and friends; the status, not this text,
+// makes the error permanent: the text only names the counter's reason).
+func sampleReason(msg string) string {
+	m := strings.ToLower(msg)
+	switch {
+	case strings.Contains(m, "out of order sample"):
+		return ReasonOutOfOrder
+	case strings.Contains(m, "out of bounds"):
+		return ReasonOutOfBounds
+	case strings.Contains(m, "duplicate sample for timestamp"):
+		return ReasonDuplicateSample
+	case strings.Contains(m, "too old sample"):
+		return ReasonTooOld
+	}
+	return ""
+}
+
+// quote returns the first maxMessageBytes of body as one line of valid
+// UTF-8.
+func quote(body []byte) string {
+	body = body[:min(len(body), maxMessageBytes)]
+	return strings.Join(strings.Fields(strings.ToValidUTF8(string(body), "?")), " ")
+}
+
+// retryAfter parses a Retry-After value: delay-seconds or an HTTP date.
+// It returns 0 for an absent, invalid or past value, and at most a day.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), 24*time.Hour)
+	}
+	return 0
+}

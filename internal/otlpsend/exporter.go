@@ -1,0 +1,319 @@
+package otlpsend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/outpost-edge/outpost/internal/selftelemetry"
+	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/pipeline/lanes"
+	"github.com/outpost-edge/outpost/pipeline/queue"
+	"github.com/outpost-edge/outpost/pipeline/sender"
+)
+
+// reasonEncode is the failed-items reason for a batch that could not be
+// encoded.
+const reasonEncode = "encode"
+
+// Transport is one wire protocol: it makes one attempt to deliver a
+// ready-to-send Request (a sender.SendFunc) and classifies the outcome.
+// GRPC and HTTP are the two there are.
+type Transport interface {
+	Start() error
+	Send(ctx context.Context, r sender.Request) error
+	Close() error
+}
+
+// Options are the parts of an OTLP exporter's configuration that shape the
+// Exporter itself (the Transport takes the rest).
+type Options struct {
+	// Encoding of the bodies: proto (the only one gRPC takes) or json.
+	Encoding sender.Encoding
+	// Compression of the bodies: CompressionGzip, CompressionZstd or
+	// CompressionNone.
+	Compression string
+	// FastestZstd encodes zstd at its fastest level (as gRPC's own zstd
+	// compressor does) rather than the default level.
+	FastestZstd bool
+	// Timeout bounds each attempt.
+	Timeout time.Duration
+	// Retry, Queue and Priority are the exporter's `retry_on_failure`,
+	// `queue` and `priority` sections.
+	Retry    sender.RetryConfig
+	Queue    sender.QueueConfig
+	Priority lanes.Config
+}
+
+// Exporter is one OTLP exporter instance, shared by every pipeline naming
+// its ID. ConsumeX splits the batch by priority lane, encodes each part
+// once into a Request and puts it in the Output: the queue, drained by
+// senders that call the transport (or, with the queue disabled, the
+// Sender directly).
+type Exporter struct {
+	id    string
+	tel   *selftelemetry.Metrics
+	enc   encoder
+	tr    Transport
+	out   *sender.Output
+	lanes *lanes.Classifier // nil without a queue
+	mu    sync.Mutex        // guards state
+	state int               // stateCreated, stateStarted, stateStopped
+}
+
+const (
+	stateCreated = iota
+	stateStarted
+	stateStopped
+)
+
+var (
+	_ consumer.Traces    = (*Exporter)(nil)
+	_ consumer.Metrics   = (*Exporter)(nil)
+	_ consumer.Logs      = (*Exporter)(nil)
+	_ pipeline.Component = (*Exporter)(nil)
+)
+
+// New returns an exporter sending through tr. It starts nothing: Start
+// does.
+func New(set pipeline.Settings, tr Transport, o Options) (*Exporter, error) {
+	enc := encoder{encoding: o.Encoding}
+	if o.Compression != CompressionNone && o.Compression != "" {
+		enc.compressor = newBodyCompressor(o.Compression, o.FastestZstd)
+	}
+	c := common{o.Timeout, o.Retry, o.Queue, o.Priority}
+	if set.Logger == nil {
+		set.Logger = slog.New(slog.DiscardHandler)
+	}
+	if set.Telemetry == nil {
+		set.Telemetry = selftelemetry.New()
+	}
+	e := &Exporter{id: set.ID.String(), tel: set.Telemetry, enc: enc, tr: tr}
+	if c.queue.Enabled {
+		cl, err := lanes.New(c.priority)
+		if err != nil {
+			return nil, fmt.Errorf("priority: %w", err)
+		}
+		e.lanes = cl
+	}
+	out, err := sender.NewOutput(sender.OutputSettings{
+		Exporter:  e.id,
+		Logger:    set.Logger,
+		Telemetry: set.Telemetry,
+		Queue:     c.queue,
+		Dir:       set.StorageDir,
+		Registry:  set.Queues,
+		Memory:    set.Memory,
+		Uplink:    set.Uplink,
+		Retry:     c.retry,
+		Timeout:   c.timeout,
+		Send:      tr.Send,
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.out = out
+	return e, nil
+}
+
+// Start prepares the connection (gRPC dials lazily, on the first send). It
+// is idempotent; it fails after Shutdown.
+func (e *Exporter) Start(context.Context, pipeline.Host) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch e.state {
+	case stateStarted:
+		return nil
+	case stateStopped:
+		return fmt.Errorf("exporter %s: start after shutdown", e.id)
+	}
+	if err := e.tr.Start(); err != nil {
+		return fmt.Errorf("exporter %s: %w", e.id, err)
+	}
+	if err := e.out.Start(); err != nil {
+		_ = e.tr.Close()
+		return fmt.Errorf("exporter %s: %w", e.id, err)
+	}
+	e.state = stateStarted
+	return nil
+}
+
+// Shutdown stops the senders, cancelling sends in progress: a queued record
+// stays queued (a disk queue keeps it for the next run, or for the
+// exporter that replaces this one on a reload); without a queue the caller
+// gets a retryable error and keeps its data. A memory queue is first
+// drained within ctx's deadline. Then the connection is closed. It is
+// idempotent.
+func (e *Exporter) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state == stateStopped {
+		return nil
+	}
+	started := e.state == stateStarted
+	e.state = stateStopped
+	err := e.out.Shutdown(ctx)
+	if started {
+		err = errors.Join(err, e.tr.Close())
+	}
+	if err != nil {
+		return fmt.Errorf("exporter %s: %w", e.id, err)
+	}
+	return nil
+}
+
+// Capabilities implements consumer.Traces, Metrics and Logs: the exporter
+// only reads the data.
+func (e *Exporter) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: false}
+}
+
+// ConsumeTraces queues td (one record per priority lane it touches), or
+// without a queue sends it; see sender.Output.Put for what the error
+// means.
+func (e *Exporter) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	if td.SpanCount() == 0 {
+		return nil
+	}
+	if e.lanes == nil {
+		return e.consume(ctx, pipeline.SignalTraces, queue.LaneNormal, td.SpanCount(), ptraceotlp.NewExportRequestFromTraces(td))
+	}
+	parts, items := e.lanes.SplitTraces(td)
+	var errs []error
+	for l := range parts {
+		if items[l] > 0 {
+			errs = append(errs, e.consume(ctx, pipeline.SignalTraces, queue.Lane(l), items[l], ptraceotlp.NewExportRequestFromTraces(parts[l])))
+		}
+	}
+	return joinErrors(errs)
+}
+
+// ConsumeMetrics queues or sends md, as ConsumeTraces does.
+func (e *Exporter) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
+	if md.DataPointCount() == 0 {
+		return nil
+	}
+	if e.lanes == nil {
+		return e.consume(ctx, pipeline.SignalMetrics, queue.LaneNormal, md.DataPointCount(), pmetricotlp.NewExportRequestFromMetrics(md))
+	}
+	parts, items := e.lanes.SplitMetrics(md)
+	var errs []error
+	for l := range parts {
+		if items[l] > 0 {
+			errs = append(errs, e.consume(ctx, pipeline.SignalMetrics, queue.Lane(l), items[l], pmetricotlp.NewExportRequestFromMetrics(parts[l])))
+		}
+	}
+	return joinErrors(errs)
+}
+
+// ConsumeLogs queues or sends ld, as ConsumeTraces does.
+func (e *Exporter) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	if ld.LogRecordCount() == 0 {
+		return nil
+	}
+	if e.lanes == nil {
+		return e.consume(ctx, pipeline.SignalLogs, queue.LaneNormal, ld.LogRecordCount(), plogotlp.NewExportRequestFromLogs(ld))
+	}
+	parts, items := e.lanes.SplitLogs(ld)
+	var errs []error
+	for l := range parts {
+		if items[l] > 0 {
+			errs = append(errs, e.consume(ctx, pipeline.SignalLogs, queue.Lane(l), items[l], plogotlp.NewExportRequestFromLogs(parts[l])))
+		}
+	}
+	return joinErrors(errs)
+}
+
+// joinErrors joins the errors of a batch's parts. When parts went to
+// several lanes and only some were stored, the caller still gets an error
+// and sends the whole batch again: the stored parts are then delivered
+// twice, which at-least-once allows. A retryable error wins over a
+// permanent one, so that the client keeps the parts that can still go.
+func joinErrors(errs []error) error {
+	var failed, retryable []error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		failed = append(failed, err)
+		if !consumererror.IsPermanent(err) {
+			retryable = append(retryable, err)
+		}
+	}
+	switch {
+	case len(failed) == 0:
+		return nil
+	case len(retryable) > 0:
+		if len(retryable) == 1 {
+			return retryable[0]
+		}
+		return errors.Join(retryable...)
+	case len(failed) == 1:
+		return failed[0]
+	}
+	return errors.Join(failed...)
+}
+
+func (e *Exporter) consume(ctx context.Context, sig pipeline.Signal, lane queue.Lane, items int, req exportRequest) error {
+	r, err := e.enc.encode(sig, items, req)
+	if err != nil {
+		e.tel.ExporterFailed.WithLabelValues(e.id, string(sig), reasonEncode).Add(float64(items))
+		return consumererror.NewPermanent(fmt.Errorf("encode %d %s: %w", items, sig, err))
+	}
+	return e.out.Put(ctx, lane, r)
+}
+
+// exportRequest is what the p*otlp ExportRequest types share.
+type exportRequest interface {
+	MarshalProto() ([]byte, error)
+	MarshalJSON() ([]byte, error)
+}
+
+// encoder turns a batch into a ready-to-send Request.
+type encoder struct {
+	encoding sender.Encoding
+	// compressor compresses the body; nil leaves it as is (for gRPC, which
+	// compresses each message itself, and for `compression: none`).
+	compressor *bodyCompressor
+}
+
+func (e encoder) encode(sig pipeline.Signal, items int, req exportRequest) (sender.Request, error) {
+	var body []byte
+	var err error
+	if e.encoding == sender.EncodingJSON {
+		body, err = req.MarshalJSON()
+	} else {
+		body, err = req.MarshalProto()
+	}
+	if err != nil {
+		return sender.Request{}, err
+	}
+	r := sender.Request{Signal: sig, Items: items, Body: body, Encoding: e.encoding}
+	if e.compressor != nil {
+		if r.Body, err = e.compressor.compress(body); err != nil {
+			return sender.Request{}, err
+		}
+		r.Compression = e.compressor.name
+	}
+	return r, nil
+}
+
+// common is the part of the configuration every OTLP exporter shares.
+type common struct {
+	timeout  time.Duration
+	retry    sender.RetryConfig
+	queue    sender.QueueConfig
+	priority lanes.Config
+}
