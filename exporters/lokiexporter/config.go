@@ -60,12 +60,21 @@ type Config struct {
 	// BodyFormat is how a map body becomes the line: json (default) or
 	// logfmt. String bodies are always the line verbatim.
 	BodyFormat string `yaml:"body_format"`
-	// Headers are sent with every request.
-	Headers map[string]string `yaml:"headers"`
+	// Headers are sent with every request. Their values are never shown
+	// in logs. Not Content-Type, Content-Encoding and the other headers
+	// the exporter sets; not X-Scope-OrgID (use Tenant); not Authorization
+	// when Auth is set.
+	Headers clientconfig.Headers `yaml:"headers"`
+	// Auth sends an Authorization header from a bearer token file or
+	// basic credentials, re-read when the files change (from the next
+	// request).
+	Auth clientconfig.Auth `yaml:"auth"`
 	// Timeout bounds each attempt (default 10s).
 	Timeout time.Duration `yaml:"timeout"`
 	// TLS configures https:// endpoints; the URL scheme decides whether
 	// TLS is used, so `insecure: true` with an https:// URL is an error.
+	// The certificate, key and CA files are re-read when they change, from
+	// the next new connection.
 	TLS clientconfig.TLS `yaml:"tls"`
 	// RetryOnFailure is the retry policy for retryable failures.
 	RetryOnFailure sender.RetryConfig `yaml:"retry_on_failure"`
@@ -147,28 +156,34 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("body_format: want json or logfmt, got %q", c.BodyFormat))
 	}
-	for k, v := range c.Headers {
-		switch lk := strings.ToLower(k); {
-		case !validHeaderName(k):
-			errs = append(errs, fmt.Errorf("headers.%s: invalid header name", k))
-		case reservedHeader(lk):
-			errs = append(errs, fmt.Errorf("headers.%s: set by the exporter itself", k))
-		case lk == "x-scope-orgid":
-			errs = append(errs, fmt.Errorf("headers.%s: use tenant", k))
-		case !validHeaderValue(v):
-			errs = append(errs, fmt.Errorf("headers.%s: value holds a control character", k))
-		}
-	}
+	errs = append(errs, validateHeaders(c.Headers, c.Auth)...)
+	errs = append(errs, clientconfig.Prefixed("auth.", c.Auth.Validate()))
 	if c.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("timeout: must be positive, got %s", c.Timeout))
 	}
-	errs = append(errs, prefixed("tls.", c.TLS.Validate()))
+	errs = append(errs, clientconfig.Prefixed("tls.", c.TLS.Validate()))
 	if c.TLS.Insecure && https {
 		errs = append(errs, errors.New("tls.insecure: true contradicts an https:// endpoint (the URL scheme decides; use http:// for plaintext)"))
 	}
-	errs = append(errs, prefixed("retry_on_failure.", c.RetryOnFailure.Validate()))
-	errs = append(errs, prefixed("queue.", c.Queue.Validate()), prefixed("priority.", c.Priority.Validate()))
+	errs = append(errs, clientconfig.Prefixed("retry_on_failure.", c.RetryOnFailure.Validate()))
+	errs = append(errs, clientconfig.Prefixed("queue.", c.Queue.Validate()), clientconfig.Prefixed("priority.", c.Priority.Validate()))
 	return errors.Join(errs...)
+}
+
+// validateHeaders is clientconfig.ValidateHeaders (names, values, the
+// headers the exporter sets, Authorization with auth) plus X-Scope-OrgID,
+// which is refused: the tenant has its own key, so that it cannot be set
+// twice. The errors are sorted, so that a configuration with several bad
+// headers always reads the same.
+func validateHeaders(h clientconfig.Headers, auth clientconfig.Auth) []error {
+	errs := clientconfig.ValidateHeaders(h, clientconfig.HTTPReservedHeader, auth)
+	for k := range h {
+		if strings.EqualFold(k, "X-Scope-OrgID") {
+			errs = append(errs, fmt.Errorf("headers.%s: use tenant", k))
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errs
 }
 
 // labelSource is where a label's value comes from.
@@ -262,32 +277,8 @@ func validateURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// reservedHeader reports headers that the exporter sets per request.
-func reservedHeader(k string) bool {
-	switch k {
-	case "content-type", "content-encoding", "content-length", "transfer-encoding", "host", "connection":
-		return true
-	}
-	return false
-}
-
-// validHeaderName reports whether k is an RFC 9110 token.
-func validHeaderName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
+// validHeaderValue reports whether v may be a header value (the tenant):
+// no control character but tab.
 func validHeaderValue(v string) bool {
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
@@ -295,22 +286,4 @@ func validHeaderValue(v string) bool {
 		}
 	}
 	return true
-}
-
-// prefixed puts prefix before the key path of each error err joins.
-func prefixed(prefix string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var list []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		list = j.Unwrap()
-	} else {
-		list = []error{err}
-	}
-	out := make([]error, len(list))
-	for i, e := range list {
-		out[i] = fmt.Errorf("%s%w", prefix, e)
-	}
-	return errors.Join(out...)
 }

@@ -67,7 +67,8 @@ func TestDecodeConfig(t *testing.T) {
 	if c.Endpoint != "https://loki.central.example/loki/api/v1/push" || c.Tenant != "factory-7" ||
 		!reflect.DeepEqual(c.Labels, want) || c.ResourceAttributes != "drop" || c.BodyFormat != "logfmt" ||
 		c.Headers["X-Source"] != "edge" || c.Timeout != 5*time.Second ||
-		c.TLS != (clientconfig.TLS{CAFile: "/etc/outpost/ca.pem"}) || c.RetryOnFailure.InitialInterval != time.Second ||
+		c.TLS != (clientconfig.TLS{CAFile: "/etc/outpost/ca.pem", CertFile: "/etc/outpost/client.pem", KeyFile: "/etc/outpost/client-key.pem"}) ||
+		c.Auth != (clientconfig.Auth{BearerTokenFile: "/var/run/secrets/outpost/loki-token"}) || c.RetryOnFailure.InitialInterval != time.Second ||
 		c.RetryOnFailure.MaxInterval != sender.DefaultMaxInterval || c.Queue.MaxBytes != 1<<30 || len(c.Priority.Rules) != 1 {
 		t.Fatalf("decoded %+v", c)
 	}
@@ -105,6 +106,16 @@ func TestValidate(t *testing.T) {
 		{"headers", func(c *Config) {
 			c.Headers = map[string]string{"Content-Encoding": "gzip", "X-Scope-OrgID": "t", "bad name": "x", "X-Ok": "a\x00"}
 		}, []string{"headers.Content-Encoding: set by the exporter", "headers.X-Scope-OrgID: use tenant", "headers.bad name: invalid header name", "headers.X-Ok: value holds a control character"}},
+		{"authorization header without auth", func(c *Config) { c.Headers = clientconfig.Headers{"Authorization": "Bearer x"} }, nil},
+		{"authorization header with auth", func(c *Config) {
+			c.Headers = clientconfig.Headers{"authorization": "Bearer x", "x-scope-orgid": "t"}
+			c.Auth.BearerTokenFile = "/run/token"
+		}, []string{"headers.authorization: set by auth", "headers.x-scope-orgid: use tenant"}},
+		{"auth both", func(c *Config) {
+			c.Auth = clientconfig.Auth{BearerTokenFile: "t", Basic: clientconfig.BasicAuth{Username: "u", Password: "p"}}
+		}, []string{"auth.bearer_token_file, basic: give one or the other"}},
+		{"auth basic", func(c *Config) { c.Auth.Basic.PasswordFile = "p" }, []string{"auth.basic.username: required"}},
+		{"auth basic password", func(c *Config) { c.Auth.Basic.Username = "u" }, []string{"auth.basic.password, basic.password_file: give one"}},
 		{"timeout", func(c *Config) { c.Timeout = 0 }, []string{"timeout: must be positive"}},
 		{"insecure https", func(c *Config) { c.Endpoint = "https://loki/push"; c.TLS.Insecure = true }, []string{"tls.insecure: true contradicts an https:// endpoint"}},
 		{"tls", func(c *Config) { c.TLS.CertFile = "c.pem" }, []string{"tls.cert_file, key_file: give both or neither"}},

@@ -54,8 +54,38 @@
 // ready-to-send body (Request Encoding "loki-push-proto", Compression
 // "snappy") and puts it in a sender.Output, the durable queue by default.
 // Senders POST the body as is, with Content-Type application/x-protobuf,
-// Content-Encoding snappy, User-Agent outpost, the configured headers and,
-// when `tenant` is set, X-Scope-OrgID.
+// Content-Encoding snappy, User-Agent outpost, the configured headers,
+// when `tenant` is set X-Scope-OrgID, and when `auth` is set
+// Authorization.
+//
+// # Client options
+//
+// `tls`, `auth`, `headers` and the proxy are internal/clientconfig's, as
+// in otlphttp (docs/exporters.md, "Client options"):
+//
+//   - auth: `bearer_token_file` (sent as "Authorization: Bearer <token>")
+//     or `basic` (username with `password` or `password_file`). The files
+//     are read when the exporter is created (missing or empty is an
+//     error naming the key) and re-read when they change on disk: a
+//     rotated token or password is sent from the next request.
+//   - tls: the client certificate, key and CA files are re-read when they
+//     change, at each TLS handshake, so a rotated certificate or CA takes
+//     effect at the next new connection. HTTP keeps connections alive
+//     between requests: the new certificate is used once Loki (or a load
+//     balancer in front of it) closes the current one, or after a network
+//     error. A change that does not load (a certificate written before
+//     its key) keeps the previous files' contents until it does.
+//   - headers: sent with every request; their values, like
+//     auth.basic.password, print as [redacted] in %v, %+v, %#v and %s. Not
+//     the headers the exporter sets (Content-Type, Content-Encoding,
+//     Content-Length, Transfer-Encoding, Host, Connection), not
+//     Authorization when `auth` is set, and not X-Scope-OrgID, refused
+//     with "use tenant": the tenant has its own key, so that it is set in
+//     one place only.
+//   - proxy: HTTP_PROXY for http:// endpoints, HTTPS_PROXY (CONNECT) for
+//     https:// ones, NO_PROXY for exceptions, read when the exporter
+//     starts. Like every Go client, requests to localhost and loopback
+//     addresses never go through a proxy.
 //
 // # Outcomes
 //
@@ -84,6 +114,7 @@
 //     entries within Loki's max_structured_metadata_entries_count.
 //   - No observed_timestamp metadata, no counting of which entries of a
 //     400 Loki took, no line truncation (Loki's max_line_size applies).
-//   - No authentication beyond static headers yet: bearer tokens, basic
-//     auth and certificate reloading come with internal/clientconfig.
+//   - No closing of kept-alive connections to pick up a rotated client
+//     certificate sooner: that is the server's or load balancer's
+//     connection age, as for every HTTP exporter.
 package lokiexporter

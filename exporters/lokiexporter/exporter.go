@@ -2,7 +2,6 @@ package lokiexporter
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,7 +59,7 @@ var (
 	_ pipeline.Component = (*exporter)(nil)
 )
 
-func newExporter(set pipeline.Settings, cfg *Config, tlsCfg *tls.Config) (*exporter, error) {
+func newExporter(set pipeline.Settings, cfg *Config, client clientOptions) (*exporter, error) {
 	if set.Logger == nil {
 		set.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -71,7 +70,7 @@ func newExporter(set pipeline.Settings, cfg *Config, tlsCfg *tls.Config) (*expor
 	if err != nil {
 		return nil, err
 	}
-	e := &exporter{id: set.ID.String(), tel: set.Telemetry, tr: tr, http: newHTTPTransport(cfg, tlsCfg)}
+	e := &exporter{id: set.ID.String(), tel: set.Telemetry, tr: tr, http: newHTTPTransport(cfg, client)}
 	if cfg.Queue.Enabled {
 		cl, err := lanes.New(cfg.Priority)
 		if err != nil {

@@ -3,6 +3,7 @@ package lokiexporter
 import (
 	"context"
 	"fmt"
+	"net/url"
 
 	"github.com/outpost-edge/outpost/pipeline"
 )
@@ -29,11 +30,22 @@ func create(_ context.Context, set pipeline.Settings, cfg pipeline.Config) (pipe
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	tlsCfg, err := c.TLS.Load()
+	u, err := url.Parse(c.Endpoint) // valid: Validate checked it
+	if err != nil {
+		return nil, fmt.Errorf("endpoint: %w", err)
+	}
+	// The files are read now (an unreadable one is an error naming its
+	// key) and followed from then on: TLS files at each handshake, auth
+	// files at each request.
+	tlsCfg, err := c.TLS.LoadReloading(set.Logger, u.Hostname())
 	if err != nil {
 		return nil, fmt.Errorf("tls.%w", err)
 	}
-	e, err := newExporter(set, c, tlsCfg)
+	auth, err := c.Auth.Load(set.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("auth.%w", err)
+	}
+	e, err := newExporter(set, c, clientOptions{TLS: tlsCfg, Auth: auth})
 	if err != nil {
 		return nil, err
 	}

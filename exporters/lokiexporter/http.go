@@ -7,14 +7,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
+	"golang.org/x/net/http/httpproxy"
 
+	"github.com/outpost-edge/outpost/internal/clientconfig"
 	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/pipeline/sender"
 )
@@ -30,18 +35,37 @@ const (
 	maxMessageBytes = 512
 )
 
-// httpTransport posts ready-to-send push bodies to Loki.
+// clientOptions are the loaded client options of the `tls` and `auth`
+// sections.
+type clientOptions struct {
+	// TLS configures https:// endpoints; build it with
+	// clientconfig.TLS.LoadReloading so that rotated files apply at the
+	// next handshake.
+	TLS *tls.Config
+	// Auth, when set, gives the Authorization header of each request.
+	Auth *clientconfig.Authorizer
+}
+
+// httpTransport posts ready-to-send push bodies to Loki. Connections are
+// kept alive and reused; TLS files changed on disk apply from the next
+// connection, auth files from the next request. The proxy is taken from
+// HTTP_PROXY, HTTPS_PROXY and NO_PROXY as they are at start (so a reload
+// picks up a change); like every Go client it never proxies requests to
+// localhost or a loopback address.
 type httpTransport struct {
 	url     string
-	headers http.Header // configured headers, tenant and User-Agent
+	headers http.Header // configured headers, tenant, User-Agent, Content-Type
 	tlsCfg  *tls.Config
+	auth    *clientconfig.Authorizer    // nil without auth
 	client  atomic.Pointer[http.Client] // set by start
 }
 
-func newHTTPTransport(cfg *Config, tlsCfg *tls.Config) *httpTransport {
-	t := &httpTransport{url: cfg.Endpoint, headers: http.Header{}, tlsCfg: tlsCfg}
-	for k, v := range cfg.Headers {
-		t.headers.Set(k, v)
+func newHTTPTransport(cfg *Config, client clientOptions) *httpTransport {
+	t := &httpTransport{url: cfg.Endpoint, headers: http.Header{}, tlsCfg: client.TLS, auth: client.Auth}
+	// In key order: two keys that differ only in case are one header, and
+	// the same one must win at every start.
+	for _, k := range slices.Sorted(maps.Keys(cfg.Headers)) {
+		t.headers.Set(k, cfg.Headers[k])
 	}
 	if cfg.Tenant != "" {
 		t.headers.Set("X-Scope-OrgID", cfg.Tenant)
@@ -59,6 +83,10 @@ func (t *httpTransport) start() error {
 	tr := base.Clone()
 	tr.TLSClientConfig = t.tlsCfg
 	tr.MaxIdleConnsPerHost = 4
+	// The environment now, rather than http.ProxyFromEnvironment's copy
+	// taken at the process's first request.
+	proxy := httpproxy.FromEnvironment().ProxyFunc()
+	tr.Proxy = func(r *http.Request) (*url.URL, error) { return proxy(r.URL) }
 	// Client.Timeout stays zero: the Sender bounds each attempt through
 	// the request's context.
 	t.client.Store(&http.Client{Transport: tr})
@@ -87,6 +115,13 @@ func (t *httpTransport) send(ctx context.Context, r sender.Request) error {
 		return consumererror.NewPermanent(fmt.Errorf("POST %s: %w", t.url, err))
 	}
 	req.Header = t.headers.Clone()
+	if t.auth != nil {
+		v, err := t.auth.Value()
+		if err != nil {
+			return fmt.Errorf("POST %s: %w", t.url, err) // retryable: the file may come back
+		}
+		req.Header.Set("Authorization", v)
+	}
 	if r.Compression != "" {
 		req.Header.Set("Content-Encoding", r.Compression)
 	}

@@ -8,7 +8,7 @@
 // machinery described below is internal/otlpsend, shared with
 // jaegerexporter. The client options (tls, auth, headers, timeout) are
 // internal/clientconfig's: certificate, CA and token files are re-read
-// when they change (see docs/client-options.md).
+// when they change (see docs/exporters.md, "Client options").
 //
 // # Send path
 //

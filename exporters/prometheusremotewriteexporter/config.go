@@ -24,12 +24,20 @@ type Config struct {
 	// http://prometheus:9090/api/v1/write (required). The scheme decides
 	// whether TLS is used.
 	Endpoint string `yaml:"endpoint"`
-	// Headers are sent with every request (for example X-Scope-OrgID or an
-	// Authorization header). The protocol's own headers cannot be set.
-	Headers map[string]string `yaml:"headers"`
+	// Headers are sent with every request (for example X-Scope-OrgID, or
+	// an Authorization header when auth is not set). The protocol's own
+	// headers cannot be set. Their values are never shown in logs.
+	Headers clientconfig.Headers `yaml:"headers"`
+	// Auth sends an Authorization header from a bearer token file or
+	// basic credentials; the files are re-read when they change, so a
+	// rotated token or password is used from the next request.
+	Auth clientconfig.Auth `yaml:"auth"`
 	// Timeout bounds each attempt (default 30s).
 	Timeout time.Duration `yaml:"timeout"`
-	// TLS configures https:// endpoints.
+	// TLS configures https:// endpoints; the URL scheme decides whether
+	// TLS is used, so `insecure: true` with an https:// URL is an error.
+	// The certificate, key and CA files are re-read when they change, and
+	// apply from the next new connection.
 	TLS clientconfig.TLS `yaml:"tls"`
 	// RetryOnFailure is the retry policy for retryable failures (5xx,
 	// 429, network errors).
@@ -98,20 +106,12 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("endpoint: want an http:// or https:// URL, got %q", c.Endpoint))
 	} else if u.Scheme == "http" && hasTLSFiles(c.TLS) {
 		errs = append(errs, errors.New("tls: certificate settings with an http:// endpoint (use https://)"))
+	} else if u.Scheme == "https" && c.TLS.Insecure {
+		errs = append(errs, errors.New("tls.insecure: true contradicts an https:// endpoint (the URL scheme decides; use http:// for plaintext)"))
 	}
-	if err := c.TLS.Validate(); err != nil {
-		errs = append(errs, prefixed("tls.", err))
-	}
-	for k, v := range c.Headers {
-		switch {
-		case !validHeaderName(k):
-			errs = append(errs, fmt.Errorf("headers.%s: invalid header name", k))
-		case reservedHeader(strings.ToLower(k)):
-			errs = append(errs, fmt.Errorf("headers.%s: set by the exporter itself", k))
-		case strings.ContainsAny(v, "\r\n\x00"):
-			errs = append(errs, fmt.Errorf("headers.%s: value holds a control character", k))
-		}
-	}
+	errs = append(errs, clientconfig.Prefixed("tls.", c.TLS.Validate()))
+	errs = append(errs, clientconfig.ValidateHeaders(c.Headers, reservedHeader, c.Auth)...)
+	errs = append(errs, clientconfig.Prefixed("auth.", c.Auth.Validate()))
 	if c.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("timeout: must be positive, got %s", c.Timeout))
 	}
@@ -140,15 +140,10 @@ func (c *Config) Validate() error {
 	if c.ResourceToTelemetryConversion && len(c.PromoteResourceAttributes) > 0 {
 		errs = append(errs, errors.New("promote_resource_attributes: set together with resource_to_telemetry_conversion, which already promotes every attribute"))
 	}
-	if err := c.RetryOnFailure.Validate(); err != nil {
-		errs = append(errs, prefixed("retry_on_failure.", err))
-	}
-	if err := c.Queue.Validate(); err != nil {
-		errs = append(errs, prefixed("queue.", err))
-	}
-	if err := c.Priority.Validate(); err != nil {
-		errs = append(errs, prefixed("priority.", err))
-	}
+	errs = append(errs,
+		clientconfig.Prefixed("retry_on_failure.", c.RetryOnFailure.Validate()),
+		clientconfig.Prefixed("queue.", c.Queue.Validate()),
+		clientconfig.Prefixed("priority.", c.Priority.Validate()))
 	return errors.Join(errs...)
 }
 
@@ -156,44 +151,9 @@ func hasTLSFiles(t clientconfig.TLS) bool {
 	return t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify
 }
 
-// reservedHeader reports headers that the exporter sets per request.
+// reservedHeader reports headers (in lower case) that the exporter sets
+// per request: the HTTP ones every exporter sets and the protocol's
+// version header.
 func reservedHeader(k string) bool {
-	switch k {
-	case "content-type", "content-encoding", "content-length", "transfer-encoding", "host", "connection",
-		"x-prometheus-remote-write-version":
-		return true
-	}
-	return false
-}
-
-// validHeaderName reports whether k is an RFC 9110 token.
-func validHeaderName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// prefixed puts prefix before the key path of each error err joins.
-func prefixed(prefix string, err error) error {
-	var list []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		list = j.Unwrap()
-	} else {
-		list = []error{err}
-	}
-	out := make([]error, len(list))
-	for i, e := range list {
-		out[i] = fmt.Errorf("%s%w", prefix, e)
-	}
-	return errors.Join(out...)
+	return clientconfig.HTTPReservedHeader(k) || k == "x-prometheus-remote-write-version"
 }

@@ -56,6 +56,25 @@
 // then stores nothing of the request: those are counted under reasons
 // out_of_order, out_of_bounds, too_old and duplicate_sample.
 //
+// # Client options
+//
+// tls, auth, headers and timeout are internal/clientconfig's, as for
+// otlphttp (see docs/exporters.md, "Client options"). The auth section sends an
+// Authorization header at every request, from a bearer token file or
+// basic credentials (password or password_file); the files are re-read
+// when they change, so a rotated token or password applies from the next
+// request. With auth set, an Authorization header is refused in headers.
+// The tls client certificate, key and CA files are re-read when they
+// change too, but apply at the next TLS handshake, that is the next new
+// connection: connections are kept alive, so a rotated certificate is used
+// once the server or a load balancer closes the open one. A change that
+// does not load (a certificate written before its key) keeps the previous
+// contents and logs once. Header values and the password are never shown
+// when a configuration is printed. The proxy is taken from HTTP_PROXY
+// (http:// endpoints), HTTPS_PROXY (https://, through a CONNECT tunnel)
+// and NO_PROXY as they are when the exporter starts; loopback endpoints
+// are never proxied.
+//
 // # What it does not do
 //
 // Remote write 2.0 is not implemented (1.0 only). Delta temporality is not
@@ -66,5 +85,8 @@
 // scraped targets' metadata only); it is sent for receivers that keep it
 // (Mimir, Cortex). Queue consumers above 1 may
 // reorder a series' samples across requests, which Prometheus refuses
-// unless its out-of-order window allows it.
+// unless its out-of-order window allows it. No goroutine watches the
+// credential files (they are checked per handshake and per request), and
+// there is no authentication beyond bearer tokens, basic auth and static
+// headers (no SigV4, no OAuth2 client credentials).
 package prometheusremotewriteexporter

@@ -98,10 +98,24 @@ func testConfig(url string, mod func(*Config)) *Config {
 	return c
 }
 
+// testSettings are the settings of a test exporter: no logger, fresh
+// telemetry.
+func testSettings() pipeline.Settings {
+	return pipeline.Settings{ID: pipeline.MustID(testID), Telemetry: selftelemetry.New()}
+}
+
 func startExporter(t *testing.T, c *Config, dir string) (*exporter, *selftelemetry.Metrics) {
 	t.Helper()
-	tel := selftelemetry.New()
-	comp, err := NewFactory().Create(context.Background(), pipeline.Settings{ID: pipeline.MustID(testID), Telemetry: tel, StorageDir: dir}, c)
+	set := testSettings()
+	set.StorageDir = dir
+	return startWithSettings(t, c, set), set.Telemetry
+}
+
+// startWithSettings creates and starts an exporter and shuts it down at
+// the end of the test.
+func startWithSettings(t *testing.T, c *Config, set pipeline.Settings) *exporter {
+	t.Helper()
+	comp, err := NewFactory().Create(context.Background(), set, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +129,7 @@ func startExporter(t *testing.T, c *Config, dir string) (*exporter, *selftelemet
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return comp.(*exporter), tel
+	return comp.(*exporter)
 }
 
 func failed(t *testing.T, tel *selftelemetry.Metrics, reason string) float64 {
@@ -299,7 +313,7 @@ func TestLanesAndTargetInfo(t *testing.T) {
 }
 
 func TestStoredRequestOfAnotherEncoding(t *testing.T) {
-	cl := newClient(testConfig("http://127.0.0.1:1", nil), nil)
+	cl := newClient(testConfig("http://127.0.0.1:1", nil), nil, nil)
 	err := cl.send(context.Background(), sender.Request{Encoding: sender.EncodingProto, Compression: "gzip"})
 	if !consumererror.IsPermanent(err) {
 		t.Fatalf("want permanent, got %v", err)

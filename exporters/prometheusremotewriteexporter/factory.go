@@ -3,6 +3,7 @@ package prometheusremotewriteexporter
 import (
 	"context"
 	"fmt"
+	"net/url"
 
 	"github.com/outpost-edge/outpost/pipeline"
 )
@@ -29,11 +30,16 @@ func create(_ context.Context, set pipeline.Settings, cfg pipeline.Config) (pipe
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	tlsCfg, err := c.TLS.Load()
+	u, _ := url.Parse(c.Endpoint) // valid: Validate checked it
+	tlsCfg, err := c.TLS.LoadReloading(set.Logger, u.Hostname())
 	if err != nil {
 		return nil, fmt.Errorf("tls.%w", err)
 	}
-	e, err := newExporter(set, c, newClient(c, tlsCfg))
+	auth, err := c.Auth.Load(set.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("auth.%w", err)
+	}
+	e, err := newExporter(set, c, newClient(c, tlsCfg, auth))
 	if err != nil {
 		return nil, err
 	}

@@ -8,13 +8,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
+	"golang.org/x/net/http/httpproxy"
 
+	"github.com/outpost-edge/outpost/internal/clientconfig"
 	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/pipeline/sender"
 )
@@ -38,15 +41,24 @@ const (
 )
 
 // client posts ready-to-send bodies to the remote-write endpoint.
+// Connections are kept alive and reused; TLS files changed on disk apply
+// from the next connection (tlsCfg is built by TLS.LoadReloading), the
+// Authorization from auth at every request. The proxy is taken from
+// HTTP_PROXY, HTTPS_PROXY and NO_PROXY as they are at start (so a reload
+// picks up a change); like every Go client it never proxies requests to
+// localhost or a loopback address.
 type client struct {
 	url     string
-	headers http.Header
+	headers http.Header // configured and protocol headers, canonical keys
 	tlsCfg  *tls.Config
+	auth    *clientconfig.Authorizer    // nil without auth
 	hc      atomic.Pointer[http.Client] // set by start
 }
 
-func newClient(c *Config, tlsCfg *tls.Config) *client {
-	cl := &client{url: c.Endpoint, headers: http.Header{}, tlsCfg: tlsCfg}
+// newClient returns the client of c; tlsCfg (nil for Go's defaults) and
+// auth (nil for none) are c.TLS and c.Auth loaded.
+func newClient(c *Config, tlsCfg *tls.Config, auth *clientconfig.Authorizer) *client {
+	cl := &client{url: c.Endpoint, headers: http.Header{}, tlsCfg: tlsCfg, auth: auth}
 	for k, v := range c.Headers {
 		cl.headers.Set(k, v)
 	}
@@ -67,6 +79,10 @@ func (c *client) start() error {
 	tr := base.Clone()
 	tr.TLSClientConfig = c.tlsCfg
 	tr.MaxIdleConnsPerHost = 4
+	// The environment now, rather than http.ProxyFromEnvironment's copy
+	// taken at the process's first request.
+	proxy := httpproxy.FromEnvironment().ProxyFunc()
+	tr.Proxy = func(r *http.Request) (*url.URL, error) { return proxy(r.URL) }
 	// Client.Timeout stays zero: the Sender bounds each attempt through the
 	// request's context.
 	c.hc.Store(&http.Client{Transport: tr})
@@ -93,6 +109,13 @@ func (c *client) send(ctx context.Context, r sender.Request) error {
 		return consumererror.NewPermanent(fmt.Errorf("POST %s: %w", c.url, err))
 	}
 	req.Header = c.headers.Clone()
+	if c.auth != nil {
+		v, err := c.auth.Value()
+		if err != nil {
+			return fmt.Errorf("POST %s: %w", c.url, err) // retryable: the file may come back
+		}
+		req.Header.Set("Authorization", v)
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("POST %s: %w", c.url, err) // network: retryable

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -16,12 +17,21 @@ import (
 type fileStamp struct {
 	size  int64
 	mtime time.Time
+	inode uint64 // 0 where the system does not say: a rename-into-place changes it even within one mtime tick
+}
+
+func stampOf(fi os.FileInfo) fileStamp {
+	st := fileStamp{size: fi.Size(), mtime: fi.ModTime()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.inode = uint64(sys.Ino)
+	}
+	return st
 }
 
 // watched is a value parsed from one or more files, re-parsed when they
 // change on disk. Each get stats the files (one stat each, cheap next to
 // the TLS handshake or the request it serves); only when a size or mtime
-// differs are they read, and only when their content hash differs is the
+// (or, for a file replaced by rename, its inode) differs are they read, and only when their content hash differs is the
 // value parsed again. No goroutine watches them.
 //
 // A change that does not parse (a certificate written before its key, a
@@ -66,7 +76,7 @@ func (w *watched[T]) get() (T, error) {
 		if err != nil {
 			return w.fail(err)
 		}
-		stamps[i] = fileStamp{fi.Size(), fi.ModTime()}
+		stamps[i] = stampOf(fi)
 		if w.stamps == nil || stamps[i] != w.stamps[i] {
 			changed = true
 		}
