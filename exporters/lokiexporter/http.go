@@ -9,18 +9,13 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
-	"golang.org/x/net/http/httpproxy"
 
 	"github.com/outpost-edge/outpost/internal/clientconfig"
-	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/pipeline/sender"
 )
 
@@ -76,20 +71,11 @@ func newHTTPTransport(cfg *Config, client clientOptions) *httpTransport {
 }
 
 func (t *httpTransport) start() error {
-	base, ok := http.DefaultTransport.(*http.Transport)
-	if !ok {
-		return errors.New("http.DefaultTransport is not an *http.Transport")
+	hc, err := clientconfig.NewHTTPClient(t.tlsCfg)
+	if err != nil {
+		return err
 	}
-	tr := base.Clone()
-	tr.TLSClientConfig = t.tlsCfg
-	tr.MaxIdleConnsPerHost = 4
-	// The environment now, rather than http.ProxyFromEnvironment's copy
-	// taken at the process's first request.
-	proxy := httpproxy.FromEnvironment().ProxyFunc()
-	tr.Proxy = func(r *http.Request) (*url.URL, error) { return proxy(r.URL) }
-	// Client.Timeout stays zero: the Sender bounds each attempt through
-	// the request's context.
-	t.client.Store(&http.Client{Transport: tr})
+	t.client.Store(hc)
 	return nil
 }
 
@@ -147,45 +133,14 @@ func (t *httpTransport) send(ctx context.Context, r sender.Request) error {
 // metadata too long, invalid labels); it has stored the rest of the request
 // by then, so sending it again would only repeat the refusal.
 func httpError(url string, resp *http.Response, body []byte, now time.Time) error {
-	err := fmt.Errorf("POST %s: HTTP %d: %s", url, resp.StatusCode, responseMessage(resp, body))
-	wait := retryAfter(resp.Header.Get("Retry-After"), now)
-	if resp.StatusCode == http.StatusTooManyRequests {
-		return pipeline.NewThrottle(err, wait)
-	}
-	if resp.StatusCode >= 500 && resp.StatusCode <= 599 {
-		if wait > 0 {
-			return pipeline.NewThrottle(err, wait)
-		}
-		return err
-	}
-	return consumererror.NewPermanent(err)
+	return sender.HTTPStatusError(url, resp.StatusCode, resp.Header.Get("Retry-After"), responseMessage(resp, body), now)
 }
 
 // responseMessage is the start of Loki's answer (plain text) as one line
 // of valid UTF-8, else the status text.
 func responseMessage(resp *http.Response, body []byte) string {
-	body = body[:min(len(body), maxMessageBytes)]
-	if text := strings.Join(strings.Fields(strings.ToValidUTF8(string(body), "?")), " "); text != "" {
+	if text := sender.ResponseText(body, maxMessageBytes); text != "" {
 		return text
 	}
 	return http.StatusText(resp.StatusCode)
-}
-
-// retryAfter parses a Retry-After value: delay-seconds or an HTTP date.
-// It returns 0 for an absent, invalid or past value, and at most a day.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), 24*time.Hour)
-	}
-	return 0
 }

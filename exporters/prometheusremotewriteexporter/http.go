@@ -8,17 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
-	"golang.org/x/net/http/httpproxy"
 
 	"github.com/outpost-edge/outpost/internal/clientconfig"
-	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/pipeline/sender"
 )
 
@@ -72,20 +68,11 @@ func newClient(c *Config, tlsCfg *tls.Config, auth *clientconfig.Authorizer) *cl
 }
 
 func (c *client) start() error {
-	base, ok := http.DefaultTransport.(*http.Transport)
-	if !ok {
-		return errors.New("http.DefaultTransport is not an *http.Transport")
+	hc, err := clientconfig.NewHTTPClient(c.tlsCfg)
+	if err != nil {
+		return err
 	}
-	tr := base.Clone()
-	tr.TLSClientConfig = c.tlsCfg
-	tr.MaxIdleConnsPerHost = 4
-	// The environment now, rather than http.ProxyFromEnvironment's copy
-	// taken at the process's first request.
-	proxy := httpproxy.FromEnvironment().ProxyFunc()
-	tr.Proxy = func(r *http.Request) (*url.URL, error) { return proxy(r.URL) }
-	// Client.Timeout stays zero: the Sender bounds each attempt through the
-	// request's context.
-	c.hc.Store(&http.Client{Transport: tr})
+	c.hc.Store(hc)
 	return nil
 }
 
@@ -135,26 +122,17 @@ func (c *client) send(ctx context.Context, r sender.Request) error {
 // samples Prometheus cannot store carries the reason it is counted under.
 // The error quotes the server's message.
 func classify(url string, status int, retryAfterHeader string, body []byte, now time.Time) error {
-	msg := quote(body)
+	msg := sender.ResponseText(body, maxMessageBytes)
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
-	err := fmt.Errorf("POST %s: HTTP %d: %s", url, status, msg)
-	wait := retryAfter(retryAfterHeader, now)
-	switch {
-	case status == http.StatusTooManyRequests:
-		return pipeline.NewThrottle(err, wait)
-	case status >= 500 && status <= 599:
-		if wait > 0 {
-			return pipeline.NewThrottle(err, wait)
-		}
-		return err
-	case status == http.StatusBadRequest:
+	if status == http.StatusBadRequest {
 		if reason := sampleReason(msg); reason != "" {
+			err := fmt.Errorf("POST %s: HTTP %d: %s", url, status, msg)
 			return consumererror.NewPermanent(&sender.ReasonError{Reason: reason, Err: err})
 		}
 	}
-	return consumererror.NewPermanent(err)
+	return sender.HTTPStatusError(url, status, retryAfterHeader, msg, now)
 }
 
 // sampleReason recognises the storage errors Prometheus answers 400 with
@@ -173,30 +151,4 @@ func sampleReason(msg string) string {
 		return ReasonTooOld
 	}
 	return ""
-}
-
-// quote returns the first maxMessageBytes of body as one line of valid
-// UTF-8.
-func quote(body []byte) string {
-	body = body[:min(len(body), maxMessageBytes)]
-	return strings.Join(strings.Fields(strings.ToValidUTF8(string(body), "?")), " ")
-}
-
-// retryAfter parses a Retry-After value: delay-seconds or an HTTP date.
-// It returns 0 for an absent, invalid or past value, and at most a day.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), 24*time.Hour)
-	}
-	return 0
 }

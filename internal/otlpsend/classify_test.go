@@ -143,7 +143,7 @@ func TestRetryAfter(t *testing.T) {
 		"Fri, 02 Jan 2026 03:04:35 GMT":            30 * time.Second,
 		"tomorrow":                                 0,
 	} {
-		if got := retryAfter(v, now); got != want {
+		if got := sender.RetryAfter(v, now); got != want {
 			t.Errorf("retryAfter(%q) = %s, want %s", v, got, want)
 		}
 	}

@@ -46,7 +46,7 @@ func FuzzDecodeResponse(f *testing.F) {
 		if err := httpError("http://127.0.0.1/v1/traces", r, body, now); err == nil {
 			t.Fatal("an error status gave no error")
 		}
-		if d := retryAfter(retry, now); d < 0 || d > 24*time.Hour {
+		if d := sender.RetryAfter(retry, now); d < 0 || d > 24*time.Hour {
 			t.Fatalf("retryAfter(%q) = %s", retry, d)
 		}
 	})
@@ -54,10 +54,10 @@ func FuzzDecodeResponse(f *testing.F) {
 
 func TestRetryAfterIsCapped(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if d := retryAfter("Fri, 31 Dec 2100 23:59:59 GMT", now); d != 24*time.Hour {
+	if d := sender.RetryAfter("Fri, 31 Dec 2100 23:59:59 GMT", now); d != 24*time.Hour {
 		t.Fatalf("far date: %s", d)
 	}
-	if d := retryAfter("99999999999", now); d != 24*time.Hour {
+	if d := sender.RetryAfter("99999999999", now); d != 24*time.Hour {
 		t.Fatalf("huge seconds: %s", d)
 	}
 }

@@ -9,14 +9,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
-	"golang.org/x/net/http/httpproxy"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -82,20 +78,11 @@ func NewHTTP(o HTTPOptions) *HTTP {
 
 // Start makes the client.
 func (t *HTTP) Start() error {
-	base, ok := http.DefaultTransport.(*http.Transport)
-	if !ok {
-		return errors.New("http.DefaultTransport is not an *http.Transport")
+	hc, err := clientconfig.NewHTTPClient(t.tlsCfg)
+	if err != nil {
+		return err
 	}
-	tr := base.Clone()
-	tr.TLSClientConfig = t.tlsCfg
-	tr.MaxIdleConnsPerHost = 4
-	// The environment now, rather than http.ProxyFromEnvironment's copy
-	// taken at the process's first request.
-	proxy := httpproxy.FromEnvironment().ProxyFunc()
-	tr.Proxy = func(r *http.Request) (*url.URL, error) { return proxy(r.URL) }
-	// Client.Timeout stays zero: the Sender bounds each attempt through
-	// the request's context.
-	t.client.Store(&http.Client{Transport: tr})
+	t.client.Store(hc)
 	return nil
 }
 
@@ -154,26 +141,10 @@ func (t *HTTP) Send(ctx context.Context, r sender.Request) error {
 	return httpError(url, resp, body, time.Now())
 }
 
-// httpError classifies a non-2xx answer: 429 is a throttle, honouring
-// Retry-After; every 5xx is retried (after Retry-After when given), since
-// with a durable queue behind it a server error is worth waiting out rather
-// than losing the batch (the OTLP specification retries only 502, 503 and
-// 504; outpost's delivery contract retries every 5xx); every other status
-// is permanent. The error quotes the server's message.
+// httpError classifies a non-2xx answer (sender.HTTPStatusError), quoting
+// the server's message.
 func httpError(url string, resp *http.Response, body []byte, now time.Time) error {
-	err := fmt.Errorf("POST %s: HTTP %d: %s", url, resp.StatusCode, responseMessage(resp, body))
-	wait := retryAfter(resp.Header.Get("Retry-After"), now)
-	switch resp.StatusCode {
-	case http.StatusTooManyRequests:
-		return pipeline.NewThrottle(err, wait)
-	}
-	if resp.StatusCode >= 500 && resp.StatusCode <= 599 {
-		if wait > 0 {
-			return pipeline.NewThrottle(err, wait)
-		}
-		return err
-	}
-	return consumererror.NewPermanent(err)
+	return sender.HTTPStatusError(url, resp.StatusCode, resp.Header.Get("Retry-After"), responseMessage(resp, body), now)
 }
 
 // responseMessage is the server's explanation: the message of a
@@ -193,37 +164,11 @@ func responseMessage(resp *http.Response, body []byte) string {
 		if err == nil && st.GetMessage() != "" {
 			return st.GetMessage()
 		}
-		if text := quote(body); text != "" {
+		if text := sender.ResponseText(body, maxMessageBytes); text != "" {
 			return text
 		}
 	}
 	return http.StatusText(resp.StatusCode)
-}
-
-// quote returns the first maxMessageBytes of body as one line of valid
-// UTF-8 (a rune cut in two, or any invalid byte, shows as '?').
-func quote(body []byte) string {
-	body = body[:min(len(body), maxMessageBytes)]
-	return strings.Join(strings.Fields(strings.ToValidUTF8(string(body), "?")), " ")
-}
-
-// retryAfter parses a Retry-After value: delay-seconds or an HTTP date.
-// It returns 0 for an absent, invalid or past value, and at most a day.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), 24*time.Hour)
-	}
-	return 0
 }
 
 func mediaType(ct string) string {
