@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"go.opentelemetry.io/collector/consumer/consumererror"
 )
 
 // ThrottleError is a retryable error that asks the sender to slow down: a
@@ -51,3 +53,34 @@ func (e *PartialError) Error() string {
 }
 
 func (e *PartialError) Unwrap() error { return e.Err }
+
+// JoinErrors joins the errors of the parts of one batch (a fan-out's
+// consumers, an exporter's lanes); nil entries are skipped. A retryable
+// error wins over a permanent one: when some parts failed for a passing
+// reason, the client must retry, or those parts are lost for good (the
+// parts refused for good have been counted already, and parts that were
+// stored are delivered twice, which at-least-once allows). A single error
+// is returned as it is.
+func JoinErrors(errs []error) error {
+	var failed, retryable []error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		failed = append(failed, err)
+		if !consumererror.IsPermanent(err) {
+			retryable = append(retryable, err)
+		}
+	}
+	switch {
+	case len(failed) == 0:
+		return nil
+	case len(retryable) == 1:
+		return retryable[0]
+	case len(retryable) > 1:
+		return errors.Join(retryable...)
+	case len(failed) == 1:
+		return failed[0]
+	}
+	return errors.Join(failed...)
+}

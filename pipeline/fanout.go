@@ -2,10 +2,8 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 
 	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -94,27 +92,7 @@ func (f *fanout[T]) consume(ctx context.Context, data T) error {
 			errs = append(errs, err)
 		}
 	}
-	return joinErrors(errs)
-}
-
-// joinErrors joins the consumers' errors. When some are permanent and some
-// retryable, only the retryable ones are returned: the client must retry,
-// or the consumers that failed for a passing reason lose the data for good
-// (the ones that refused it for good have counted it themselves).
-func joinErrors(errs []error) error {
-	if len(errs) <= 1 {
-		return errors.Join(errs...)
-	}
-	var retryable []error
-	for _, err := range errs {
-		if !consumererror.IsPermanent(err) {
-			retryable = append(retryable, err)
-		}
-	}
-	if len(retryable) > 0 && len(retryable) < len(errs) {
-		return errors.Join(retryable...)
-	}
-	return errors.Join(errs...)
+	return JoinErrors(errs)
 }
 
 func newFanout[T any](ops pdataOps[T], tel *selftelemetry.Metrics) *fanout[T] {

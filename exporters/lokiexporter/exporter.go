@@ -2,7 +2,6 @@ package lokiexporter
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -164,7 +163,7 @@ func (e *exporter) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 			errs = append(errs, e.consume(ctx, queue.Lane(l), items[l], parts[l]))
 		}
 	}
-	return joinErrors(errs)
+	return pipeline.JoinErrors(errs)
 }
 
 func (e *exporter) consume(ctx context.Context, lane queue.Lane, items int, ld plog.Logs) error {
@@ -191,35 +190,4 @@ func encode(t *translator, ld plog.Logs, items int, now time.Time) (sender.Reque
 		Encoding:    EncodingPush,
 		Compression: compressionSnappy,
 	}, nil
-}
-
-// joinErrors joins the errors of a batch's parts. When parts went to
-// several lanes and only some were stored, the caller still gets an error
-// and sends the whole batch again: the stored parts are then delivered
-// twice, which at-least-once allows (and Loki drops an entry identical to
-// one it has). A retryable error wins over a permanent one, so that the
-// client keeps the parts that can still go.
-func joinErrors(errs []error) error {
-	var failed, retryable []error
-	for _, err := range errs {
-		if err == nil {
-			continue
-		}
-		failed = append(failed, err)
-		if !consumererror.IsPermanent(err) {
-			retryable = append(retryable, err)
-		}
-	}
-	switch {
-	case len(failed) == 0:
-		return nil
-	case len(retryable) > 0:
-		if len(retryable) == 1 {
-			return retryable[0]
-		}
-		return errors.Join(retryable...)
-	case len(failed) == 1:
-		return failed[0]
-	}
-	return errors.Join(failed...)
 }

@@ -2,7 +2,6 @@ package prometheusremotewriteexporter
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -183,7 +182,7 @@ func (e *exporter) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error
 			errs = append(errs, e.put(ctx, lane, b, dropped))
 		}
 	}
-	err := joinErrors(errs)
+	err := pipeline.JoinErrors(errs)
 	if n := sum(dropped); n > 0 {
 		for reason, c := range dropped {
 			e.tel.ExporterFailed.WithLabelValues(e.id, string(pipeline.SignalMetrics), reason).Add(float64(c))
@@ -237,32 +236,4 @@ func describe(m map[string]int) string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
-}
-
-// joinErrors joins the errors of a batch's parts; a retryable error wins
-// over a permanent one, so that the client keeps the parts that can still
-// go (parts already stored are then delivered twice, which at-least-once
-// allows, and Prometheus ignores an identical sample).
-func joinErrors(errs []error) error {
-	var failed, retryable []error
-	for _, err := range errs {
-		if err == nil {
-			continue
-		}
-		failed = append(failed, err)
-		if !consumererror.IsPermanent(err) {
-			retryable = append(retryable, err)
-		}
-	}
-	switch {
-	case len(failed) == 0:
-		return nil
-	case len(retryable) == 1:
-		return retryable[0]
-	case len(retryable) > 1:
-		return errors.Join(retryable...)
-	case len(failed) == 1:
-		return failed[0]
-	}
-	return errors.Join(failed...)
 }

@@ -197,7 +197,7 @@ func (e *Exporter) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 			errs = append(errs, e.consume(ctx, pipeline.SignalTraces, queue.Lane(l), items[l], ptraceotlp.NewExportRequestFromTraces(parts[l])))
 		}
 	}
-	return joinErrors(errs)
+	return pipeline.JoinErrors(errs)
 }
 
 // ConsumeMetrics queues or sends md, as ConsumeTraces does.
@@ -215,7 +215,7 @@ func (e *Exporter) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error
 			errs = append(errs, e.consume(ctx, pipeline.SignalMetrics, queue.Lane(l), items[l], pmetricotlp.NewExportRequestFromMetrics(parts[l])))
 		}
 	}
-	return joinErrors(errs)
+	return pipeline.JoinErrors(errs)
 }
 
 // ConsumeLogs queues or sends ld, as ConsumeTraces does.
@@ -233,37 +233,7 @@ func (e *Exporter) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 			errs = append(errs, e.consume(ctx, pipeline.SignalLogs, queue.Lane(l), items[l], plogotlp.NewExportRequestFromLogs(parts[l])))
 		}
 	}
-	return joinErrors(errs)
-}
-
-// joinErrors joins the errors of a batch's parts. When parts went to
-// several lanes and only some were stored, the caller still gets an error
-// and sends the whole batch again: the stored parts are then delivered
-// twice, which at-least-once allows. A retryable error wins over a
-// permanent one, so that the client keeps the parts that can still go.
-func joinErrors(errs []error) error {
-	var failed, retryable []error
-	for _, err := range errs {
-		if err == nil {
-			continue
-		}
-		failed = append(failed, err)
-		if !consumererror.IsPermanent(err) {
-			retryable = append(retryable, err)
-		}
-	}
-	switch {
-	case len(failed) == 0:
-		return nil
-	case len(retryable) > 0:
-		if len(retryable) == 1 {
-			return retryable[0]
-		}
-		return errors.Join(retryable...)
-	case len(failed) == 1:
-		return failed[0]
-	}
-	return errors.Join(failed...)
+	return pipeline.JoinErrors(errs)
 }
 
 func (e *Exporter) consume(ctx context.Context, sig pipeline.Signal, lane queue.Lane, items int, req exportRequest) error {
