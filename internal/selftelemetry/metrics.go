@@ -41,6 +41,11 @@ type Metrics struct {
 	QueueCapacity  *prometheus.GaugeVec   // exporter: max_bytes
 	QueueDropped   *prometheus.CounterVec // exporter, lane, reason: items the queue dropped
 	QueueCorrupt   *prometheus.CounterVec // exporter: corrupt or torn records found and set aside
+	// QueueIOErrors counts failed reads of the queue's own files (not
+	// corruption: the data is retried); QueueUnreadable is the size of the
+	// segments kept aside because their format version is unknown.
+	QueueIOErrors   *prometheus.CounterVec // exporter, op (open, read)
+	QueueUnreadable *prometheus.GaugeVec   // exporter, lane: bytes
 
 	// The shared uplink budget (pipeline/uplink).
 	UplinkRate  prometheus.Gauge       // bytes per second
@@ -110,6 +115,9 @@ func New() *Metrics {
 	m.QueueCorrupt = counter("outpost_queue_corrupt_records_total",
 		"Torn or corrupt records an exporter's disk queue found (by checksum) and set aside.",
 		"exporter")
+	m.QueueIOErrors = counter("outpost_queue_io_errors_total",
+		"I/O errors (not checksum mismatches) an exporter's disk queue got opening or reading its own files, by operation (open, read); the data stays queued and is retried with backoff.",
+		"exporter", "op")
 	m.UplinkBytes = counter("outpost_uplink_bytes_total",
 		"Bytes an exporter sent through the shared uplink budget, counted on the wire after compression.",
 		"exporter")
@@ -151,6 +159,9 @@ func New() *Metrics {
 	m.QueueCapacity = gauge("outpost_queue_capacity_bytes",
 		"The queue's max_bytes.",
 		"exporter")
+	m.QueueUnreadable = gauge("outpost_queue_unreadable_bytes",
+		"Bytes of queue segments kept aside, never deleted, because their format version is unknown to this binary (written by a newer outpost), by lane.",
+		"exporter", "lane")
 	m.UplinkRate = gauge("outpost_uplink_budget_bytes_per_second",
 		"The uplink budget's rate (uplink.bytes_per_second); 0 when unlimited.").WithLabelValues()
 	m.UplinkBurst = gauge("outpost_uplink_burst_bytes",
