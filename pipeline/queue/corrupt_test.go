@@ -52,17 +52,10 @@ func TestCorruption(t *testing.T) {
 			q.Ack(d)
 		}
 	}
-	var spans []recordSpan
-	q.mu.Lock()
-	for i := range q.lanes {
-		for _, e := range q.lanes[i].entries {
-			spans = append(spans, recordSpan{lane: Lane(i), seg: e.seg.num, off: e.off, size: e.meta.size})
-		}
-	}
-	q.mu.Unlock()
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
 	}
+	spans := liveSpans(t, pristine)
 	spans = identifySpans(t, pristine, spans)
 
 	const seeds = 200
@@ -133,6 +126,45 @@ func TestCorruption(t *testing.T) {
 	}
 	t.Logf("corruption: %d seeds (%d with a record hit), %d records per seed (%d acked before), %d intact unacked records, %d delivered (incl. re-delivered acked ones), QueueCorrupt total %d",
 		seeds, hitSeeds, len(spans), len(acked), intactTotal, deliveredTotal, corruptTotal)
+}
+
+// liveSpans lists the records of a closed queue directory from each lane's
+// cursor on.
+func liveSpans(t *testing.T, dir string) []recordSpan {
+	t.Helper()
+	var spans []recordSpan
+	for l := range Lane(NumLanes) {
+		laneDir := filepath.Join(dir, l.String())
+		cb, _ := os.ReadFile(filepath.Join(laneDir, cursorName))
+		cur, _, curOK := decodeCursor(cb)
+		names, err := filepath.Glob(filepath.Join(laneDir, "*"+segSuffix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			n, _, _ := parseSegName(filepath.Base(name))
+			if curOK && n < cur.seg {
+				continue
+			}
+			b, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			off := int64(segHeaderSize)
+			if curOK && n == cur.seg {
+				off = max(off, cur.off)
+			}
+			for off < int64(len(b)) {
+				meta, ok := checkRecord(b[off:])
+				if !ok {
+					t.Fatalf("%s: no record at %d", name, off)
+				}
+				spans = append(spans, recordSpan{lane: l, seg: n, off: off, size: meta.size})
+				off += meta.size
+			}
+		}
+	}
+	return spans
 }
 
 // identifySpans reads each span's body id from the files.

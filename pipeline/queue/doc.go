@@ -33,6 +33,12 @@
 //	  00000000000000000001.seg    segments: 20 decimal digits, numbered from 1, never reused
 //	  cursor                      the lane's consumer cursor
 //	  00000000000000000001.seg.bad  a damaged segment set aside (at most 4 per lane)
+//	  00000000000000000001.seg.unknown  a segment of a format version this
+//	                              binary does not know (written by a newer
+//	                              outpost before a rollback): kept, never
+//	                              deleted, its bytes reported in
+//	                              QueueUnreadable; rename it back to .seg
+//	                              for a binary that knows its version
 //
 // Other files are ignored (and logged). All integers are little-endian.
 //
@@ -103,15 +109,24 @@
 //
 // # Recovery at Open
 //
-// Open never fails because of the queue's own files. For each lane it
+// Open never fails because of the queue's segment files. For each lane it
 // reads the cursor (unreadable or missing: start at the oldest segment),
 // deletes segments before the cursor, and scans the others record by
-// record from the cursor on:
+// record from the cursor on, keeping only counts (see "Reading"):
 //
+//   - An I/O error opening, reading or fsyncing a segment (EMFILE, ENFILE,
+//     EIO, ...; anything but bytes that fail their checks) is not
+//     corruption: the segment is kept as it is, unscanned, counted in
+//     QueueIOErrors and logged (rate-limited). The lane stays usable:
+//     appends go to new segments, Read delivers the records before it and
+//     then scans it, retrying with backoff until it can be read. Its
+//     records and bytes are counted (Stats, gauges, MaxBytes) only once it
+//     has been scanned; the cursor never passes it.
 //   - A segment shorter than its header is deleted (torn at creation).
-//   - A header with another format version is set aside (.bad) unread; a
-//     damaged header (magic or CRC) is counted and the records are scanned
-//     anyway.
+//   - A header with another format version is renamed *.seg.unknown
+//     unread and never deleted (QueueUnreadable reports the bytes of such
+//     files, found at Open or set aside since); a damaged header (magic
+//     or CRC) is counted and the records are scanned anyway.
 //   - A record whose marker, length or CRC does not check starts a damaged
 //     region: the scan looks for the next marker whose record checks out
 //     and goes on from there, so every intact record after the damage is
@@ -120,9 +135,16 @@
 //   - QueueCorrupt counts damaged regions, not records (a region's record
 //     count is unknowable): one per torn tail, per skipped region, per
 //     damaged header, per unknown-version segment, and per record that
-//     fails its CRC when Read re-reads it. A region is counted again by
+//     fails its checks when Read reads it. A region is counted again by
 //     every Open that finds it while its segment lives. Logs are
 //     rate-limited to one line per 10 s.
+//   - Items lost to corruption are counted in QueueDropped with reason
+//     "corrupt": for a region skipped at Open, the items in the header of
+//     its first (damaged) record if the marker and header are there (an
+//     estimate: a region may have held more records); for records an
+//     earlier scan or append had counted and that Read then finds damaged,
+//     exactly their items. A torn tail is not counted there: it is
+//     normally the last write, which was never acknowledged.
 //   - A segment that had a skipped region is renamed to *.seg.bad, instead
 //     of being deleted, once all its records are done; each lane keeps the
 //     4 newest .bad files and deletes older ones. .bad files do not count
@@ -139,8 +161,9 @@
 // lowers MaxBytes, or when Open finds more data than MaxBytes, nothing is
 // dropped eagerly (Appends then fail or drop until it fits again); a failed
 // write that cannot be truncated away may leave garbage past the
-// accounted end until the next Open; lock, cursor (72 bytes) and up to 4
-// .bad files per lane are outside the bound.
+// accounted end until the next Open; a segment not yet scanned (I/O error)
+// counts from when it is scanned; lock, cursor (72 bytes), up to 4 .bad
+// files per lane and the .seg.unknown files are outside the bound.
 //
 // Space is freed a segment at a time: when every record of a sealed
 // segment is done it is deleted. The active segment is kept while empty of
@@ -151,6 +174,35 @@
 //
 // MaxAge is applied when reading: Read drops older records (counted with
 // reason "expired") instead of returning them.
+//
+// # Reading
+//
+// The in-memory index is sparse, so that its size does not grow with the
+// backlog: per segment the queue keeps the read position (the offset of
+// the next record not yet handed out), the count of intact records (and
+// their items) from there on, what it knows of the next record's header,
+// and the damaged regions the scan found ahead; per lane, a window with an
+// entry for each record Read handed out that is not yet acknowledged
+// (in flight, or nacked and to be handed out again first). A record before
+// a segment's read position that is not in the window is done. The cursor
+// is the window's oldest record, else the read position of the first
+// segment with records left to read. So acknowledgements in any order
+// work, the cursor advances only over a contiguous acknowledged prefix,
+// and memory is a few hundred bytes per segment plus one entry per record
+// in flight. The price: Open still reads every live segment once (to
+// count records and find damage) but keeps nothing per record, and Read
+// reads each record's frame with the next record's header in one read.
+//
+// Read tells corruption from I/O errors. Bytes that fail the marker,
+// length or CRC checks, or are missing (a read that ends before the size
+// the queue knows), are corruption: the record is skipped, the read
+// position moves to the next intact record, and the loss is counted (see
+// above). Any other error from the file system leaves the record where it
+// is, unread: it is counted in QueueIOErrors (op "open", "read" or
+// "fsync"), logged at most once per 10 s, and the lane is not read again
+// until a backoff has passed (10 ms, doubling to 5 s; reset by a
+// successful read). Meanwhile Read serves the other lanes, and waits for
+// the backoff, an append, its context or Close — it does not spin.
 //
 // # Why not Prometheus tsdb/wlog
 //
@@ -180,8 +232,9 @@
 //
 // # What the package does not do
 //
-// It does not encode, compress, batch or send; it does not retry (the
-// consumer Nacks) and does not count what the sender drops. It does not
+// It does not encode, compress, batch or send; it does not retry sends
+// (the consumer Nacks; only reads of its own files are retried) and does
+// not count what the sender drops. It does not
 // drop data eagerly on Reconfigure. It offers no exactly-once delivery. A
 // directory is shared within a process only through a Registry; across
 // processes the lock refuses a second user (on non-Unix systems there is

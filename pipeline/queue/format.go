@@ -34,6 +34,10 @@ const (
 	segNameLen = 20 // decimal digits of a segment number in its file name
 )
 
+// unknownSuffix marks a segment kept aside, never deleted, because its
+// format version is unknown to this binary.
+const unknownSuffix = ".seg.unknown"
+
 var (
 	castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -47,22 +51,32 @@ var (
 // segName is the file name of segment n.
 func segName(n uint64) string { return fmt.Sprintf("%0*d%s", segNameLen, n, segSuffix) }
 
-// parseSegName returns the number of a segment (bad == false) or set-aside
-// segment (bad == true) file name.
-func parseSegName(name string) (n uint64, bad, ok bool) {
+// segFileKind says what a segment file name denotes.
+type segFileKind uint8
+
+const (
+	segLive    segFileKind = iota // *.seg
+	segBad                        // *.seg.bad: damaged, set aside
+	segUnknown                    // *.seg.unknown: unknown format version, kept
+)
+
+// parseSegName returns the number and kind of a segment file name.
+func parseSegName(name string) (n uint64, kind segFileKind, ok bool) {
 	switch {
 	case strings.HasSuffix(name, badSuffix):
-		name, bad = strings.TrimSuffix(name, badSuffix), true
+		name, kind = strings.TrimSuffix(name, badSuffix), segBad
+	case strings.HasSuffix(name, unknownSuffix):
+		name, kind = strings.TrimSuffix(name, unknownSuffix), segUnknown
 	case strings.HasSuffix(name, segSuffix):
 		name = strings.TrimSuffix(name, segSuffix)
 	default:
-		return 0, false, false
+		return 0, 0, false
 	}
 	if len(name) != segNameLen {
-		return 0, false, false
+		return 0, 0, false
 	}
 	n, err := strconv.ParseUint(name, 10, 64)
-	return n, bad, err == nil
+	return n, kind, err == nil
 }
 
 func encodeSegHeader(lane Lane) []byte {
@@ -166,6 +180,35 @@ func checkRecord(b []byte) (recordMeta, bool) {
 	p := frame[frameHeaderSize:]
 	return recordMeta{
 		size:    int64(len(frame)),
+		created: int64(binary.LittleEndian.Uint64(p)),
+		items:   binary.LittleEndian.Uint32(p[8:]),
+	}, true
+}
+
+// headerItems returns the item count in the header of the (damaged) frame
+// that b starts with, if the marker and enough of the header are there to
+// read it: an estimate of what a corrupt record held.
+func headerItems(b []byte) (uint32, bool) {
+	if len(b) < frameHeaderSize+12 || !bytes.Equal(b[:4], recordMarker[:]) {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint32(b[frameHeaderSize+8:]), true
+}
+
+// peekFrame returns what the frame header at the start of b claims about
+// its record (size, created, items), without checking the CRC; ok is false
+// when b is too short to tell or the header is implausible.
+func peekFrame(b []byte) (recordMeta, bool) {
+	if len(b) < frameHeaderSize+12 || !bytes.Equal(b[:4], recordMarker[:]) {
+		return recordMeta{}, false
+	}
+	n := binary.LittleEndian.Uint32(b[4:])
+	if n < metaFixedSize || n > maxPayload {
+		return recordMeta{}, false
+	}
+	p := b[frameHeaderSize:]
+	return recordMeta{
+		size:    frameHeaderSize + int64(n),
 		created: int64(binary.LittleEndian.Uint64(p)),
 		items:   binary.LittleEndian.Uint32(p[8:]),
 	}, true

@@ -1,12 +1,14 @@
 package queue
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -17,37 +19,51 @@ const keepBad = 4
 
 // laneState is one lane: its segments and the index of its unacknowledged
 // records. All fields are guarded by Queue.mu.
+//
+// The index is sparse: a segment keeps counts of its records, and only
+// the records Read handed out and that are not yet done (the window) have
+// an entry each. Every record of a segment before its read position
+// (segment.next) that is not in the window is done; every record from the
+// read position on is unread. So the index costs a few hundred bytes per
+// segment plus one entry per record in flight, whatever the backlog.
 type laneState struct {
 	lane   Lane
 	dir    string
 	gauges laneGauges
 
-	segs    []*segment // oldest first; every one has live records or is active
+	segs    []*segment // oldest first; every one has live records, is active, or is not scanned yet
 	active  *segment   // the segment appends go to; nil: the next append creates one
 	reading *segment   // the segment Read last read from; its handle stays open
 	nextSeg uint64     // number of the next new segment
 
-	// entries indexes the lane's records from the first unacknowledged one
-	// (entries[0], never done between calls) to the newest. Record seq
-	// (Delivery.seq) is at entries[seq-base].
-	entries  []entry
-	base     uint64
-	readHint int // no unread entry before this index
+	// window holds the records Read handed out that are not done yet: in
+	// flight, or nacked (read again before any new record), oldest first,
+	// with ascending seq.
+	window  []entry
+	readSeq uint64 // seq of the next record taken into the window
 
-	records, items int   // entries not done
+	records, items int   // records (and their items) not done: unread or in the window
 	bytes          int64 // sum of segs' sizes
+
+	// After an I/O error reading the lane, Read leaves it alone until
+	// retryAt (wall clock), backing off with each consecutive failure.
+	retryAt time.Time
+	ioFails int
 
 	cursorF    File
 	cursorSeq  uint64
 	cursorInit bool // the cursor file has a valid header
 	cursorBuf  [cursorFileSize]byte
+	cursorPos  position // last position written (or read at Open)
+	cursorOK   bool     // cursorPos is set
 
-	dirDirty bool     // a segment was created since the last directory fsync
-	badNums  []uint64 // set-aside segments, sorted
+	dirDirty     bool     // a segment was created since the last directory fsync
+	badNums      []uint64 // set-aside segments, sorted
+	unknownBytes int64    // bytes of segments kept aside for their unknown format version
 }
 
 type laneGauges struct {
-	bytes, records, items, age prometheus.Gauge
+	bytes, records, items, age, unreadable prometheus.Gauge
 }
 
 // segment is one segment file of a lane.
@@ -55,23 +71,43 @@ type segment struct {
 	lane    *laneState
 	num     uint64
 	size    int64 // bytes of records (and header) the queue knows are there
-	live    int   // entries of this segment not done
+	live    int   // records of this segment not done: unread ones and those in the window
 	f       File  // nil when closed: segments are opened lazily
 	bad     bool  // has a corrupt region: set aside, not deleted, when retired
 	dirty   bool  // written since its last fsync (in Queue.dirty)
 	syncing int   // fsync rounds using f right now
 	removed bool  // retired
+
+	// unscanned is set while Open (or a later retry) could not read the
+	// segment because of an I/O error: its records are not counted yet
+	// (nor its bytes) and Read scans it before reading from it.
+	unscanned bool
+	// next is the read position: the offset of the first record Read has
+	// not taken yet (== size when it took them all). Damaged regions
+	// found by the scan (skips) are jumped over.
+	next int64
+	// head is what is known of the record at next without reading it
+	// again (size 0: unknown; Read then reads its frame header first).
+	head  recordMeta
+	skips []region // damaged regions at or after next, in order
+	// unread and unreadItems count the intact records (and their items)
+	// from next on, as counted by the scan and by appends.
+	unread, unreadItems int
 }
+
+// region is a damaged byte range [from, to) of a segment.
+type region struct{ from, to int64 }
 
 type entryState uint8
 
 const (
-	entryUnread entryState = iota
-	entryInFlight
-	entryDone // acknowledged, expired or dropped
+	entryUnread   entryState = iota // nacked: to be read again
+	entryInFlight                   // handed out by Read
 )
 
+// entry is a record in a lane's window.
 type entry struct {
+	seq   uint64
 	seg   *segment
 	off   int64
 	meta  recordMeta
@@ -81,16 +117,16 @@ type entry struct {
 
 func (l *laneState) segPath(n uint64) string { return filepath.Join(l.dir, segName(n)) }
 
-// entryLocked returns the entry of in-flight delivery d, or nil.
-func (l *laneState) entryLocked(d *Delivery) *entry {
-	if d.seq < l.base || d.seq-l.base >= uint64(len(l.entries)) {
-		return nil
+// windowIndexLocked returns the index in l's window of in-flight delivery
+// d, or -1.
+func (l *laneState) windowIndexLocked(d *Delivery) int {
+	i, ok := slices.BinarySearchFunc(l.window, d.seq, func(e entry, seq uint64) int {
+		return cmp.Compare(e.seq, seq)
+	})
+	if !ok || l.window[i].d != d {
+		return -1
 	}
-	e := &l.entries[d.seq-l.base]
-	if e.d != d {
-		return nil
-	}
-	return e
+	return i
 }
 
 // openLane recovers a lane from its directory: see "Recovery" in doc.go.
@@ -105,15 +141,18 @@ func (q *Queue) openLane(l *laneState) error {
 		if name == cursorName {
 			continue
 		}
-		n, bad, ok := parseSegName(name)
+		n, kind, ok := parseSegName(name)
 		if !ok {
 			q.warn("ignoring stray file in queue directory", "file", filepath.Join(l.dir, name))
 			continue
 		}
 		l.nextSeg = max(l.nextSeg, n+1)
-		if bad {
+		switch kind {
+		case segBad:
 			l.badNums = append(l.badNums, n)
-		} else {
+		case segUnknown:
+			l.unknownBytes += q.unknownSize(filepath.Join(l.dir, name))
+		default:
 			nums = append(nums, n)
 		}
 	}
@@ -126,6 +165,7 @@ func (q *Queue) openLane(l *laneState) error {
 	}
 	if curOK {
 		l.nextSeg = max(l.nextSeg, cur.seg+1)
+		l.cursorPos, l.cursorOK = cur, true
 	}
 	for _, n := range nums {
 		start := int64(segHeaderSize)
@@ -141,12 +181,35 @@ func (q *Queue) openLane(l *laneState) error {
 				start = max(start, cur.off)
 			}
 		}
-		if err := q.scanSegment(l, n, start); err != nil {
-			return err
+		seg := &segment{lane: l, num: n, next: start, unscanned: true}
+		l.segs = append(l.segs, seg)
+		if err := q.scanLocked(seg); err != nil {
+			// Not corruption: the segment stays, unscanned, and Read
+			// scans it when it gets there (retrying with backoff).
+			q.ioErrorLocked(l, err)
 		}
 	}
 	q.pruneBad(l)
 	return nil
+}
+
+// unknownSize returns the size of a kept unknown-version segment file, or
+// 0 (logged, counted) if it cannot be read now.
+func (q *Queue) unknownSize(path string) int64 {
+	f, err := q.fs.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		q.ioErrors[ioOpOpen].Inc()
+		q.warn("cannot read the size of a queue segment of unknown format version", "file", path, "err", err)
+		return 0
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		q.ioErrors[ioOpRead].Inc()
+		q.warn("cannot read the size of a queue segment of unknown format version", "file", path, "err", err)
+		return 0
+	}
+	return size
 }
 
 // openCursor opens l's cursor file and returns the position it holds.
@@ -177,99 +240,6 @@ func (q *Queue) openCursor(l *laneState) (position, bool, error) {
 	}
 	l.cursorSeq = seq
 	return pos, true, nil
-}
-
-// scanSegment reads segment n, indexes its intact records from offset start
-// on, cuts a damaged tail, and counts and skips damaged regions.
-func (q *Queue) scanSegment(l *laneState, n uint64, start int64) error {
-	path := l.segPath(n)
-	f, err := q.fs.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("open queue segment %s: %w", path, err)
-	}
-	size, err := f.Size()
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("open queue segment %s: %w", path, err)
-	}
-	buf := make([]byte, size)
-	if m, err := f.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
-		f.Close()
-		return fmt.Errorf("read queue segment %s: %w", path, err)
-	} else {
-		buf = buf[:m]
-	}
-	seg := &segment{lane: l, num: n, size: int64(len(buf)), f: f}
-	if len(buf) < segHeaderSize {
-		// Torn at creation: it cannot hold a record.
-		f.Close()
-		if err := q.fs.Remove(path); err != nil {
-			q.warn("cannot delete empty queue segment", "file", path, "err", err)
-		}
-		return nil
-	}
-	switch checkSegHeader(buf) {
-	case headerUnknown:
-		// Another format version (a downgrade?): keep it, never guess.
-		f.Close()
-		q.corrupt.Inc()
-		q.warn("queue segment has an unknown format version; set aside", "file", path)
-		q.setAside(l, n)
-		return nil
-	case headerDamaged:
-		q.corrupt.Inc()
-		q.warn("queue segment header damaged; reading its records anyway", "file", path)
-		seg.bad = true
-	}
-
-	first := len(l.entries)
-	p := int(start)
-	for p < len(buf) {
-		if meta, ok := checkRecord(buf[p:]); ok {
-			l.entries = append(l.entries, entry{seg: seg, off: int64(p), meta: meta})
-			seg.live++
-			l.records++
-			l.items += int(meta.items)
-			p += int(meta.size)
-			continue
-		}
-		q.corrupt.Inc()
-		next := findRecord(buf, p+1)
-		if next < 0 {
-			// A torn last write, or damage reaching the end: nothing
-			// after it to keep.
-			q.warn("queue segment has a torn or corrupt tail; truncated", "file", path, "offset", p, "bytes", len(buf)-p)
-			if err := f.Truncate(int64(p)); err != nil {
-				f.Close()
-				return fmt.Errorf("truncate queue segment %s: %w", path, err)
-			}
-			seg.size = int64(p)
-			break
-		}
-		q.warn("queue segment has a corrupt region; skipped", "file", path, "offset", p, "bytes", next-p)
-		seg.bad = true
-		p = next
-	}
-	if seg.live == 0 {
-		seg.removed = true
-		f.Close()
-		q.discardFile(l, seg)
-		return nil
-	}
-	if q.persistent {
-		// The previous process may have died before fsyncing.
-		if err := f.Sync(); err != nil {
-			f.Close()
-			l.entries = l.entries[:first]
-			return fmt.Errorf("fsync queue segment %s: %w", path, err)
-		}
-	}
-	f.Close()
-	seg.f = nil
-	l.segs = append(l.segs, seg)
-	l.bytes += seg.size
-	q.used += seg.size
-	return nil
 }
 
 // discardFile deletes a retired segment's file, or sets it aside if it
@@ -364,41 +334,6 @@ func (q *Queue) retireLocked(seg *segment) {
 	q.discardFile(l, seg)
 }
 
-// finishLocked marks e done and retires its segment if that was the
-// segment's last needed record. Callers then call advanceLocked.
-func (q *Queue) finishLocked(l *laneState, e *entry) {
-	e.state, e.d = entryDone, nil
-	l.records--
-	l.items -= int(e.meta.items)
-	e.seg.live--
-	if e.seg.live == 0 && e.seg != l.active && !e.seg.removed {
-		q.retireLocked(e.seg)
-	}
-}
-
-// advanceLocked drops the done prefix of l's index and persists the
-// cursor: the position of the first record still needed, or the end of
-// the last one done.
-func (q *Queue) advanceLocked(l *laneState) {
-	n := 0
-	for n < len(l.entries) && l.entries[n].state == entryDone {
-		n++
-	}
-	if n == 0 {
-		return
-	}
-	last := l.entries[n-1]
-	pos := position{seg: last.seg.num, off: last.off + last.meta.size}
-	clear(l.entries[:n])
-	l.entries = l.entries[n:]
-	l.base += uint64(n)
-	l.readHint = max(0, l.readHint-n)
-	if len(l.entries) > 0 {
-		pos = position{seg: l.entries[0].seg.num, off: l.entries[0].off}
-	}
-	q.writeCursorLocked(l, pos)
-}
-
 // writeCursorLocked writes pos into the cursor slot after the current one.
 // It does not fsync: a lost cursor only re-delivers; but the write reaches
 // the OS before the call returns, so a kill -9 loses nothing.
@@ -478,41 +413,6 @@ func (q *Queue) makeRoomLocked(l *laneState, size int64) (bool, error) {
 	return q.used+need() <= limit, nil
 }
 
-// dropSegmentLocked drops segment seg of lane l with its records, counting
-// the unread ones' items. Records in flight are not counted here: the
-// sender counts them if it delivers or drops them, Nack counts them if
-// not.
-func (q *Queue) dropSegmentLocked(l *laneState, seg *segment) {
-	if l.active == seg {
-		l.active = nil
-	}
-	var items int
-	for i := range l.entries {
-		e := &l.entries[i]
-		if e.seg != seg {
-			if e.seg.num > seg.num {
-				break
-			}
-			continue
-		}
-		switch e.state {
-		case entryUnread:
-			items += int(e.meta.items)
-		case entryInFlight:
-			e.d.state = deliveryDropped
-		default:
-			continue
-		}
-		q.finishLocked(l, e)
-	}
-	if !seg.removed {
-		q.retireLocked(seg)
-	}
-	q.droppedFull[l.lane].Add(float64(items))
-	q.advanceLocked(l)
-	q.publishLocked(l)
-}
-
 // writeLocked appends frame to lane l, returning the append's sequence
 // number for syncTo.
 func (q *Queue) writeLocked(l *laneState, frame []byte, meta recordMeta) (uint64, error) {
@@ -539,8 +439,7 @@ func (q *Queue) writeLocked(l *laneState, frame []byte, meta recordMeta) (uint64
 		}
 		return 0, fmt.Errorf("write queue segment %d of lane %s: %w", seg.num, l.lane, err)
 	}
-	l.entries = append(l.entries, entry{seg: seg, off: seg.size, meta: meta})
-	seg.live++
+	seg.appendedLocked(meta)
 	seg.size += meta.size
 	q.used += meta.size
 	l.bytes += meta.size
@@ -577,7 +476,7 @@ func (q *Queue) newSegmentLocked(l *laneState) error {
 		_ = q.fs.Remove(path)
 		return fmt.Errorf("write queue segment header %s: %w", path, err)
 	}
-	seg := &segment{lane: l, num: n, size: segHeaderSize, f: f}
+	seg := &segment{lane: l, num: n, size: segHeaderSize, next: segHeaderSize, f: f}
 	l.segs = append(l.segs, seg)
 	l.active = seg
 	l.bytes += segHeaderSize
@@ -585,77 +484,4 @@ func (q *Queue) newSegmentLocked(l *laneState) error {
 	l.dirDirty = true
 	q.markDirtyLocked(seg)
 	return nil
-}
-
-// nextLocked hands out the next readable record, or returns nil.
-func (q *Queue) nextLocked() *Delivery {
-	now := q.now()
-	for i := range q.lanes {
-		l := &q.lanes[i]
-		changed := false
-		var d *Delivery
-		for d == nil && l.readHint < len(l.entries) {
-			idx := l.readHint
-			e := &l.entries[idx]
-			l.readHint++
-			if e.state != entryUnread {
-				continue
-			}
-			if q.limits.MaxAge > 0 && now.Sub(unixNanos(e.meta.created)) > q.limits.MaxAge {
-				q.droppedExpired[l.lane].Add(float64(e.meta.items))
-				q.finishLocked(l, e)
-				changed = true
-				continue
-			}
-			rec, err := q.readRecordLocked(l, e)
-			if err != nil {
-				q.corrupt.Inc()
-				q.warn("queue record unreadable; skipped", "lane", l.lane.String(), "segment", e.seg.num, "offset", e.off, "err", err)
-				e.seg.bad = true
-				q.finishLocked(l, e)
-				changed = true
-				continue
-			}
-			d = &Delivery{Record: rec, q: q, lane: l.lane, seq: l.base + uint64(idx)}
-			e.state, e.d = entryInFlight, d
-		}
-		if changed {
-			q.advanceLocked(l)
-			q.publishLocked(l)
-		}
-		if d != nil {
-			return d
-		}
-	}
-	return nil
-}
-
-var errCorruptRecord = errors.New("record checksum mismatch")
-
-// readRecordLocked reads and checks e's record.
-func (q *Queue) readRecordLocked(l *laneState, e *entry) (Record, error) {
-	if l.reading != e.seg {
-		prev := l.reading
-		l.reading = e.seg
-		if prev != nil {
-			q.releaseLocked(prev)
-		}
-	}
-	f, err := q.fileLocked(e.seg)
-	if err != nil {
-		return Record{}, err
-	}
-	buf := make([]byte, e.meta.size)
-	if n, err := f.ReadAt(buf, e.off); n < len(buf) {
-		return Record{}, fmt.Errorf("read queue segment %d: %w", e.seg.num, err)
-	}
-	if _, ok := checkRecord(buf); !ok {
-		return Record{}, errCorruptRecord
-	}
-	rec, err := decodePayload(buf[frameHeaderSize:])
-	if err != nil {
-		return Record{}, err
-	}
-	rec.Lane = l.lane
-	return rec, nil
 }

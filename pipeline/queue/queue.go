@@ -199,7 +199,7 @@ type Delivery struct {
 
 	q     *Queue
 	lane  Lane
-	seq   uint64 // the record's index in its lane, since Open
+	seq   uint64 // the record's sequence number in its lane's window
 	state deliveryState
 }
 
@@ -235,7 +235,9 @@ type Queue struct {
 	now        func() time.Time
 
 	droppedFull, droppedExpired [NumLanes]prometheus.Counter
+	droppedCorrupt              [NumLanes]prometheus.Counter
 	corrupt                     prometheus.Counter
+	ioErrors                    [numIOOps]prometheus.Counter
 	capacity                    prometheus.Gauge
 
 	logMu         sync.Mutex
@@ -255,6 +257,7 @@ type Queue struct {
 	writeSeq uint64     // appends so far
 	dirty    []*segment // segments written since their last fsync
 	closed   bool
+	scanBuf  []byte        // reused while scanning segments; nil in between
 	shut     bool          // files closed by Close
 	wake     chan struct{} // closed and replaced when a record becomes readable
 
@@ -272,9 +275,10 @@ func unixNanos(n int64) time.Time { return time.Unix(0, n) }
 //
 // A disk queue recovers whatever its directory holds: torn tails are cut,
 // corrupt records skipped and counted, unreadable cursors replaced (which
-// re-delivers records). Open fails only on I/O errors (the directory cannot
-// be created or read, permissions) and when the directory is locked
-// (ErrLocked).
+// re-delivers records); segments that cannot be read because of an I/O
+// error are kept and read later (see doc.go). Open fails only on I/O
+// errors with the directories and cursor files (they cannot be created or
+// read, permissions) and when the directory is locked (ErrLocked).
 func Open(opts Options) (*Queue, error) {
 	if opts.Kind == "" {
 		opts.Kind = KindDisk
@@ -323,6 +327,9 @@ func Open(opts Options) (*Queue, error) {
 	}
 	q.corrupt = tel.QueueCorrupt.WithLabelValues(opts.Exporter)
 	q.capacity = tel.QueueCapacity.WithLabelValues(opts.Exporter)
+	for op := range q.ioErrors {
+		q.ioErrors[op] = tel.QueueIOErrors.WithLabelValues(opts.Exporter, ioOpNames[op])
+	}
 	for i := range q.lanes {
 		lane := Lane(i)
 		l := &q.lanes[i]
@@ -332,9 +339,12 @@ func Open(opts Options) (*Queue, error) {
 			records: tel.QueueRecords.WithLabelValues(opts.Exporter, lane.String()),
 			items:   tel.QueueItems.WithLabelValues(opts.Exporter, lane.String()),
 			age:     tel.QueueOldestAge.WithLabelValues(opts.Exporter, lane.String()),
+
+			unreadable: tel.QueueUnreadable.WithLabelValues(opts.Exporter, lane.String()),
 		}
 		q.droppedFull[i] = tel.QueueDropped.WithLabelValues(opts.Exporter, lane.String(), "queue_full")
 		q.droppedExpired[i] = tel.QueueDropped.WithLabelValues(opts.Exporter, lane.String(), "expired")
+		q.droppedCorrupt[i] = tel.QueueDropped.WithLabelValues(opts.Exporter, lane.String(), "corrupt")
 	}
 
 	if err := q.fs.MkdirAll(q.dir, 0o755); err != nil {
@@ -373,6 +383,7 @@ func (q *Queue) openLanes() error {
 		}
 		_ = q.fs.SyncDir(filepath.Dir(q.dir))
 	}
+	defer func() { q.scanBuf = nil }()
 	for i := range q.lanes {
 		if err := q.openLane(&q.lanes[i]); err != nil {
 			return err
@@ -465,18 +476,36 @@ func (q *Queue) Read(ctx context.Context) (*Delivery, error) {
 		}
 		d := q.nextLocked()
 		wake := q.wake
+		wait := q.retryWaitLocked()
 		q.mu.Unlock()
 		if d != nil {
 			return d, nil
 		}
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-q.closedCh:
-			return nil, ErrClosed
+		if err := q.waitRead(ctx, wake, wait); err != nil {
+			return nil, err
 		}
 	}
+}
+
+// waitRead waits for wake to be closed, or for retry (if > 0: a lane that
+// failed with an I/O error is tried again after its backoff, and no
+// append wakes Read for it), or for ctx or Close.
+func (q *Queue) waitRead(ctx context.Context, wake <-chan struct{}, retry time.Duration) error {
+	var retryC <-chan time.Time
+	if retry > 0 {
+		t := time.NewTimer(retry)
+		defer t.Stop()
+		retryC = t.C
+	}
+	select {
+	case <-wake:
+	case <-retryC:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-q.closedCh:
+		return ErrClosed
+	}
+	return nil
 }
 
 // Ack marks d done for good: delivered, or dropped by the sender (which
@@ -492,11 +521,11 @@ func (q *Queue) Ack(d *Delivery) {
 	}
 	d.state = deliveryFinished
 	l := &q.lanes[d.lane]
-	e := l.entryLocked(d)
-	if e == nil {
+	i := l.windowIndexLocked(d)
+	if i < 0 {
 		return
 	}
-	q.finishLocked(l, e)
+	q.doneLocked(l, i)
 	q.advanceLocked(l)
 	q.publishLocked(l)
 }
@@ -521,12 +550,11 @@ func (q *Queue) Nack(d *Delivery) {
 	}
 	d.state = deliveryFinished
 	l := &q.lanes[d.lane]
-	e := l.entryLocked(d)
-	if e == nil {
+	i := l.windowIndexLocked(d)
+	if i < 0 {
 		return
 	}
-	e.state, e.d = entryUnread, nil
-	l.readHint = min(l.readHint, int(d.seq-l.base))
+	l.window[i].state, l.window[i].d = entryUnread, nil
 	q.wakeLocked()
 }
 
@@ -561,8 +589,8 @@ func (q *Queue) Stats() [NumLanes]LaneStats {
 	for i := range q.lanes {
 		l := &q.lanes[i]
 		s[i] = LaneStats{Records: l.records, Items: l.items, Bytes: l.bytes}
-		if len(l.entries) > 0 {
-			s[i].Oldest = unixNanos(l.entries[0].meta.created)
+		if created, ok := l.oldestLocked(); ok {
+			s[i].Oldest = unixNanos(created)
 		}
 	}
 	return s
@@ -615,6 +643,7 @@ func (q *Queue) close() error {
 		g.records.Set(0)
 		g.items.Set(0)
 		g.age.Set(0)
+		g.unreadable.Set(0)
 	}
 	q.mu.Unlock()
 	if err := q.lock.Close(); err != nil {
@@ -718,6 +747,7 @@ func (q *Queue) publishLocked(l *laneState) {
 	l.gauges.bytes.Set(float64(l.bytes))
 	l.gauges.records.Set(float64(l.records))
 	l.gauges.items.Set(float64(l.items))
+	l.gauges.unreadable.Set(float64(l.unknownBytes))
 }
 
 // publishAges sets the oldest-age gauges.
@@ -731,8 +761,8 @@ func (q *Queue) publishAges() {
 	for i := range q.lanes {
 		l := &q.lanes[i]
 		age := 0.0
-		if len(l.entries) > 0 {
-			age = max(0, now.Sub(unixNanos(l.entries[0].meta.created)).Seconds())
+		if created, ok := l.oldestLocked(); ok {
+			age = max(0, now.Sub(unixNanos(created)).Seconds())
 		}
 		l.gauges.age.Set(age)
 	}
