@@ -104,3 +104,25 @@ func TestFault1_CorruptItemsAreCounted(t *testing.T) {
 		})
 	}
 }
+
+// FuzzPeekFrame: peekFrame and headerItems, the decoders of a frame's
+// header Read uses without the CRC, never panic, and agree with
+// checkRecord on every intact frame.
+func FuzzPeekFrame(f *testing.F) {
+	rec := testRecord(LaneNormal, 3, 50)
+	frame := appendRecord(nil, &rec, 1234)
+	f.Add(frame)
+	f.Add(frame[:frameHeaderSize+11])
+	f.Add(append(append([]byte(nil), frame...), frame...))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		head, headOK := peekFrame(b)
+		items, itemsOK := headerItems(b)
+		if headOK && (!itemsOK || items != head.items || head.size < frameHeaderSize+metaFixedSize) {
+			t.Fatalf("peekFrame %+v, headerItems %d %v", head, items, itemsOK)
+		}
+		if meta, ok := checkRecord(b); ok && (!headOK || head != meta) {
+			t.Fatalf("intact frame %+v, peekFrame %+v %v", meta, head, headOK)
+		}
+	})
+}
