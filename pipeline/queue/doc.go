@@ -85,8 +85,9 @@
 //
 // The valid slot with the higher sequence wins. The position is that of the
 // lane's first record not yet acknowledged (or the end of the last one
-// acknowledged): every record before it is done, segments numbered below it
-// are deleted at Open. Each cursor advance pwrites the other slot (no
+// acknowledged, or offset 0 of the next segment to be created when the
+// lane has no segment left): every record before it is done, segments
+// numbered below it are deleted at Open. Each cursor advance pwrites the other slot (no
 // rename, no fsync): a torn or lost write leaves the previous slot, which
 // only re-delivers. The write reaches the OS before Ack returns, so a kill -9
 // re-delivers only records that were read and not acknowledged.
