@@ -99,6 +99,13 @@ func TestFault6_IndexHeapIsBounded(t *testing.T) {
 	if st.Records != n-999 || !st.Oldest.Equal(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) {
 		t.Errorf("after acking 999 of the first 1000 out of order: %+v", st)
 	}
+	// Only the record still in flight has an entry.
+	q.mu.Lock()
+	window := len(q.lanes[LaneNormal].window)
+	q.mu.Unlock()
+	if window != 1 {
+		t.Errorf("%d entries in the window with 1 record in flight", window)
+	}
 	q.Ack(ds[0])
 	if st = q.Stats()[LaneNormal]; st.Records != n-1000 || !st.Oldest.Equal(time.Date(2026, 3, 1, 12, 0, 0, 1000, time.UTC)) {
 		t.Errorf("after acking the first 1000: %+v", st)
