@@ -90,7 +90,7 @@ func TestFault5_UnknownVersionSegmentsAreNeverDeleted(t *testing.T) {
 	}
 	// Another Open finds the kept segments and reports them again.
 	tel2 := selftelemetry.New()
-	q = openQueue(t, Options{Dir: dir, Limits: lim, Exporter: "rollback", Telemetry: tel2})
+	openQueue(t, Options{Dir: dir, Limits: lim, Exporter: "rollback", Telemetry: tel2})
 	gauge2 := testutil.ToFloat64(tel2.QueueUnreadable.WithLabelValues("rollback", "normal"))
 
 	kept := 0
