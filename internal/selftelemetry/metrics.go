@@ -41,6 +41,10 @@ type Metrics struct {
 	QueueCapacity  *prometheus.GaugeVec   // exporter: max_bytes
 	QueueDropped   *prometheus.CounterVec // exporter, lane, reason: items the queue dropped
 	QueueCorrupt   *prometheus.CounterVec // exporter: corrupt or torn records found and set aside
+	// QueueOrphanedBytes is set at start and reload for each queue
+	// directory under storage.directory that no running exporter owns and
+	// that still holds records.
+	QueueOrphanedBytes *prometheus.GaugeVec // directory
 
 	// The shared uplink budget (pipeline/uplink).
 	UplinkRate  prometheus.Gauge       // bytes per second
@@ -151,6 +155,9 @@ func New() *Metrics {
 	m.QueueCapacity = gauge("outpost_queue_capacity_bytes",
 		"The queue's max_bytes.",
 		"exporter")
+	m.QueueOrphanedBytes = gauge("outpost_queue_orphaned_bytes",
+		"Bytes of a queue directory under storage.directory that no configured exporter owns and that still holds records (a renamed or removed exporter's backlog); see `outpost queue adopt`.",
+		"directory")
 	m.UplinkRate = gauge("outpost_uplink_budget_bytes_per_second",
 		"The uplink budget's rate (uplink.bytes_per_second); 0 when unlimited.").WithLabelValues()
 	m.UplinkBurst = gauge("outpost_uplink_burst_bytes",
