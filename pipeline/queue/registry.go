@@ -298,3 +298,14 @@ func (q *Queue) Limits() Limits {
 	defer q.mu.Unlock()
 	return q.limits
 }
+
+// DiskQueue returns the open disk queue of dir, or nil if there is none.
+func (r *Registry) DiskQueue(dir string) *Queue {
+	key, _ := registryKey(Options{Dir: dir})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.queues[key]; s != nil {
+		return s.q
+	}
+	return nil
+}
