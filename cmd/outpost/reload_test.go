@@ -325,6 +325,9 @@ func TestFault7_MemoryQueueSurvivesReload(t *testing.T) {
 		t.Fatalf("reload failed:\n%s", s.log)
 	}
 	lost := s.dropped("otlp", "normal", "shutdown")
+	if lost != 0 {
+		t.Fatalf("the reload lost %v of %d items acknowledged into the memory queue (counted shutdown)", lost, sent)
+	}
 	sent += sendLogs(t, c.grpc, 5, 10)
 	sink.SetFail(nil)
 	testutil.Eventually(t, 20*time.Second, "every record at the sink", func() bool { return sink.LogRecords() >= int64(sent) })
