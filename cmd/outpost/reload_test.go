@@ -241,9 +241,15 @@ func TestFault2_FailedReloadKeepsRunningQueue(t *testing.T) {
 	bad := c
 	bad.http = taken.Addr().String()
 	bad.queue = "max_bytes: 256KiB, full_policy: drop_oldest, fsync: interval, fsync_interval: 1s, max_age: 1h"
+	bad.top = "memory_limit: 32MiB\nuplink: {bytes_per_second: 64KiB/s, burst: 64KiB}"
+	limitBefore, rateBefore := s.memory.Limit(), promtest.ToFloat64(s.tel.UplinkRate)
 	s.reload(t, bad)
 	if s.reloads("failed") != 1 {
 		t.Fatalf("reload did not fail:\n%s", s.log)
+	}
+	if s.memory.Limit() != limitBefore || promtest.ToFloat64(s.tel.UplinkRate) != rateBefore {
+		t.Fatalf("the failed reload changed memory_limit %d → %d or the uplink rate %v → %v",
+			limitBefore, s.memory.Limit(), rateBefore, promtest.ToFloat64(s.tel.UplinkRate))
 	}
 	after := q.Limits()
 	capacity := promtest.ToFloat64(s.tel.QueueCapacity.WithLabelValues("otlp"))

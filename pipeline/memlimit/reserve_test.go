@@ -9,10 +9,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// A memory queue's reservation is counted in the in-flight gauge (fault 9:
-// outpost_memory_in_flight_bytes includes memory queues), grows only within
-// the limit, and a refusal names the real memory_limit (fault 7).
-func TestReservation(t *testing.T) {
+// TestFault9_InFlightGaugeCountsMemoryQueues: a memory queue's reservation
+// is counted in outpost_memory_in_flight_bytes, as docs/metrics.md says
+// (before, the gauge showed requests in flight only); a reservation grows
+// only within the limit, and a refusal names the real memory_limit (fault
+// 7: it printed the requests' capacity instead).
+func TestFault9_InFlightGaugeCountsMemoryQueues(t *testing.T) {
 	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "g"})
 	l := New(1000, g)
 	r, err := l.ReserveQueue(600)
@@ -22,13 +24,15 @@ func TestReservation(t *testing.T) {
 	if err := l.Acquire(50); err != nil {
 		t.Fatal(err)
 	}
-	if v := testutil.ToFloat64(g); v != 650 {
+	v := testutil.ToFloat64(g)
+	t.Logf("memory_limit 1000 bytes, a memory queue of 600, a request of 50: in-flight gauge %.0f", v)
+	if v != 650 {
 		t.Fatalf("gauge %v, want 650 (600 reserved + 50 in flight)", v)
 	}
 	l.Release(50)
-	_, err = l.ReserveQueue(600)
-	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "memory_limit of 1000 bytes") || !strings.Contains(err.Error(), "reserve 600 bytes") {
-		t.Fatalf("second reservation: %v", err)
+	_, refusal := l.ReserveQueue(600)
+	if !errors.Is(refusal, ErrLimit) || !strings.Contains(refusal.Error(), "memory_limit of 1000 bytes") || !strings.Contains(refusal.Error(), "reserve 600 bytes") {
+		t.Fatalf("second reservation: %v", refusal)
 	}
 	if err := r.Resize(1001); !errors.Is(err, ErrLimit) || r.Bytes() != 600 {
 		t.Fatalf("grow past the limit: %v, %d bytes", err, r.Bytes())
@@ -53,7 +57,7 @@ func TestReservation(t *testing.T) {
 		t.Fatal(err)
 	}
 	nr.Release()
-	t.Logf("reservation counted in the gauge; refusal: %v", err)
+	t.Logf("a second queue of 600: %v", refusal)
 }
 
 // A staged limit is what reservations check against, while requests in
