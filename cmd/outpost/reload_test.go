@@ -482,3 +482,52 @@ func TestFault11_OrphanReportedAtStart(t *testing.T) {
 		t.Fatalf("not reported at start (gauge %v):\n%s", got, s2.log)
 	}
 }
+
+// `queue adopt` moves a backlog only to an exporter that can send its
+// records' wire format: OTLP protobuf logs not to loki, and not to an
+// exporter without a disk queue; they may go to otlphttp.
+func TestQueueAdoptChecksTheTarget(t *testing.T) {
+	dir := t.TempDir()
+	storage := filepath.Join(dir, "storage")
+	from := filepath.Join(storage, "exporter-otlp-old")
+	q, err := queue.Open(queue.Options{Dir: from, Limits: queue.Limits{MaxBytes: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := q.Append(queue.Record{Lane: queue.LaneNormal, Items: 5, Signal: "logs", Encoding: "proto", Body: []byte{byte(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := configs.Parse("adopt.yaml", []byte(testutil.Sprintf(`
+storage: {directory: %s}
+receivers:
+  otlp: {protocols: {grpc: {endpoint: 127.0.0.1:0}}}
+exporters:
+  loki: {endpoint: http://127.0.0.1:1/loki/api/v1/push}
+  otlphttp: {endpoint: http://127.0.0.1:1}
+  otlp/memory: {endpoint: 127.0.0.1:1, tls: {insecure: true}, queue: {kind: memory, max_bytes: 1MiB}}
+service:
+  pipelines:
+    logs: {receivers: [otlp], exporters: [loki, otlphttp, otlp/memory]}
+`, storage)), components(), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ to, want string }{
+		{"loki", `wire format "proto"`},
+		{"otlp/memory", "has no disk queue"},
+		{"otlp/absent", "is not configured"},
+	} {
+		if _, _, err := adopt(cfg, components(), "exporter-otlp-old", c.to); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("adopt into %s: %v, want an error with %q", c.to, err, c.want)
+		}
+	}
+	res, _, err := adopt(cfg, components(), "exporter-otlp-old", "otlphttp")
+	if err != nil || res.Moved.Total().Items != 15 {
+		t.Fatalf("adopt into otlphttp: %v, %+v", err, res.Moved.Total())
+	}
+}
