@@ -40,9 +40,10 @@ type service struct {
 	tel       *selftelemetry.Metrics
 	server    *selftelemetry.Server
 	listeners *pipeline.Listeners
-	// queues, uplink and memory outlive reloads: an exporter's disk queue is
-	// shared by its old and new instances, and the budget and the limit
-	// count across graphs.
+	// queues, uplink and memory outlive reloads: an exporter's queue (disk
+	// or memory) is shared by its old and new instances, and the budget and
+	// the limit count across graphs. A reload changes them only once its
+	// new graph has started.
 	queues *queue.Registry
 	uplink *uplink.Budget
 	memory *memlimit.Limiter
