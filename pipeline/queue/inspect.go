@@ -136,8 +136,8 @@ func scanLane(fsys FS, dir string, seg func(n uint64, size int64), rec func(Reco
 		switch {
 		case !ok:
 		case bad:
-			if b, err := readAll(fsys, filepath.Join(dir, name)); err == nil {
-				unreadable += int64(len(b))
+			if size, err := fileSize(fsys, filepath.Join(dir, name)); err == nil {
+				unreadable += size
 			}
 		default:
 			nums = append(nums, n)
@@ -213,6 +213,16 @@ func readCursor(fsys FS, path string) (pos position, ok bool, err error) {
 	}
 	pos, _, ok = decodeCursor(b)
 	return pos, ok, nil
+}
+
+// fileSize returns the size of a file of fsys.
+func fileSize(fsys FS, path string) (int64, error) {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return f.Size()
 }
 
 // readAll reads a whole file of fsys.

@@ -83,11 +83,13 @@ func (r *Registry) Acquire(opts Options) (q *Queue, release func() error, err er
 
 // Lease opens the queue opts describes or, if one for the same directory
 // (disk) or exporter ID (memory) is open, returns a new lease on it and
-// stages opts.Limits for Commit; the other options of the first Lease stay
-// in force. For a memory queue, reserve (nil: no reservation) sets its
-// MaxBytes aside when the queue is opened, and grows that reservation when
-// staged limits need more; an error from it fails the Lease and changes
-// nothing. The last Release closes the queue and releases its reservation.
+// stages opts.Limits for Commit, in place of limits an earlier Lease staged;
+// the other options of the first Lease stay in force. For a memory queue,
+// reserve (nil: no reservation) sets its MaxBytes aside when the queue is
+// opened, and grows that reservation when staged limits need more; an
+// error from it fails the Lease, and the limits in force and the queue's
+// reservation stay as they were. The last Release closes the queue and
+// releases its reservation.
 func (r *Registry) Lease(opts Options, reserve ReserveFunc) (*Lease, error) {
 	key, shared := registryKey(opts)
 	if !shared {
