@@ -54,9 +54,11 @@ type Settings struct {
 	// StorageDir is the component's own directory under storage.directory
 	// (not created until the component asks for it).
 	StorageDir string
-	// Queues shares open disk queues by directory between the graphs of
-	// one process, so that across a reload an exporter's old and new
-	// instances use one queue. Never nil in a built graph.
+	// Queues shares open queues (disk queues by directory, memory queues
+	// by exporter ID) between the graphs of one process, so that across a
+	// reload an exporter's old and new instances use one queue. A shared
+	// queue takes a new graph's limits only when the reload commits them
+	// (queue.Registry.Commit). Never nil in a built graph.
 	Queues *queue.Registry
 	// Uplink is the uplink budget shared by every exporter; nil means
 	// unlimited.

@@ -105,13 +105,22 @@ func Build(ctx context.Context, cfg GraphConfig, set BuildSettings) (*Graph, err
 	}
 	for _, pid := range sortedIDs(cfg.Pipelines) {
 		if _, err := b.head(pid); err != nil {
-			return nil, err
+			return nil, b.abandon(err)
 		}
 	}
 	if err := b.buildReceivers(); err != nil {
-		return nil, err
+		return nil, b.abandon(err)
 	}
 	return b.g, nil
+}
+
+// abandon shuts down the components built so far (none is started;
+// Shutdown is safe in any state), so that what their factories took from
+// the process-wide settings (an exporter's uplink client) is given back
+// when the graph cannot be built, and returns err.
+func (b *builder) abandon(err error) error {
+	b.g.started = len(b.g.components)
+	return errors.Join(err, b.g.Shutdown(context.Background()))
 }
 
 func sortedIDs[V any](m map[ID]V) []ID {
@@ -558,14 +567,17 @@ func (h *graphHost) Listen(network, address string) (net.Listener, error) {
 }
 
 // Start starts the components, consumers before producers: exporters first,
-// receivers last. If one fails, those already started are shut down and the
-// error returned.
+// receivers last. If one fails, every component is shut down (those not
+// started yet too) and the error returned.
 func (g *Graph) Start(ctx context.Context) error {
-	for i, nc := range g.components {
+	for _, nc := range g.components {
 		if err := nc.c.Start(ctx, g.host); err != nil {
 			// Shut down the failed component too: it may have started part
-			// of its work, and Shutdown is safe to call in any state.
-			g.started = i + 1
+			// of its work, and Shutdown is safe to call in any state. So
+			// are the components after it, never started: what their
+			// factories took from the process (an exporter's uplink
+			// client) goes back.
+			g.started = len(g.components)
 			shutErr := g.Shutdown(ctx)
 			return errors.Join(fmt.Errorf("start %s %s: %w", nc.kind, nc.id, err), shutErr)
 		}

@@ -3,6 +3,7 @@
 //	outpost run [-c FILE]       run the pipelines in FILE (default configs/default.yaml)
 //	outpost validate -c FILE    check FILE, print every problem, exit 1 on any
 //	outpost version             print the version
+//	outpost queue ls|adopt      list the queues on disk; move an orphaned backlog (see queuecmd.go)
 //
 // SIGTERM and SIGINT drain the pipelines and exit 0; SIGHUP (or a change to
 // the config file) reloads the configuration.
@@ -41,6 +42,9 @@ commands:
   run [-c FILE]        run the pipelines in FILE (default `+defaultConfigPath+`)
   validate [-c FILE]   check FILE; print every problem and exit 1 if there is any
   version              print version and revision
+  queue ls -c FILE     list the queues under storage.directory, their backlog and owner
+  queue adopt -c FILE --from DIR --to EXPORTER_ID
+                       offline: move a queue's backlog to an exporter's queue
 `)
 }
 
@@ -93,6 +97,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "queue":
+		return queueMain(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0

@@ -40,9 +40,10 @@ type service struct {
 	tel       *selftelemetry.Metrics
 	server    *selftelemetry.Server
 	listeners *pipeline.Listeners
-	// queues, uplink and memory outlive reloads: an exporter's disk queue is
-	// shared by its old and new instances, and the budget and the limit
-	// count across graphs.
+	// queues, uplink and memory outlive reloads: an exporter's queue (disk
+	// or memory) is shared by its old and new instances, and the budget and
+	// the limit count across graphs. A reload changes them only once its
+	// new graph has started.
 	queues *queue.Registry
 	uplink *uplink.Budget
 	memory *memlimit.Limiter
@@ -68,22 +69,9 @@ func run(ctx context.Context, opts runOptions) error {
 	if err != nil {
 		return err
 	}
-	s := &service{
-		opts:      opts,
-		factories: factories,
-		logger:    newLogger(opts.stderr, cfg.Telemetry.Logs),
-		tel:       selftelemetry.New(),
-		listeners: &pipeline.Listeners{},
-		queues:    &queue.Registry{},
-	}
-	s.uplink = uplink.New(uplinkConfig(cfg), s.tel)
-	s.memory = memlimit.New(int64(cfg.MemoryLimit), s.tel.MemoryInFlight)
-	s.applyMemoryLimit(cfg)
-	if cfg.Telemetry.Address != "" {
-		s.server, err = selftelemetry.NewServer(cfg.Telemetry.Address, s.tel, s.logger)
-		if err != nil {
-			return err
-		}
+	s, err := newService(opts, factories, cfg)
+	if err != nil {
+		return err
 	}
 	defer s.stopServer()
 
@@ -123,6 +111,30 @@ func run(ctx context.Context, opts runOptions) error {
 			}
 		}
 	}
+}
+
+// newService makes the service that runs cfg: the logger, the metrics and
+// their server, and what outlives reloads. It starts no pipeline.
+func newService(opts runOptions, factories pipeline.Factories, cfg *configs.Config) (*service, error) {
+	s := &service{
+		opts:      opts,
+		factories: factories,
+		logger:    newLogger(opts.stderr, cfg.Telemetry.Logs),
+		tel:       selftelemetry.New(),
+		listeners: &pipeline.Listeners{},
+		queues:    &queue.Registry{},
+	}
+	s.uplink = uplink.New(uplinkConfig(cfg), s.tel)
+	s.memory = memlimit.New(int64(cfg.MemoryLimit), s.tel.MemoryInFlight)
+	s.applyMemoryLimit(cfg)
+	if cfg.Telemetry.Address != "" {
+		var err error
+		s.server, err = selftelemetry.NewServer(cfg.Telemetry.Address, s.tel, s.logger)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 func (s *service) stopServer() {
@@ -175,6 +187,7 @@ func (s *service) start(ctx context.Context, cfg *configs.Config) error {
 	if s.server != nil {
 		s.server.SetReady(true)
 	}
+	s.reportOrphans(cfg)
 	return nil
 }
 
@@ -238,18 +251,29 @@ func (s *service) reload(ctx context.Context, why string) {
 	if cfg.Telemetry.Address != s.cfg.Telemetry.Address || cfg.Telemetry.Logs != s.cfg.Telemetry.Logs {
 		log.Warn("changes to the telemetry section take effect at the next restart")
 	}
-	// The budget and the limit apply to both graphs at once while the old
-	// one drains.
-	s.uplink.Reconfigure(uplinkConfig(cfg))
-	s.applyMemoryLimit(cfg)
+	// Nothing shared changes until the new graph has fully started: the
+	// queues it shares with the running graph only stage its limits, and
+	// its memory queues reserve against the new memory limit without the
+	// running one changing. On failure all of it is dropped, and the
+	// running graph goes on exactly as before.
+	s.memory.StageLimit(int64(cfg.MemoryLimit))
 	g, err := s.buildGraph(ctx, cfg)
 	if err != nil {
-		s.uplink.Reconfigure(uplinkConfig(s.cfg))
-		s.applyMemoryLimit(s.cfg)
+		s.queues.Discard()
+		s.memory.DiscardStagedLimit()
+		// The file watcher does not try this content again; a signal does.
+		s.badHash = cfg.Hash
 		s.tel.ConfigReloads.WithLabelValues("failed").Inc()
-		log.Error("reload failed; the running pipelines are kept", "error", err)
+		log.Error("reload failed; the running pipelines are kept, and this file is not tried again until it changes or outpost gets SIGHUP", "error", err, "config_hash", cfg.Hash)
 		return
 	}
+	// The new graph runs: its limits, budget and memory limit apply to
+	// both graphs while the old one drains.
+	if err := s.queues.Commit(); err != nil {
+		log.Error("applying the new queue limits", "error", err)
+	}
+	s.uplink.Reconfigure(uplinkConfig(cfg))
+	s.applyMemoryLimit(cfg)
 	old := s.graph
 	s.graph, s.cfg, s.badHash = g, cfg, ""
 	s.tel.SetBuildInfo(version, revision, cfg.Hash)
@@ -260,4 +284,5 @@ func (s *service) reload(ctx context.Context, why string) {
 	}
 	s.tel.ConfigReloads.WithLabelValues("success").Inc()
 	log.Info("configuration reloaded", "config_hash", cfg.Hash)
+	s.reportOrphans(cfg)
 }

@@ -46,6 +46,10 @@ type Metrics struct {
 	// segments kept aside because their format version is unknown.
 	QueueIOErrors   *prometheus.CounterVec // exporter, op (open, read)
 	QueueUnreadable *prometheus.GaugeVec   // exporter, lane: bytes
+	// QueueOrphanedBytes is set at start and reload for each queue
+	// directory under storage.directory that no running exporter owns and
+	// that still holds records.
+	QueueOrphanedBytes *prometheus.GaugeVec // directory
 
 	// The shared uplink budget (pipeline/uplink).
 	UplinkRate  prometheus.Gauge       // bytes per second
@@ -162,6 +166,9 @@ func New() *Metrics {
 	m.QueueUnreadable = gauge("outpost_queue_unreadable_bytes",
 		"Bytes of queue segments kept aside, never deleted, because their format version is unknown to this binary (written by a newer outpost), by lane.",
 		"exporter", "lane")
+	m.QueueOrphanedBytes = gauge("outpost_queue_orphaned_bytes",
+		"Bytes of a queue directory under storage.directory that no configured exporter owns and that still holds records (a renamed or removed exporter's backlog); see `outpost queue adopt`.",
+		"directory")
 	m.UplinkRate = gauge("outpost_uplink_budget_bytes_per_second",
 		"The uplink budget's rate (uplink.bytes_per_second); 0 when unlimited.").WithLabelValues()
 	m.UplinkBurst = gauge("outpost_uplink_burst_bytes",

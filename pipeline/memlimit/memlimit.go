@@ -24,6 +24,11 @@ type Limiter struct {
 	reserved int64 // memory queues' max_bytes
 	used     int64
 	inFlight prometheus.Gauge // nil: not exported
+
+	// staged, while hasStaged, is the limit a reload's new graph reserves
+	// its memory queues against (see StageLimit).
+	staged    int64
+	hasStaged bool
 }
 
 // New returns a Limiter for a process memory limit of limit bytes (0 or
@@ -41,6 +46,7 @@ func (l *Limiter) SetLimit(limit int64) {
 	}
 	l.mu.Lock()
 	l.limit = max(limit, 0)
+	l.hasStaged = false
 	l.mu.Unlock()
 }
 
@@ -52,17 +58,20 @@ func (l *Limiter) Reserve(n int64) (release func(), ok bool) {
 		return func() {}, true
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.limit > 0 && l.reserved+n > l.limit {
+	if lim := l.reserveLimitLocked(); lim > 0 && l.reserved+n > lim {
+		l.mu.Unlock()
 		return nil, false
 	}
 	l.reserved += n
+	l.mu.Unlock()
+	l.reportReserved()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			l.mu.Lock()
 			l.reserved -= n
 			l.mu.Unlock()
+			l.reportReserved()
 		})
 	}, true
 }
@@ -102,7 +111,7 @@ func (l *Limiter) Acquire(n int64) error {
 		return fmt.Errorf("%w: %d bytes in flight, %d more would pass the limit of %d", ErrLimit, used, n, capacity)
 	}
 	l.used += n
-	used := l.used
+	used := l.used + l.reserved
 	l.mu.Unlock()
 	l.report(used)
 	return nil
@@ -115,7 +124,7 @@ func (l *Limiter) Release(n int64) {
 	}
 	l.mu.Lock()
 	l.used -= n
-	used := l.used
+	used := l.used + l.reserved
 	l.mu.Unlock()
 	l.report(used)
 }
@@ -130,8 +139,10 @@ func (l *Limiter) InFlight() int64 {
 	return l.used
 }
 
-func (l *Limiter) report(used int64) {
+// report sets the in-flight gauge to counted, the bytes counted against
+// the limit: requests in flight plus memory queues' reservations.
+func (l *Limiter) report(counted int64) {
 	if l.inFlight != nil {
-		l.inFlight.Set(float64(used))
+		l.inFlight.Set(float64(counted))
 	}
 }

@@ -32,10 +32,13 @@ type OutputSettings struct {
 	// Dir is the exporter's storage directory (pipeline.Settings.StorageDir);
 	// a disk queue lives there.
 	Dir string
-	// Registry shares disk queues with the exporter of the same ID in a
-	// graph that a reload replaces. Nil opens the queue privately.
+	// Registry shares the queue with the exporter of the same ID in a
+	// graph that a reload replaces: a disk queue by directory, a memory
+	// queue (with its reservation) by exporter ID. Nil opens the queue
+	// privately.
 	Registry *queue.Registry
-	// Memory, when set, reserves a memory queue's max_bytes.
+	// Memory, when set, reserves a memory queue's max_bytes (out of
+	// memory_limit, once per queue, however many exporters share it).
 	Memory *memlimit.Limiter
 	// Uplink, when set, is the shared budget every attempt waits on.
 	Uplink *uplink.Budget
@@ -58,8 +61,8 @@ type Output struct {
 
 	mu        sync.Mutex
 	q         *queue.Queue
+	heldLease *queue.Lease // the Registry's reference to q
 	release   func() error // drops the queue reference
-	unreserve func()
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	started   bool
@@ -133,32 +136,26 @@ func (o *Output) Start() error {
 	}
 	if opts.Kind == queue.KindDisk {
 		opts.Dir = o.set.Dir
-	} else {
-		unreserve, ok := o.set.Memory.Reserve(int64(cfg.MaxBytes))
-		if !ok {
-			return fmt.Errorf("queue: a memory queue of %s does not fit in memory_limit (%d bytes, less what other memory queues reserve)", cfg.MaxBytes, o.set.Memory.Capacity())
-		}
-		o.unreserve = unreserve
 	}
-	var err error
-	if o.set.Registry != nil {
-		o.q, o.release, err = o.set.Registry.Acquire(opts)
-	} else {
-		var q *queue.Queue
-		q, err = queue.Open(opts)
-		o.q, o.release = q, func() error {
-			if q == nil {
-				return nil
-			}
-			return q.Close()
+	reserve := func(n int64) (queue.Reservation, error) {
+		r, err := o.set.Memory.ReserveQueue(n)
+		if err != nil {
+			return nil, err
 		}
+		return r, nil
 	}
+	// The Registry hands a memory queue (and its reservation) over to the
+	// exporter of the same ID in the graph a reload builds, as it does
+	// disk queues; without one the queue is private.
+	registry := o.set.Registry
+	if registry == nil {
+		registry = &queue.Registry{}
+	}
+	lease, err := registry.Lease(opts, reserve)
 	if err != nil {
-		if o.unreserve != nil {
-			o.unreserve()
-		}
 		return fmt.Errorf("queue: %w", err)
 	}
+	o.heldLease, o.q, o.release = lease, lease.Queue(), lease.Release
 	ctx, cancel := context.WithCancel(context.Background())
 	o.cancel = cancel
 	for range cfg.Consumers {
@@ -243,8 +240,10 @@ func (o *Output) drain(ctx context.Context) {
 // Shutdown stops the senders and closes the queue. Attempts on the wire
 // finish, within ctx's deadline; records waiting for a retry go back to the
 // queue at once. A disk queue keeps what is unsent for the next run (or for the exporter that replaces this one on
-// a reload, which shares it). A memory queue is drained first, until ctx
-// is done: what is left then is lost and counted as dropped. Idempotent.
+// a reload, which shares it). A memory queue that the replacing exporter
+// shares is handed over as it is, records and memory reservation; any
+// other memory queue is drained first, until ctx is done: what is left then
+// is lost and counted as dropped. Idempotent.
 func (o *Output) Shutdown(ctx context.Context) error {
 	o.mu.Lock()
 	if o.stopped {
@@ -252,10 +251,14 @@ func (o *Output) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	o.stopped = true
-	q := o.q
+	q, lease := o.q, o.heldLease
 	o.mu.Unlock()
 
-	if q != nil && queue.Kind(o.set.Queue.Kind) == queue.KindMemory {
+	// A memory queue that the exporter replacing this one on a reload
+	// shares is handed over with its records; otherwise it is drained.
+	handover := lease != nil && lease.Shared()
+	memory := q != nil && queue.Kind(o.set.Queue.Kind) == queue.KindMemory && !handover
+	if memory {
 		o.waitEmpty(ctx, q)
 	}
 	// Stop reading, let attempts on the wire finish (a request the far side
@@ -276,7 +279,7 @@ func (o *Output) Shutdown(ctx context.Context) error {
 	}
 	err := o.sender.Shutdown(ctx)
 	<-done
-	if q != nil && queue.Kind(o.set.Queue.Kind) == queue.KindMemory {
+	if memory {
 		// What a memory queue still holds dies with it: count it.
 		for l, st := range q.Stats() {
 			if st.Items > 0 {
@@ -287,9 +290,6 @@ func (o *Output) Shutdown(ctx context.Context) error {
 	}
 	if o.release != nil {
 		err = errors.Join(err, o.release())
-	}
-	if o.unreserve != nil {
-		o.unreserve()
 	}
 	if o.budget != nil {
 		o.budget.Close()
