@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -131,6 +132,9 @@ func (s *Sink) decompress(enc string, body, dst []byte) ([]byte, error) {
 	switch enc {
 	case "zstd":
 		out, err := s.zstdDec.DecodeAll(body, dst)
+		if errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+			return dst, errTooLarge // 413, as for the other encodings
+		}
 		if err != nil {
 			return dst, fmt.Errorf("zstd: %w", err)
 		}

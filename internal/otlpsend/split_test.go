@@ -1,0 +1,127 @@
+package otlpsend
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/outpost-edge/outpost/internal/selftelemetry"
+	"github.com/outpost-edge/outpost/internal/testutil/otlpsink"
+	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/pipeline/sender"
+)
+
+// TestFault10_OTLPTooLargeIsSplit: the far side takes bodies of at most
+// 24 KiB (an OTLP/HTTP server answers 413, an OTLP/gRPC server
+// RESOURCE_EXHAUSTED without RetryInfo); a batch of 400 spans is about
+// 120 KiB, so it is sent in halves, quarters, ... until each part fits, and
+// every span arrives. Before, the 413 (and RESOURCE_EXHAUSTED) was
+// permanent and all 400 spans were dropped.
+func TestFault10_OTLPTooLargeIsSplit(t *testing.T) {
+	const spans = 400
+	for _, tc := range []struct {
+		name        string
+		grpc        bool
+		encoding    sender.Encoding
+		compression string
+	}{
+		{name: "http proto zstd", encoding: sender.EncodingProto, compression: CompressionZstd},
+		{name: "http json gzip", encoding: sender.EncodingJSON, compression: CompressionGzip},
+		{name: "grpc", grpc: true, encoding: sender.EncodingProto},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sink := otlpsink.StartWith(t, otlpsink.Options{MaxRecvBytes: 24 << 10})
+			var tr Transport
+			if tc.grpc {
+				tr = NewGRPC(GRPCOptions{Endpoint: sink.GRPCAddr()})
+			} else {
+				tr = NewHTTP(HTTPOptions{URLs: map[pipeline.Signal]string{pipeline.SignalTraces: sink.HTTPURL() + "/v1/traces"}})
+			}
+			tel := selftelemetry.New()
+			q := sender.DefaultQueueConfig()
+			q.Enabled = false
+			e, err := New(pipeline.Settings{ID: pipeline.MustID("otlp/split"), Telemetry: tel}, tr, Options{
+				Encoding: tc.encoding, Compression: tc.compression, Timeout: 10 * time.Second,
+				Retry: sender.RetryConfig{Enabled: true, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond,
+					MaxElapsedTime: 10 * time.Second, Multiplier: 2},
+				Queue: q,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Start(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := e.Shutdown(context.Background()); err != nil {
+					t.Error(err)
+				}
+			}()
+			err = e.ConsumeTraces(context.Background(), testTraces(spans))
+			failed := testutil.ToFloat64(tel.ExporterFailed.WithLabelValues("otlp/split", "traces", sender.ReasonTooLarge))
+			t.Logf("%s: %d spans in one batch, far side takes 24 KiB a body: %d arrived in %d accepted requests, %g dropped; err %v",
+				tc.name, spans, sink.Spans(), sink.RequestCount(), failed, err)
+			if err != nil || sink.Spans() != spans || failed != 0 {
+				t.Errorf("err %v, spans at the sink %d, too_large %g; want nil, %d, 0", err, sink.Spans(), failed, spans)
+			}
+		})
+	}
+}
+
+// SplitRequest keeps every item, its resource and scope, for each signal.
+func TestSplitRequestKeepsEveryItem(t *testing.T) {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr("service.name", "a")
+	sm := rm.ScopeMetrics().AppendEmpty()
+	g := sm.Metrics().AppendEmpty()
+	g.SetName("g")
+	gp := g.SetEmptyGauge().DataPoints()
+	for range 3 {
+		gp.AppendEmpty().SetIntValue(1)
+	}
+	h := sm.Metrics().AppendEmpty()
+	h.SetName("h")
+	hp := h.SetEmptyHistogram().DataPoints()
+	for range 4 {
+		hp.AppendEmpty().SetCount(2)
+	}
+	ld := plog.NewLogs()
+	for range 5 {
+		ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().Body().SetStr("x")
+	}
+	enc := encoder{encoding: sender.EncodingProto, compressor: newBodyCompressor(CompressionGzip, false)}
+	for _, tc := range []struct {
+		sig   pipeline.Signal
+		items int
+		req   exportRequest
+	}{
+		{pipeline.SignalTraces, 7, traceReq(testTraces(7))},
+		{pipeline.SignalMetrics, 7, metricReq(md)},
+		{pipeline.SignalLogs, 5, logReq(ld)},
+	} {
+		r, err := enc.encode(tc.sig, tc.items, tc.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b, err := SplitRequest(r)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.sig, err)
+		}
+		if a.Items != tc.items/2 || a.Items+b.Items != tc.items || a.Compression != CompressionGzip || b.Encoding != sender.EncodingProto {
+			t.Errorf("%s: halves %d + %d (%s, %s), want %d in all", tc.sig, a.Items, b.Items, a.Compression, b.Encoding, tc.items)
+		}
+	}
+}
+
+func traceReq(td ptrace.Traces) exportRequest    { return ptraceotlp.NewExportRequestFromTraces(td) }
+func metricReq(md pmetric.Metrics) exportRequest { return pmetricotlp.NewExportRequestFromMetrics(md) }
+func logReq(ld plog.Logs) exportRequest          { return plogotlp.NewExportRequestFromLogs(ld) }
