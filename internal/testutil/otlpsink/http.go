@@ -76,7 +76,7 @@ func (s *Sink) handleHTTP(sig pipeline.Signal) http.HandlerFunc {
 			}
 		}
 
-		resp, f, err := s.receive(&info, body, isJSON)
+		resp, f, err := s.receive(&info, r.Header.Get("Authorization"), body, isJSON)
 		switch {
 		case err != nil:
 			http.Error(w, "otlpsink: decode: "+err.Error(), http.StatusBadRequest)
