@@ -70,7 +70,7 @@ func SplitRequest(r sender.Request) (sender.Request, sender.Request, error) {
 	default:
 		return sender.Request{}, sender.Request{}, fmt.Errorf("unknown signal %q", r.Signal)
 	}
-	if na == 0 || nb == 0 {
+	if na == 0 || nb == 0 || na+nb != r.Items {
 		return sender.Request{}, sender.Request{}, fmt.Errorf("the body holds %d items, not %d", na+nb, r.Items)
 	}
 	enc := encoder{encoding: r.Encoding}

@@ -2,6 +2,7 @@ package otlpsend
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/outpost-edge/outpost/internal/testutil/otlpsink"
 	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/pipeline/sender"
+	"github.com/outpost-edge/outpost/pipeline/uplink"
 )
 
 // TestFault10_OTLPTooLargeIsSplit: the far side takes bodies of at most
@@ -125,3 +127,46 @@ func TestSplitRequestKeepsEveryItem(t *testing.T) {
 func traceReq(td ptrace.Traces) exportRequest    { return ptraceotlp.NewExportRequestFromTraces(td) }
 func metricReq(md pmetric.Metrics) exportRequest { return pmetricotlp.NewExportRequestFromMetrics(md) }
 func logReq(ld plog.Logs) exportRequest          { return plogotlp.NewExportRequestFromLogs(ld) }
+
+// TestFault9c_GRPCRefusedAttemptsCountNoUplinkBytes: gRPC attempts to an
+// address where nobody listens put nothing on the wire, so
+// outpost_uplink_bytes_total stays 0 (before, every attempt counted its
+// whole body); once a server is there, the bytes gRPC wrote count.
+func TestFault9c_GRPCRefusedAttemptsCountNoUplinkBytes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tel := selftelemetry.New()
+	q := sender.DefaultQueueConfig()
+	q.Enabled = false
+	e, err := New(pipeline.Settings{ID: pipeline.MustID("otlp/wire"), Telemetry: tel, Uplink: uplink.New(uplink.Config{BytesPerSecond: 1 << 30}, tel)},
+		NewGRPC(GRPCOptions{Endpoint: addr}), Options{
+			Encoding: sender.EncodingProto, Compression: CompressionNone, Timeout: 5 * time.Second,
+			Retry: sender.RetryConfig{Enabled: true, InitialInterval: 5 * time.Millisecond, MaxInterval: 20 * time.Millisecond,
+				MaxElapsedTime: 300 * time.Millisecond, Multiplier: 2},
+			Queue: q,
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := e.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}()
+	err = e.ConsumeTraces(context.Background(), testTraces(50))
+	refused := testutil.ToFloat64(tel.UplinkBytes.WithLabelValues("otlp/wire"))
+	attempts := testutil.ToFloat64(tel.ExporterRetries.WithLabelValues("otlp/wire", "traces")) + 1
+	t.Logf("%g attempts to a closed port (err %v): uplink_bytes_total %g", attempts, err != nil, refused)
+	if err == nil || refused != 0 {
+		t.Errorf("err %v, uplink bytes %g; want an error and 0 bytes", err, refused)
+	}
+}
