@@ -236,8 +236,8 @@ func TestFault10_TooLargeIsSplitInHalves(t *testing.T) {
 	accepted.Store(0)
 	requests.Store(0)
 	err = s.Send(context.Background(), itemsRequest(16, 11))
-	if !errors.Is(err, ErrTooLarge) || !consumererror.IsPermanent(err) {
-		t.Errorf("want a permanent ErrTooLarge for the one oversized item, got %v", err)
+	if pe, ok := errors.AsType[*pipeline.PartialError](err); !ok || pe.Rejected != 1 || !errors.Is(err, ErrTooLarge) {
+		t.Errorf("want a partial success refusing the one oversized item, got %v", err)
 	}
 	tooLarge := metric(t, tel, "outpost_exporter_failed_items_total", pipeline.SignalLogs, ReasonTooLarge)
 	t.Logf("16 items, one too large alone: %d accepted, %g dropped as too_large, %d requests", accepted.Load(), tooLarge, requests.Load())

@@ -199,7 +199,8 @@ func (s *Sender) metricsFor(sig pipeline.Signal) *signalMetrics {
 //
 //   - nil when r was delivered;
 //   - the send function's *pipeline.PartialError when some items were
-//     refused (the others were delivered);
+//     refused (the others were delivered), or one of the Sender's own when
+//     a request sent in halves (ErrTooLarge) was refused in part;
 //   - a permanent error (consumererror.IsPermanent) when r was refused for
 //     good;
 //   - when r.Expires passes while it is still failing, a permanent error
@@ -345,12 +346,47 @@ func (s *Sender) sendHalves(ctx context.Context, r Request, m *signalMetrics, wi
 			"halves", []int{a.Items, b.Items}, "error", tooLarge, "suppressed", suppressed)
 	}
 	errA := s.send(ctx, a, m, wire)
-	if _, partial := errors.AsType[*pipeline.PartialError](errA); errA != nil && !partial && !consumererror.IsPermanent(errA) {
+	if !final(errA) {
 		// Stopped or out of retries: the caller gets the whole request
-		// back; the second half was not tried and is not counted.
+		// back (at-least-once); the second half was not tried and is not
+		// counted.
 		return errA
 	}
-	return pipeline.JoinErrors([]error{errA, s.send(ctx, b, m, wire)})
+	errB := s.send(ctx, b, m, wire)
+	if !final(errB) {
+		return errB
+	}
+	// Both halves are settled: delivered, or refused in part or in full.
+	rejected := refusedItems(errA, a.Items) + refusedItems(errB, b.Items)
+	joined := pipeline.JoinErrors([]error{errA, errB})
+	if rejected == 0 || rejected >= r.Items {
+		return joined
+	}
+	return &pipeline.PartialError{Rejected: int64(rejected), Err: consumererror.NewPermanent(
+		fmt.Errorf("sent in halves after the far side found the request too large; %d of %d items refused: %w", rejected, r.Items, joined))}
+}
+
+// final reports whether err settles a request: nil (delivered), a partial
+// success, or a permanent refusal; not a retryable error.
+func final(err error) bool {
+	if err == nil {
+		return true
+	}
+	if _, ok := errors.AsType[*pipeline.PartialError](err); ok {
+		return true
+	}
+	return consumererror.IsPermanent(err)
+}
+
+// refusedItems is how many of a request's items a final error refused.
+func refusedItems(err error, items int) int {
+	if err == nil {
+		return 0
+	}
+	if pe, ok := errors.AsType[*pipeline.PartialError](err); ok {
+		return int(min(max(pe.Rejected, 0), int64(items)))
+	}
+	return items
 }
 
 // attempt waits for the budget, then makes one attempt under the
