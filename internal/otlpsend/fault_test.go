@@ -3,6 +3,7 @@ package otlpsend
 import (
 	"context"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc/codes"
 
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
 	"github.com/outpost-edge/outpost/internal/testutil/otlpsink"
@@ -168,5 +170,82 @@ func TestFault9c_GRPCRefusedAttemptsCountNoUplinkBytes(t *testing.T) {
 	t.Logf("%g attempts to a closed port (err %v): uplink_bytes_total %g", attempts, err != nil, refused)
 	if err == nil || refused != 0 {
 		t.Errorf("err %v, uplink bytes %g; want an error and 0 bytes", err, refused)
+	}
+}
+
+// TestFault10_GRPCEndpointCodesKeepTheBacklog: a queued OTLP/gRPC
+// exporter meets each status code for its first 6 attempts: the endpoint
+// codes (UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, UNIMPLEMENTED,
+// UNKNOWN) and the transient ones keep every span and deliver it once the
+// server accepts; INVALID_ARGUMENT drops the 6 batches it refused. Before,
+// every code but the transient ones dropped what it refused.
+func TestFault10_GRPCEndpointCodesKeepTheBacklog(t *testing.T) {
+	const batches, spansPer, failures = 10, 10, 6
+	for _, tc := range []struct {
+		code    codes.Code
+		blocked string
+		dropped int
+	}{
+		{code: codes.Unauthenticated, blocked: sender.BlockedUnauthorized},
+		{code: codes.PermissionDenied, blocked: sender.BlockedForbidden},
+		{code: codes.NotFound, blocked: sender.BlockedNotFound},
+		{code: codes.Unimplemented, blocked: sender.BlockedNotFound},
+		{code: codes.Unknown, blocked: sender.BlockedUnexpectedStatus},
+		{code: codes.Unavailable},
+		{code: codes.InvalidArgument, dropped: failures * spansPer},
+	} {
+		t.Run(tc.code.String(), func(t *testing.T) {
+			sink := otlpsink.Start(t)
+			tel := selftelemetry.New()
+			var blockedDuring atomic.Bool
+			var n atomic.Int64
+			sink.SetFail(func(pipeline.Signal) *otlpsink.Failure {
+				i := n.Add(1)
+				if i > failures {
+					return nil
+				}
+				if i == failures && tc.blocked != "" && testutil.ToFloat64(tel.ExporterBlocked.WithLabelValues("otlp/codes", tc.blocked)) == 1 {
+					blockedDuring.Store(true)
+				}
+				return &otlpsink.Failure{Code: tc.code}
+			})
+			e, err := New(pipeline.Settings{ID: pipeline.MustID("otlp/codes"), Telemetry: tel, StorageDir: t.TempDir()},
+				NewGRPC(GRPCOptions{Endpoint: sink.GRPCAddr()}), Options{
+					Encoding: sender.EncodingProto, Compression: CompressionNone, Timeout: 5 * time.Second,
+					Retry: sender.RetryConfig{Enabled: true, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, Multiplier: 2},
+					Queue: sender.DefaultQueueConfig(),
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Start(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := e.Shutdown(context.Background()); err != nil {
+					t.Error(err)
+				}
+			}()
+			for range batches {
+				if err := e.ConsumeTraces(context.Background(), testTraces(spansPer)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			failed := func() float64 {
+				return testutil.ToFloat64(tel.ExporterFailed.WithLabelValues("otlp/codes", "traces", sender.ReasonPermanent))
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for sink.Spans()+int64(failed()) < batches*spansPer && time.Now().Before(deadline) {
+				time.Sleep(2 * time.Millisecond)
+			}
+			t.Logf("%s for %d attempts: %d spans queued, %d delivered (kept), %g dropped; blocked{%s} 1 during: %v",
+				tc.code, failures, batches*spansPer, sink.Spans(), failed(), tc.blocked, blockedDuring.Load())
+			if sink.Spans() != int64(batches*spansPer-tc.dropped) || failed() != float64(tc.dropped) {
+				t.Errorf("delivered %d, dropped %g; want %d and %d", sink.Spans(), failed(), batches*spansPer-tc.dropped, tc.dropped)
+			}
+			if tc.blocked != "" && !blockedDuring.Load() {
+				t.Errorf("outpost_exporter_blocked{reason=%q} was not 1 during the failures", tc.blocked)
+			}
+		})
 	}
 }
