@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -58,7 +59,9 @@ var (
 
 type consumeFunc[T any] func(context.Context, T) error
 
-// fanout hands one batch to several consumers. Read-only consumers share the
+// fanout hands one batch to several consumers and joins their errors
+// (JoinErrors; partial successes merged by mergePartials, so the client is
+// told of the items refused by any consumer once, not once per consumer). Read-only consumers share the
 // original (marked read-only when more than one sees it). Mutating consumers
 // get their own copy, except that the last one gets the original when no
 // read-only consumer shares it: so a copy is made only when more than one
@@ -92,7 +95,66 @@ func (f *fanout[T]) consume(ctx context.Context, data T) error {
 			errs = append(errs, err)
 		}
 	}
-	return JoinErrors(errs)
+	return JoinErrors(mergePartials(errs))
+}
+
+// mergePartials reports the items refused in partial successes once:
+// every consumer of a fan-out got the same batch, so the items refused by
+// one may be the very items refused by another (one bad data point
+// refused by two remote-write exporters is one point, not two). The
+// consumers' errors that are partial successes only become one
+// *PartialError whose Rejected is the largest of them (the union of the
+// refused items is not knowable from counts; the maximum is its lower
+// bound and exact when the consumers refuse the same items, which is the
+// common case of one malformed item); the other errors are kept as they
+// are. A consumer's own partial successes (from the parts of its batch, as
+// an exporter's lanes) are disjoint and add up first.
+func mergePartials(errs []error) []error {
+	var (
+		widest *PartialError
+		out    []error
+	)
+	for _, err := range errs {
+		if n, pe, ok := partialOnly(err); ok {
+			if widest == nil || n > widest.Rejected {
+				widest = &PartialError{Rejected: n, Err: pe.Err}
+			}
+			continue
+		}
+		out = append(out, err)
+	}
+	if widest == nil {
+		return errs
+	}
+	return append(out, widest)
+}
+
+// partialOnly reports whether err is made only of partial successes (one,
+// or several joined) and how many items they refuse together; pe is one of
+// them.
+func partialOnly(err error) (int64, *PartialError, bool) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var (
+			sum   int64
+			first *PartialError
+		)
+		for _, e := range j.Unwrap() {
+			n, pe, ok := partialOnly(e)
+			if !ok {
+				return 0, nil, false
+			}
+			sum += n
+			if first == nil {
+				first = pe
+			}
+		}
+		return sum, first, first != nil
+	}
+	pe, ok := errors.AsType[*PartialError](err)
+	if !ok {
+		return 0, nil, false
+	}
+	return max(pe.Rejected, 0), pe, true
 }
 
 func newFanout[T any](ops pdataOps[T], tel *selftelemetry.Metrics) *fanout[T] {

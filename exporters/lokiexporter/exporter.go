@@ -89,6 +89,7 @@ func newExporter(set pipeline.Settings, cfg *Config, client clientOptions) (*exp
 		Retry:     cfg.RetryOnFailure,
 		Timeout:   cfg.Timeout,
 		Send:      e.http.send,
+		Split:     splitPush,
 	})
 	if err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package lokiexporter
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -96,7 +95,7 @@ func (t *httpTransport) send(ctx context.Context, r sender.Request) error {
 	if client == nil {
 		return errors.New("exporter not started")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(r.Body))
+	req, err := sender.NewHTTPRequest(ctx, t.url, r.Body)
 	if err != nil {
 		return consumererror.NewPermanent(fmt.Errorf("POST %s: %w", t.url, err))
 	}
@@ -104,7 +103,8 @@ func (t *httpTransport) send(ctx context.Context, r sender.Request) error {
 	if t.auth != nil {
 		v, err := t.auth.Value()
 		if err != nil {
-			return fmt.Errorf("POST %s: %w", t.url, err) // retryable: the file may come back
+			// Retryable: the file may come back.
+			return sender.NewBlocked(sender.BlockedCredentials, fmt.Errorf("POST %s: %w", t.url, err))
 		}
 		req.Header.Set("Authorization", v)
 	}
@@ -113,7 +113,8 @@ func (t *httpTransport) send(ctx context.Context, r sender.Request) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("POST %s: %w", t.url, err) // network: retryable
+		// Network: retryable; DNS and TLS failures block the exporter.
+		return sender.NetError("POST "+t.url, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
@@ -125,10 +126,12 @@ func (t *httpTransport) send(ctx context.Context, r sender.Request) error {
 	return httpError(t.url, resp, body, time.Now())
 }
 
-// httpError classifies a non-2xx answer from Loki: 429 (ingestion or
-// stream rate limit) is a throttle, honouring Retry-After; every 5xx is
-// retried, after Retry-After when given; every other status is permanent,
-// with Loki's message. Loki answers 400 for entries it will never take
+// httpError classifies a non-2xx answer from Loki as every exporter does
+// (sender.HTTPStatusError): 429 (ingestion or stream rate limit) is a
+// throttle, honouring Retry-After; every 5xx is retried, after Retry-After
+// when given; 400 and 422 are permanent, with Loki's message; 413 is sent
+// again in halves; 401, 403, 404, 407 and other statuses block the
+// exporter and keep the data queued. Loki answers 400 for entries it will never take
 // (out of order, too old, too far in the future, line or structured
 // metadata too long, invalid labels); it has stored the rest of the request
 // by then, so sending it again would only repeat the refusal.

@@ -343,9 +343,11 @@ func TestHTTPError(t *testing.T) {
 		{500, "", false, false, 0},
 		{503, "2", false, true, 2 * time.Second},
 		{400, "5", true, false, 0},
-		{401, "", true, false, 0},
-		{404, "", true, false, 0},
-		{413, "", true, false, 0},
+		{401, "", false, false, 0}, // blocked: credentials, data kept
+		{404, "", false, false, 0}, // blocked: route
+		{403, "4", false, true, 4 * time.Second},
+		{413, "", true, false, 0}, // too large: split by the Sender
+		{422, "", true, false, 0},
 	} {
 		resp := &http.Response{StatusCode: tc.status, Header: http.Header{}}
 		resp.Header.Set("Retry-After", tc.retry)

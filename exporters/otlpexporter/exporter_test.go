@@ -178,6 +178,10 @@ func retryCases() []retryCase {
 			check: nilErr, attempts: 4, retries: 3, sent: 10},
 		{name: "throttled with a hint", failure: otlpsink.Failure{Code: codes.ResourceExhausted, RetryAfter: time.Second}, times: 1,
 			check: nilErr, attempts: 2, retries: 1, sent: 10, minTime: time.Second},
+		{name: "unauthenticated is retried, the data kept", failure: otlpsink.Failure{Code: codes.Unauthenticated}, times: 2,
+			check: nilErr, attempts: 3, retries: 2, sent: 10},
+		{name: "permission denied is retried, the data kept", failure: otlpsink.Failure{Code: codes.PermissionDenied}, times: 1,
+			check: nilErr, attempts: 2, retries: 1, sent: 10},
 		{name: "invalid argument", failure: otlpsink.Failure{Code: codes.InvalidArgument, Message: "bad span 7"}, times: 1,
 			check: permanent("bad span 7"), attempts: 1, failed: 10, reason: sender.ReasonPermanent},
 		{name: "exhausted", failure: otlpsink.Failure{Code: codes.Unavailable}, times: -1, retry: short,
@@ -196,13 +200,13 @@ func retryCases() []retryCase {
 
 func TestGRPCRetries(t *testing.T) {
 	for _, tc := range append(retryCases(),
-		retryCase{name: "resource exhausted without retry info is permanent",
-			failure: otlpsink.Failure{Code: codes.ResourceExhausted, Message: "quota"}, times: 1,
+		retryCase{name: "resource exhausted without retry info is too large: sent in halves",
+			failure: otlpsink.Failure{Code: codes.ResourceExhausted, Message: "message larger than max"}, times: 1,
 			check: func(t *testing.T, err error) {
-				if !consumererror.IsPermanent(err) {
-					t.Fatalf("want permanent, got %v", err)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}, attempts: 1, failed: 10, reason: sender.ReasonPermanent},
+			}, attempts: 3, sent: 10},
 		retryCase{name: "retry info on unavailable is honoured",
 			failure: otlpsink.Failure{Code: codes.Unavailable, RetryAfter: 300 * time.Millisecond}, times: 2,
 			check: func(t *testing.T, err error) {

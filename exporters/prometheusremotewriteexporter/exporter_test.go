@@ -214,7 +214,8 @@ func TestClassification(t *testing.T) {
 		{name: "400 out of bounds", answers: []func(http.ResponseWriter){answer(400, "out of bounds")}, reason: ReasonOutOfBounds, permanent: true},
 		{name: "400 duplicate", answers: []func(http.ResponseWriter){answer(400, "duplicate sample for timestamp")}, reason: ReasonDuplicateSample, permanent: true},
 		{name: "400 too old", answers: []func(http.ResponseWriter){answer(400, "too old sample")}, reason: ReasonTooOld, permanent: true},
-		{name: "other 4xx permanent", answers: []func(http.ResponseWriter){answer(401, "no token")}, reason: sender.ReasonPermanent, permanent: true},
+		{name: "401 and 404 retried (endpoint errors keep the data)", answers: []func(http.ResponseWriter){answer(401, "no token"), answer(404, "no route")}, delivered: true},
+		{name: "422 permanent", answers: []func(http.ResponseWriter){answer(422, "unprocessable")}, reason: sender.ReasonPermanent, permanent: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startServer(t, tc.answers...)

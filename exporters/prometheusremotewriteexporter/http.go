@@ -1,7 +1,6 @@
 package prometheusremotewriteexporter
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -91,7 +90,7 @@ func (c *client) send(ctx context.Context, r sender.Request) error {
 	if hc == nil {
 		return errors.New("exporter not started")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(r.Body))
+	req, err := sender.NewHTTPRequest(ctx, c.url, r.Body)
 	if err != nil {
 		return consumererror.NewPermanent(fmt.Errorf("POST %s: %w", c.url, err))
 	}
@@ -99,13 +98,15 @@ func (c *client) send(ctx context.Context, r sender.Request) error {
 	if c.auth != nil {
 		v, err := c.auth.Value()
 		if err != nil {
-			return fmt.Errorf("POST %s: %w", c.url, err) // retryable: the file may come back
+			// Retryable: the file may come back.
+			return sender.NewBlocked(sender.BlockedCredentials, fmt.Errorf("POST %s: %w", c.url, err))
 		}
 		req.Header.Set("Authorization", v)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("POST %s: %w", c.url, err) // network: retryable
+		// Network: retryable; DNS and TLS failures block the exporter.
+		return sender.NetError("POST "+c.url, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
@@ -116,10 +117,12 @@ func (c *client) send(ctx context.Context, r sender.Request) error {
 	return classify(c.url, resp.StatusCode, resp.Header.Get("Retry-After"), body, time.Now())
 }
 
-// classify turns a non-2xx answer into an error the Sender understands:
-// 429 is a throttle honouring Retry-After; every 5xx is retried (after
-// Retry-After when given); any other status is permanent, and a 400 about
-// samples Prometheus cannot store carries the reason it is counted under.
+// classify turns a non-2xx answer into an error the Sender understands
+// (sender.HTTPStatusError): 429 is a throttle honouring Retry-After; every
+// 5xx is retried (after Retry-After when given); 400 and 422 are
+// permanent, and a 400 about samples Prometheus cannot store carries the
+// reason it is counted under; 413 is sent again in halves; 401, 403, 404,
+// 407 and other statuses block the exporter and keep the data queued.
 // The error quotes the server's message.
 func classify(url string, status int, retryAfterHeader string, body []byte, now time.Time) error {
 	msg := sender.ResponseText(body, maxMessageBytes)

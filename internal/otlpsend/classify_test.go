@@ -28,11 +28,22 @@ const (
 	kindRetry     kind = "retryable"
 	kindThrottle  kind = "throttle"
 	kindPermanent kind = "permanent"
+	kindTooLarge  kind = "too_large" // permanent once split down to one item
 )
+
+// blocked is the kind of an error that blocks the exporter for reason.
+func blocked(reason string) kind { return kind("blocked:" + reason) }
 
 func classify(err error) (kind, time.Duration) {
 	if consumererror.IsPermanent(err) {
+		if errors.Is(err, sender.ErrTooLarge) {
+			return kindTooLarge, 0
+		}
 		return kindPermanent, 0
+	}
+	if reason, ok := sender.IsBlocked(err); ok {
+		d, _ := pipeline.IsThrottle(err)
+		return blocked(reason), d
 	}
 	if d, ok := pipeline.IsThrottle(err); ok {
 		return kindThrottle, d
@@ -60,15 +71,20 @@ func TestGRPCErrorClassification(t *testing.T) {
 		{status.Error(codes.DataLoss, ""), kindRetry, 0},
 		{status.Error(codes.Canceled, ""), kindRetry, 0},
 		{withRetryInfo(codes.Unavailable, 2*time.Second), kindThrottle, 2 * time.Second},
-		{status.Error(codes.ResourceExhausted, "quota"), kindPermanent, 0},
+		{status.Error(codes.ResourceExhausted, "quota"), kindTooLarge, 0},
 		{withRetryInfo(codes.ResourceExhausted, 3*time.Second), kindThrottle, 3 * time.Second},
 		{withRetryInfo(codes.ResourceExhausted, -time.Second), kindThrottle, 0},
 		{status.Error(codes.InvalidArgument, ""), kindPermanent, 0},
-		{status.Error(codes.Unauthenticated, ""), kindPermanent, 0},
-		{status.Error(codes.PermissionDenied, ""), kindPermanent, 0},
-		{status.Error(codes.Unimplemented, ""), kindPermanent, 0},
+		{status.Error(codes.Unauthenticated, ""), blocked(sender.BlockedUnauthorized), 0},
+		{withRetryInfo(codes.Unauthenticated, 4*time.Second), blocked(sender.BlockedUnauthorized), 4 * time.Second},
+		{status.Error(codes.PermissionDenied, ""), blocked(sender.BlockedForbidden), 0},
+		{status.Error(codes.NotFound, ""), blocked(sender.BlockedNotFound), 0},
+		{status.Error(codes.Unimplemented, ""), blocked(sender.BlockedNotFound), 0},
+		{status.Error(codes.Unknown, ""), blocked(sender.BlockedUnexpectedStatus), 0},
+		{status.Error(codes.Unavailable, `connection error: desc = "transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority"`), blocked(sender.BlockedTLS), 0},
+		{status.Error(codes.Unavailable, `name resolver error: produced zero addresses`), blocked(sender.BlockedDNS), 0},
 		{status.Error(codes.Internal, ""), kindPermanent, 0},
-		{status.Error(codes.Unknown, ""), kindPermanent, 0},
+		{status.Error(codes.FailedPrecondition, ""), kindPermanent, 0},
 		{errors.New("connection reset"), kindRetry, 0},
 	} {
 		got, d := classify(grpcError("host:4317", tc.err))
@@ -109,8 +125,16 @@ func TestHTTPErrorClassification(t *testing.T) {
 			want: kindPermanent, message: "HTTP 400: metric name empty"},
 		{name: "400 text", code: 400, header: map[string]string{"Content-Type": "text/plain"}, body: "bad\nrequest  here\n",
 			want: kindPermanent, message: "HTTP 400: bad request here"},
-		{name: "401 empty", code: 401, want: kindPermanent, message: "HTTP 401: Unauthorized"},
-		{name: "413", code: 413, want: kindPermanent},
+		{name: "401 empty", code: 401, want: blocked(sender.BlockedUnauthorized), message: "HTTP 401: Unauthorized"},
+		{name: "401 retry-after", code: 401, header: map[string]string{"Retry-After": "9"}, want: blocked(sender.BlockedUnauthorized), delay: 9 * time.Second},
+		{name: "403", code: 403, want: blocked(sender.BlockedForbidden)},
+		{name: "404", code: 404, want: blocked(sender.BlockedNotFound)},
+		{name: "407", code: 407, want: blocked(sender.BlockedProxyAuth)},
+		{name: "405", code: 405, want: blocked(sender.BlockedUnexpectedStatus)},
+		{name: "415", code: 415, want: blocked(sender.BlockedUnexpectedStatus)},
+		{name: "408", code: 408, want: kindRetry},
+		{name: "422", code: 422, want: kindPermanent},
+		{name: "413", code: 413, want: kindTooLarge},
 		{name: "500", code: 500, want: kindRetry},
 		{name: "long text cut", code: 400, body: strings.Repeat("x", 1000), want: kindPermanent, message: "HTTP 400: " + strings.Repeat("x", 256)},
 	} {

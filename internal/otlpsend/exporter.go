@@ -120,6 +120,7 @@ func New(set pipeline.Settings, tr Transport, o Options) (*Exporter, error) {
 		Retry:     c.retry,
 		Timeout:   c.timeout,
 		Send:      tr.Send,
+		Split:     SplitRequest,
 	})
 	if err != nil {
 		return nil, err

@@ -61,3 +61,30 @@ func TestRetryAfterIsCapped(t *testing.T) {
 		t.Fatalf("huge seconds: %s", d)
 	}
 }
+
+// FuzzSplitRequest feeds arbitrary stored bodies to SplitRequest: it never
+// panics, and when it splits, the halves hold every item of the body, at
+// least one each.
+func FuzzSplitRequest(f *testing.F) {
+	pb, _ := ptraceotlp.NewExportRequestFromTraces(testTraces(5)).MarshalProto()
+	js, _ := ptraceotlp.NewExportRequestFromTraces(testTraces(3)).MarshalJSON()
+	f.Add(pb, false, 5, "")
+	f.Add(js, true, 3, "")
+	f.Add([]byte("\x1f\x8b garbage"), false, 4, "gzip")
+	f.Add([]byte("(\xb5/\xfd garbage"), false, 4, "zstd")
+	f.Fuzz(func(t *testing.T, body []byte, isJSON bool, items int, compression string) {
+		enc := sender.EncodingProto
+		if isJSON {
+			enc = sender.EncodingJSON
+		}
+		for _, sig := range pipeline.Signals {
+			a, b, err := SplitRequest(sender.Request{Signal: sig, Items: items, Body: body, Encoding: enc, Compression: compression})
+			if err != nil {
+				continue
+			}
+			if a.Items < 1 || b.Items < 1 || a.Items+b.Items != items {
+				t.Fatalf("%s: halves of %d and %d items from a body said to hold %d", sig, a.Items, b.Items, items)
+			}
+		}
+	})
+}

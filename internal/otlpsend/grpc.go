@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -144,38 +145,87 @@ func (t *GRPC) Send(ctx context.Context, r sender.Request) error {
 		msg = precompressed(r.Body)
 	}
 	var resp []byte
+	// Nothing on the wire until gRPC reports the message sent (wireStats).
+	sender.ReportWireBytes(ctx, 0)
 	if err := conn.Invoke(ctx, method, msg, &resp, opts...); err != nil {
 		return grpcError(t.endpoint, err)
 	}
 	return partialSuccess(r, resp, false)
 }
 
-// grpcError classifies a failed call the way the OTLP specification says:
-// codes that signal a transient condition are retried (after the server's
-// RetryInfo delay when it gives one); RESOURCE_EXHAUSTED is retried only
-// with RetryInfo (the server promises recovery), otherwise it is permanent;
-// all other codes are permanent.
+// grpcError classifies a failed call (docs/exporters.md has the table).
+// It follows the OTLP specification for the codes that say the data is at
+// fault or the failure is transient, and keeps the data for the codes
+// that say the endpoint is:
+//
+//   - UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, DATA_LOSS,
+//     CANCELLED: retried (after the server's RetryInfo delay when it gives
+//     one); an UNAVAILABLE from a failed TLS handshake or name resolution
+//     also blocks the exporter (reason tls or dns);
+//   - RESOURCE_EXHAUSTED with RetryInfo: a throttle; without it (the
+//     server or grpc-go refusing a message larger than it takes), too
+//     large (sender.ErrTooLarge), so the request is sent again in halves;
+//   - UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, UNIMPLEMENTED (no such
+//     service at this endpoint), UNKNOWN (what grpc-go makes of an HTTP
+//     answer of a proxy it does not map): the exporter is blocked, the
+//     data kept and retried;
+//   - INVALID_ARGUMENT, FAILED_PRECONDITION, ALREADY_EXISTS, INTERNAL (a
+//     server that cannot decode the message) and any other code:
+//     permanent.
 func grpcError(endpoint string, err error) error {
 	st, ok := status.FromError(err)
 	werr := fmt.Errorf("export to %s: %w", endpoint, err)
 	if !ok {
-		return werr // not from the server: a local or network failure
+		return sender.NetError("export to "+endpoint, err) // not from the server: a local or network failure
+	}
+	retry := func(err error) error {
+		if d, ok := retryDelay(st); ok {
+			return pipeline.NewThrottle(err, d)
+		}
+		return err
 	}
 	switch st.Code() {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.OutOfRange, codes.DataLoss, codes.Canceled:
+	case codes.Unavailable:
+		if reason, ok := connBlockedReason(st.Message()); ok {
+			return sender.NewBlocked(reason, retry(werr))
+		}
+		return retry(werr)
+	case codes.DeadlineExceeded, codes.Aborted, codes.OutOfRange, codes.DataLoss, codes.Canceled:
 		// Canceled is retried: if our own context was cancelled the Sender
 		// sees it and stops; otherwise it came from the far side or a proxy.
-		if d, ok := retryDelay(st); ok {
-			return pipeline.NewThrottle(werr, d)
-		}
-		return werr
+		return retry(werr)
 	case codes.ResourceExhausted:
 		if d, ok := retryDelay(st); ok {
 			return pipeline.NewThrottle(werr, d)
 		}
-		return consumererror.NewPermanent(werr)
+		return consumererror.NewPermanent(&sender.ReasonError{Reason: sender.ReasonTooLarge, Err: fmt.Errorf("%w: %w", sender.ErrTooLarge, werr)})
+	case codes.Unauthenticated:
+		return sender.NewBlocked(sender.BlockedUnauthorized, retry(werr))
+	case codes.PermissionDenied:
+		return sender.NewBlocked(sender.BlockedForbidden, retry(werr))
+	case codes.NotFound, codes.Unimplemented:
+		return sender.NewBlocked(sender.BlockedNotFound, retry(werr))
+	case codes.Unknown:
+		return sender.NewBlocked(sender.BlockedUnexpectedStatus, retry(werr))
 	}
 	return consumererror.NewPermanent(werr)
+}
+
+// connBlockedReason names, for an UNAVAILABLE status that grpc-go made
+// from a failed connection, whether it failed at the TLS handshake or at
+// name resolution. grpc-go keeps only the text of those errors, so the
+// text decides the label; whether to retry is decided by the code alone.
+func connBlockedReason(msg string) (string, bool) {
+	m := strings.ToLower(msg)
+	switch {
+	case strings.Contains(m, "authentication handshake failed"), strings.Contains(m, "tls:"), strings.Contains(m, "x509:"):
+		return sender.BlockedTLS, true
+	case strings.Contains(m, "name resolver error"), strings.Contains(m, "produced zero addresses"), strings.Contains(m, "no such host"):
+		return sender.BlockedDNS, true
+	case strings.Contains(m, "per-rpc creds failed"):
+		return sender.BlockedCredentials, true
+	}
+	return "", false
 }
 
 // retryDelay returns the delay of a google.rpc.RetryInfo detail.

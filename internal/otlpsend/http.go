@@ -1,7 +1,6 @@
 package otlpsend
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -104,7 +103,7 @@ func (t *HTTP) Send(ctx context.Context, r sender.Request) error {
 	if client == nil {
 		return errors.New("exporter not started")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(r.Body))
+	req, err := sender.NewHTTPRequest(ctx, url, r.Body)
 	if err != nil {
 		return consumererror.NewPermanent(fmt.Errorf("POST %s: %w", url, err))
 	}
@@ -112,7 +111,8 @@ func (t *HTTP) Send(ctx context.Context, r sender.Request) error {
 	if t.auth != nil {
 		v, err := t.auth.Value()
 		if err != nil {
-			return fmt.Errorf("POST %s: %w", url, err) // retryable: the file may come back
+			// Retryable: the file may come back.
+			return sender.NewBlocked(sender.BlockedCredentials, fmt.Errorf("POST %s: %w", url, err))
 		}
 		req.Header.Set("Authorization", v)
 	}
@@ -126,7 +126,8 @@ func (t *HTTP) Send(ctx context.Context, r sender.Request) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("POST %s: %w", url, err) // network: retryable
+		// Network: retryable; DNS and TLS failures block the exporter.
+		return sender.NetError("POST "+url, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))

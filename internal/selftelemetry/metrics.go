@@ -32,6 +32,9 @@ type Metrics struct {
 	ExporterFailed       *prometheus.CounterVec   // exporter, signal, reason
 	ExporterRetries      *prometheus.CounterVec   // exporter, signal
 	ExporterSendDuration *prometheus.HistogramVec // exporter, signal
+	// ExporterBlocked is 1 while an exporter's sends fail for a reason of
+	// the endpoint (credentials, routing, TLS, DNS), 0 once one succeeds.
+	ExporterBlocked *prometheus.GaugeVec // exporter, reason
 
 	// The durable queue of each exporter (pipeline/queue).
 	QueueBytes     *prometheus.GaugeVec   // exporter, lane: bytes of queued records
@@ -173,6 +176,9 @@ func New() *Metrics {
 		"The uplink budget's rate (uplink.bytes_per_second); 0 when unlimited.").WithLabelValues()
 	m.UplinkBurst = gauge("outpost_uplink_burst_bytes",
 		"The uplink budget's burst (uplink.burst).").WithLabelValues()
+	m.ExporterBlocked = gauge("outpost_exporter_blocked",
+		"1 while an exporter's sends fail because of the endpoint (reason: unauthorized, forbidden, not_found, proxy_auth, client_error, credentials, tls, dns, unknown) and its data stays queued; 0 once a send succeeds.",
+		"exporter", "reason")
 	m.MemoryLimit = gauge("outpost_memory_limit_bytes",
 		"The memory_limit: bytes in flight above which receivers refuse new data; 0 when unlimited.").WithLabelValues()
 	m.MemoryInFlight = gauge("outpost_memory_in_flight_bytes",

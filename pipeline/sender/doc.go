@@ -12,9 +12,19 @@
 //     as reason "permanent", or as the Reason of a *ReasonError it wraps
 //     (or is wrapped in), so that a protocol can say why (for example
 //     Prometheus's out-of-order samples);
+//   - a permanent error wrapping ErrTooLarge (HTTP 413): with a SplitFunc,
+//     the request is sent again as two halves, recursively, and only a
+//     single item still too large is refused for good (reason too_large);
 //   - pipeline.IsThrottle: the far side asks to slow down; retried after its
 //     hint (RetryAfter) when it gives one;
+//   - a *BlockedError: the endpoint, not the data, is at fault (401, 403,
+//     404, 407, TLS, DNS, ...); retried like any transient error, and
+//     outpost_exporter_blocked{reason} is 1 until a request goes through,
+//     the first failure of each reason logged at once with a hint;
 //   - anything else: transient; retried with exponential backoff and jitter.
+//
+// HTTPStatusError, NetError and NewHTTPRequest give every HTTP exporter
+// the same classification and the same count of bytes on the wire.
 //
 // The Sender owns the retry loop, the per-attempt timeout, the exporter
 // metrics (outpost_exporter_*) and rate-limited failure logs, so that every

@@ -48,6 +48,9 @@ type OutputSettings struct {
 	Retry   RetryConfig
 	Timeout time.Duration
 	Send    SendFunc
+	// Split, when set, sends a request refused as too large (HTTP 413)
+	// again in halves (see Settings.Split).
+	Split SplitFunc
 }
 
 // Output is what an exporter hands its ready-to-send Requests to: a queue
@@ -90,8 +93,17 @@ func NewOutput(set OutputSettings) (*Output, error) {
 		Retry:     set.Retry,
 		Timeout:   set.Timeout,
 		Send:      set.Send,
+		Split:     set.Split,
 	}
 	if set.Queue.Enabled {
+		// A queued record is retried until it is delivered, refused for
+		// good or older than max_age: that is what the queue is for, so
+		// retry_on_failure.enabled: false does not drop it after one
+		// failure (docs/configuration.md).
+		if !sset.Retry.Enabled {
+			set.Logger.Warn("retry_on_failure.enabled: false has no effect with a queue: queued data is retried until delivered, refused for good or older than queue.max_age; set queue.enabled: false for one attempt per request")
+		}
+		sset.Retry.Enabled = true
 		sset.Retry.MaxElapsedTime = 0
 		sset.Requeue = true
 	}

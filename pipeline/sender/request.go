@@ -51,19 +51,47 @@ type SendFunc func(ctx context.Context, r Request) error
 // wireBytesKey carries a *wireBytes in the context of a Send.
 type wireBytesKey struct{}
 
-// wireBytes holds the wire size reported for the current attempt, or -1.
-type wireBytes struct{ n atomic.Int64 }
+// wireBytes holds the wire size reported for the current attempt.
+type wireBytes struct {
+	n   atomic.Int64
+	set atomic.Bool // false until the send function reports
+}
 
-// ReportWireBytes lets a send function whose transport compresses Body
-// itself (gRPC compresses each message on the fly) report the number of
-// bytes that went on the wire for the attempt in progress; the Sender then
-// counts that number in outpost_exporter_sent_bytes_total instead of
-// len(Body). It must be called with the attempt's context, or one derived
-// from it, before the send function returns. It does nothing for a context
-// that does not come from a Sender.
+func (w *wireBytes) reset() {
+	w.set.Store(false)
+	w.n.Store(0)
+}
+
+// load returns the bytes reported for the attempt, or -1 if none were.
+func (w *wireBytes) load() int64 {
+	if !w.set.Load() {
+		return -1
+	}
+	return w.n.Load()
+}
+
+// ReportWireBytes lets a send function report the number of body bytes
+// that went on the wire for the attempt in progress (0 when it failed
+// before sending anything: a connection refused, a DNS or TLS failure; the
+// compressed size when the transport compresses Body itself, as gRPC does).
+// The Sender gives the unused part of the attempt's uplink grant back,
+// counts the number in outpost_uplink_bytes_total, and, when the attempt
+// delivered, in outpost_exporter_sent_bytes_total. A send function that
+// reports nothing is taken to have sent len(Body). It must be called with
+// the attempt's context, or one derived from it, before the send function
+// returns. It does nothing for a context that does not come from a Sender.
 func ReportWireBytes(ctx context.Context, n int) {
 	if w, ok := ctx.Value(wireBytesKey{}).(*wireBytes); ok {
 		w.n.Store(int64(n))
+		w.set.Store(true)
+	}
+}
+
+// addWireBytes adds n to the bytes reported for the attempt in progress.
+func addWireBytes(ctx context.Context, n int) {
+	if w, ok := ctx.Value(wireBytesKey{}).(*wireBytes); ok {
+		w.n.Add(int64(n))
+		w.set.Store(true)
 	}
 }
 

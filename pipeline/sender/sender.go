@@ -23,7 +23,22 @@ const (
 	ReasonShutdown         = "shutdown"          // the Sender or the caller's context stopped before delivery
 	ReasonRejected         = "rejected"          // items refused in a partial success
 	ReasonExpired          = "expired"           // still failing when the request passed its Expires (the queue's max_age)
+	ReasonTooLarge         = "too_large"         // the far side refused a request of one item (or one it cannot split) as too large
 )
+
+// ErrTooLarge marks a permanent error by which the far side refused a
+// request as too large (HTTP 413). A Sender with a SplitFunc sends such a
+// request again in two halves, down to requests of one item; only a
+// one-item request (or one that cannot be split) is then refused for good,
+// counted as ReasonTooLarge.
+var ErrTooLarge = errors.New("request too large for the far side")
+
+// SplitFunc splits a Request into two of about half its items each,
+// encoded and compressed as the original (Signal, Encoding, Compression
+// and Expires kept). It is only called for a Request of two items or more;
+// an error means the request cannot be split, and it is then refused for
+// good.
+type SplitFunc func(Request) (Request, Request, error)
 
 // Budget gates the bytes of each attempt: the shared uplink budget
 // (*uplink.Client implements it).
@@ -33,6 +48,8 @@ type Budget interface {
 	// Adjust corrects the last grant by delta bytes, when the bytes that
 	// went on the wire were not the bytes waited for.
 	Adjust(delta int)
+	// Sent counts n bytes that went on the wire (outpost_uplink_bytes_total).
+	Sent(n int)
 }
 
 // DefaultLogInterval is the default minimum time between two failure logs
@@ -67,8 +84,13 @@ type Settings struct {
 	// counted as failed (reason shutdown), since nothing is lost.
 	Requeue bool
 	// Budget, when set, is waited on for the body's bytes before each
-	// attempt (retries use the uplink too).
+	// attempt (retries use the uplink too); after it, the bytes the
+	// transport reported with ReportWireBytes / NewHTTPRequest correct the
+	// grant and are counted as sent on the uplink.
 	Budget Budget
+	// Split, when set, lets a request refused as too large (ErrTooLarge)
+	// be sent again in halves.
+	Split SplitFunc
 }
 
 // Sender sends Requests with retries. It is safe for concurrent use; each
@@ -82,6 +104,11 @@ type Sender struct {
 	// the second.
 	retryLog, failLog logLimiter
 	rand              func() float64 // uniform in [0, 1); replaced by tests
+
+	// blocked is the current reason of outpost_exporter_blocked, "" when
+	// not blocked; guarded by blockedMu.
+	blockedMu sync.Mutex
+	blocked   string
 
 	stopCtx context.Context // cancelled, with cause ErrStopped, by Shutdown
 	stop    context.CancelCauseFunc
@@ -172,7 +199,8 @@ func (s *Sender) metricsFor(sig pipeline.Signal) *signalMetrics {
 //
 //   - nil when r was delivered;
 //   - the send function's *pipeline.PartialError when some items were
-//     refused (the others were delivered);
+//     refused (the others were delivered), or one of the Sender's own when
+//     a request sent in halves (ErrTooLarge) was refused in part;
 //   - a permanent error (consumererror.IsPermanent) when r was refused for
 //     good;
 //   - when r.Expires passes while it is still failing, a permanent error
@@ -192,8 +220,8 @@ func (s *Sender) Send(ctx context.Context, r Request) error {
 	s.mu.RLock()
 	if s.stopped {
 		s.mu.RUnlock()
-		m.shutdown.Add(float64(r.Items))
-		return fmt.Errorf("send %d %s: %w", r.Items, r.Signal, ErrStopped)
+		err := fmt.Errorf("send %d %s: %w", r.Items, r.Signal, ErrStopped)
+		return s.failed(m.shutdown, r, r.Items, ReasonShutdown, err)
 	}
 	s.inflight.Add(1)
 	s.mu.RUnlock()
@@ -208,35 +236,54 @@ func (s *Sender) Send(ctx context.Context, r Request) error {
 	defer unhook()
 	wire := &wireBytes{}
 	ctx = context.WithValue(ctx, wireBytesKey{}, wire)
+	return s.send(ctx, r, m, wire)
+}
 
+// send is Send's retry loop for r, or one of its halves.
+func (s *Sender) send(ctx context.Context, r Request, m *signalMetrics, wire *wireBytes) error {
 	start := time.Now()
 	bo := backoff{cfg: s.set.Retry}
 	for attempt := 1; ; attempt++ {
-		wire.n.Store(-1)
+		wire.reset()
 		err := s.attempt(ctx, r, m, wire)
 		if err == nil {
+			s.unblock()
 			s.delivered(m, r, r.Items, wire)
 			return nil
 		}
 		var pe *pipeline.PartialError
 		if errors.As(err, &pe) {
+			s.unblock()
 			rejected := int(min(max(pe.Rejected, 0), int64(r.Items)))
 			s.delivered(m, r, r.Items-rejected, wire)
 			return s.failed(m.rejected, r, rejected, ReasonRejected, err)
 		}
 		if consumererror.IsPermanent(err) {
+			// The far side looked at the data: the endpoint works.
+			s.unblock()
+			if errors.Is(err, ErrTooLarge) && r.Items > 1 && s.set.Split != nil {
+				return s.sendHalves(ctx, r, m, wire, err)
+			}
 			if re, ok := errors.AsType[*ReasonError](err); ok && re.Reason != "" {
 				c := s.set.Telemetry.ExporterFailed.WithLabelValues(s.set.Exporter, string(r.Signal), re.Reason)
 				return s.failed(c, r, r.Items, re.Reason, err)
 			}
 			return s.failed(m.permanent, r, r.Items, ReasonPermanent, err)
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, ErrStopped) {
 			// A retryable failure while we were stopping: the attempt was
-			// most likely cut short by us (a cancelled call), not by the
-			// far side.
-			err = fmt.Errorf("send %d %s: stopped before delivery: %w (last error: %v)", r.Items, r.Signal, context.Cause(ctx), err)
+			// most likely cut short by us (a cancelled call, or a wait for
+			// the budget ended by StopRetries), not by the far side.
+			cause := context.Cause(ctx)
+			if cause == nil {
+				cause = ErrStopped
+			}
+			err = fmt.Errorf("send %d %s: stopped before delivery: %w (last error: %v)", r.Items, r.Signal, cause, err)
 			return s.failed(m.shutdown, r, r.Items, ReasonShutdown, err)
+		}
+		blockedReason, blocked := IsBlocked(err)
+		if blocked {
+			s.block(blockedReason, r, err)
 		}
 		if !s.set.Retry.Enabled {
 			return s.failed(m.exhausted, r, r.Items, ReasonRetriesExhausted, exhausted(r, attempt, time.Since(start), err))
@@ -261,9 +308,12 @@ func (s *Sender) Send(ctx context.Context, r Request) error {
 			delay = min(delay, left)
 		}
 		if ok, suppressed := s.retryLog.allow(time.Now()); ok {
-			s.log.Warn("send failed, will retry",
-				"signal", r.Signal, "items", r.Items, "attempt", attempt,
-				"retry_in", delay, "error", err, "suppressed", suppressed)
+			args := []any{"signal", r.Signal, "items", r.Items, "attempt", attempt,
+				"retry_in", delay, "error", err, "suppressed", suppressed}
+			if blocked {
+				args = append(args, "blocked", blockedReason, "hint", BlockedHint(blockedReason))
+			}
+			s.log.Warn("send failed, will retry", args...)
 		}
 		if !sleep(ctx, s.drainCtx, delay) {
 			cause := context.Cause(ctx)
@@ -275,6 +325,68 @@ func (s *Sender) Send(ctx context.Context, r Request) error {
 		}
 		m.retries.Inc()
 	}
+}
+
+// sendHalves sends r, refused as too large, again as two requests of half
+// its items each, one after the other (each is split further if it is
+// still too large). Each half is counted on its own; the result is the
+// halves' errors joined (pipeline.JoinErrors).
+func (s *Sender) sendHalves(ctx context.Context, r Request, m *signalMetrics, wire *wireBytes, tooLarge error) error {
+	a, b, err := s.set.Split(r)
+	if err != nil {
+		err = consumererror.NewPermanent(&ReasonError{Reason: ReasonTooLarge,
+			Err: fmt.Errorf("%w (cannot split the request: %v)", tooLarge, err)})
+		c := s.set.Telemetry.ExporterFailed.WithLabelValues(s.set.Exporter, string(r.Signal), ReasonTooLarge)
+		return s.failed(c, r, r.Items, ReasonTooLarge, err)
+	}
+	a.Expires, b.Expires = r.Expires, r.Expires
+	if ok, suppressed := s.retryLog.allow(time.Now()); ok {
+		s.log.Warn("request too large for the far side, sending it in halves",
+			"signal", r.Signal, "items", r.Items, "bytes", len(r.Body),
+			"halves", []int{a.Items, b.Items}, "error", tooLarge, "suppressed", suppressed)
+	}
+	errA := s.send(ctx, a, m, wire)
+	if !final(errA) {
+		// Stopped or out of retries: the caller gets the whole request
+		// back (at-least-once); the second half was not tried and is not
+		// counted.
+		return errA
+	}
+	errB := s.send(ctx, b, m, wire)
+	if !final(errB) {
+		return errB
+	}
+	// Both halves are settled: delivered, or refused in part or in full.
+	rejected := refusedItems(errA, a.Items) + refusedItems(errB, b.Items)
+	joined := pipeline.JoinErrors([]error{errA, errB})
+	if rejected == 0 || rejected >= r.Items {
+		return joined
+	}
+	return &pipeline.PartialError{Rejected: int64(rejected), Err: consumererror.NewPermanent(
+		fmt.Errorf("sent in halves after the far side found the request too large; %d of %d items refused: %w", rejected, r.Items, joined))}
+}
+
+// final reports whether err settles a request: nil (delivered), a partial
+// success, or a permanent refusal; not a retryable error.
+func final(err error) bool {
+	if err == nil {
+		return true
+	}
+	if _, ok := errors.AsType[*pipeline.PartialError](err); ok {
+		return true
+	}
+	return consumererror.IsPermanent(err)
+}
+
+// refusedItems is how many of a request's items a final error refused.
+func refusedItems(err error, items int) int {
+	if err == nil {
+		return 0
+	}
+	if pe, ok := errors.AsType[*pipeline.PartialError](err); ok {
+		return int(min(max(pe.Rejected, 0), int64(items)))
+	}
+	return items
 }
 
 // attempt waits for the budget, then makes one attempt under the
@@ -293,9 +405,16 @@ func (s *Sender) attempt(ctx context.Context, r Request, m *signalMetrics, wire 
 			return err
 		}
 		defer func() {
-			if n := wire.n.Load(); n >= 0 && int(n) != len(r.Body) {
+			// What went on the wire: what the transport reported, or, if it
+			// reports nothing, the whole body.
+			n := wire.load()
+			if n < 0 {
+				n = int64(len(r.Body))
+			}
+			if int(n) != len(r.Body) {
 				s.set.Budget.Adjust(int(n) - len(r.Body))
 			}
+			s.set.Budget.Sent(int(n))
 		}()
 	}
 	if s.set.Timeout > 0 {
@@ -311,7 +430,7 @@ func (s *Sender) attempt(ctx context.Context, r Request, m *signalMetrics, wire 
 
 func (s *Sender) delivered(m *signalMetrics, r Request, items int, wire *wireBytes) {
 	m.sent.Add(float64(items))
-	n := wire.n.Load()
+	n := wire.load()
 	if n < 0 {
 		n = int64(len(r.Body))
 	}
@@ -331,6 +450,40 @@ func (s *Sender) failed(c prometheus.Counter, r Request, items int, reason strin
 			"error", err, "suppressed", suppressed)
 	}
 	return err
+}
+
+// block records that sends fail for reason, a problem of the endpoint:
+// outpost_exporter_blocked{reason} is 1 (set again at every failure, so a
+// gauge cleared by an instance being replaced on a reload comes back), and
+// a change of reason is logged at once with its hint.
+func (s *Sender) block(reason string, r Request, err error) {
+	s.blockedMu.Lock()
+	prev := s.blocked
+	s.blocked = reason
+	if prev != "" && prev != reason {
+		s.set.Telemetry.ExporterBlocked.WithLabelValues(s.set.Exporter, prev).Set(0)
+	}
+	s.set.Telemetry.ExporterBlocked.WithLabelValues(s.set.Exporter, reason).Set(1)
+	s.blockedMu.Unlock()
+	if prev != reason {
+		s.log.Error("exporter blocked: the endpoint refuses requests for a reason that is not the data; data stays queued and is retried",
+			"blocked", reason, "hint", BlockedHint(reason), "signal", r.Signal, "error", err)
+	}
+}
+
+// unblock clears outpost_exporter_blocked once the far side took a request
+// (or refused it for its data: the endpoint works).
+func (s *Sender) unblock() {
+	s.blockedMu.Lock()
+	prev := s.blocked
+	s.blocked = ""
+	if prev != "" {
+		s.set.Telemetry.ExporterBlocked.WithLabelValues(s.set.Exporter, prev).Set(0)
+	}
+	s.blockedMu.Unlock()
+	if prev != "" {
+		s.log.Info("exporter no longer blocked: the endpoint accepts requests again", "was", prev)
+	}
 }
 
 // exhausted is the error for a request whose retries ran out: a throttle
@@ -381,6 +534,13 @@ func (s *Sender) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopped = true
 	s.mu.Unlock()
+	// A Sender that is gone blocks nothing; one that replaces it on a
+	// reload sets the gauge again at its first blocked attempt.
+	s.blockedMu.Lock()
+	if s.blocked != "" {
+		s.set.Telemetry.ExporterBlocked.WithLabelValues(s.set.Exporter, s.blocked).Set(0)
+	}
+	s.blockedMu.Unlock()
 	s.stop(ErrStopped)
 	s.drain()
 

@@ -131,9 +131,6 @@ type Client struct {
 	vfinish float64   // virtual finish time of the latest grant
 	waiters []*waiter // in arrival order; the first competes for the bucket
 	closed  bool
-	// owed is bytes that negative Adjusts took back: UplinkBytes cannot go
-	// down, so they are subtracted from the next bytes counted.
-	owed float64
 }
 
 // Client registers an exporter with a weight. While several clients wait,
@@ -172,8 +169,9 @@ func (w *waiter) signal() {
 	}
 }
 
-// Wait blocks until n bytes may go on the wire, then counts them in
-// UplinkBytes. It returns ctx's error if ctx ends first, or ErrClosed if the
+// Wait blocks until n bytes may go on the wire and takes them from the
+// bucket; it does not count them (Sent does, once they went out). It
+// returns ctx's error if ctx ends first, or ErrClosed if the
 // client is closed; either way nothing is taken from the budget. n larger
 // than the burst is granted once the bucket is full, leaving it in debt
 // that later requests pay off, so the long-run rate holds. With an
@@ -196,7 +194,6 @@ func (c *Client) Wait(ctx context.Context, n int) error {
 		return ErrClosed
 	}
 	if b.rate == 0 {
-		c.countLocked(float64(n))
 		b.mu.Unlock()
 		return nil
 	}
@@ -237,7 +234,6 @@ func (c *Client) waitLocked(ctx context.Context, w *waiter) error {
 		var timeout <-chan time.Time
 		if b.rate == 0 {
 			b.leaveLocked(w)
-			c.countLocked(float64(w.n))
 			return nil
 		}
 		if b.headLocked() == w {
@@ -291,22 +287,16 @@ func (c *Client) grantLocked(n int) {
 	b.tokens -= float64(n)
 	b.vtime = max(b.vtime, c.vfinish)
 	c.vfinish += float64(n) / c.weight
-	c.countLocked(float64(n))
 }
 
-// countLocked adds n bytes (negative: takes them back) to UplinkBytes.
-func (c *Client) countLocked(n float64) {
-	if n < 0 {
-		c.owed -= n
-		return
-	}
-	if c.owed > 0 {
-		d := min(c.owed, n)
-		c.owed -= d
-		n -= d
-	}
+// Sent counts n bytes that went on the wire in UplinkBytes: the bytes the
+// transport actually wrote, so that an attempt refused before sending (a
+// connection refused, a DNS or TLS failure) counts nothing although it was
+// granted. n ≤ 0 counts nothing. It does not touch the bucket: Adjust
+// corrects a grant that differed from the bytes sent.
+func (c *Client) Sent(n int) {
 	if n > 0 {
-		c.bytes.Add(n)
+		c.bytes.Add(float64(n))
 	}
 }
 
@@ -362,10 +352,9 @@ func (b *Budget) wakeHeadLocked() {
 
 // Adjust corrects the latest grants when the bytes that went on the wire
 // differ from those waited for: it takes delta more bytes from the bucket
-// (gives -delta back when negative, up to the burst) and adds delta to
-// UplinkBytes. Since a counter cannot go down, a negative delta is instead
-// subtracted from the bytes this client counts next. The client's fair
-// share is charged or credited the same way.
+// (gives -delta back when negative, up to the burst; an attempt that sent
+// nothing gives its whole grant back). The client's fair share is charged
+// or credited the same way. It counts nothing (Sent does).
 func (c *Client) Adjust(delta int) {
 	if delta == 0 {
 		return
@@ -379,7 +368,6 @@ func (c *Client) Adjust(delta int) {
 		c.vfinish += float64(delta) / c.weight
 		b.wakeHeadLocked()
 	}
-	c.countLocked(float64(delta))
 }
 
 // Close unregisters the client. Its pending Waits return ErrClosed, as do

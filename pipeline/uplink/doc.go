@@ -4,9 +4,12 @@
 //
 // Each exporter registers a Client with a weight. A sender calls Wait with
 // the size of the request body as it will go on the wire (after
-// compression) before sending it, and Adjust afterwards if the real size
-// differed. Wait counts granted bytes in outpost_uplink_bytes_total and the
-// time spent waiting in outpost_uplink_wait_seconds_total, per exporter;
+// compression) before sending it, and afterwards Adjust if the real size
+// differed (an attempt refused before sending anything gives its whole
+// grant back) and Sent with the bytes the transport actually wrote. Sent
+// counts them in outpost_uplink_bytes_total, so a granted attempt that
+// never reached the wire counts nothing; Wait counts the time spent
+// waiting in outpost_uplink_wait_seconds_total, per exporter;
 // the rate and burst are exported as gauges (both 0 when unlimited).
 //
 // # Rate
@@ -54,5 +57,5 @@
 // sender drains its queue's lanes in order and waits for each request),
 // of retries, or of memory. Its state is not persisted: after a restart or
 // a change from unlimited the bucket starts full. With an unlimited budget
-// it only counts.
+// Wait never blocks and Sent still counts.
 package uplink

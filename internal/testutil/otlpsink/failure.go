@@ -65,6 +65,28 @@ func (s *Sink) FailAlways(f Failure) {
 	s.SetFail(func(pipeline.Signal) *Failure { return &f })
 }
 
+// RequireAuthorization makes the sink answer 401 / UNAUTHENTICATED to
+// every request whose Authorization header (gRPC: authorization metadata)
+// is not exactly v, from now on, as a central side does once the
+// credential it accepts has been rotated; "" accepts any request again.
+// Such requests count as failed.
+func (s *Sink) RequireAuthorization(v string) {
+	if v == "" {
+		s.requireAuth.Store(nil)
+		return
+	}
+	s.requireAuth.Store(&v)
+}
+
+// authFailure returns the 401 for a request with Authorization got, or nil.
+func (s *Sink) authFailure(got string) *Failure {
+	want := s.requireAuth.Load()
+	if want == nil || got == *want {
+		return nil
+	}
+	return &Failure{Code: codes.Unauthenticated, HTTPStatus: http.StatusUnauthorized, Message: "otlpsink: credentials not accepted"}
+}
+
 // failure returns the answer for a request of sig, nil to accept it.
 func (s *Sink) failure(sig pipeline.Signal) *Failure {
 	p := s.fail.Load()

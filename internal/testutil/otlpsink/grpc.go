@@ -53,7 +53,13 @@ func (s *Sink) grpcExport(sig pipeline.Signal) func(any, context.Context, func(a
 			md, _ := metadata.FromIncomingContext(ctx)
 			info.Headers = md
 		}
-		resp, f, err := s.receive(&info, *buf, false)
+		var authorization string
+		if md, ok := metadata.FromIncomingContext(ctx); ok {
+			if v := md.Get("authorization"); len(v) > 0 {
+				authorization = v[0]
+			}
+		}
+		resp, f, err := s.receive(&info, authorization, *buf, false)
 		switch {
 		case err != nil:
 			return nil, status.Errorf(codes.InvalidArgument, "otlpsink: decode: %v", err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -75,7 +76,7 @@ func (s *Sink) handleHTTP(sig pipeline.Signal) http.HandlerFunc {
 			}
 		}
 
-		resp, f, err := s.receive(&info, body, isJSON)
+		resp, f, err := s.receive(&info, r.Header.Get("Authorization"), body, isJSON)
 		switch {
 		case err != nil:
 			http.Error(w, "otlpsink: decode: "+err.Error(), http.StatusBadRequest)
@@ -131,6 +132,9 @@ func (s *Sink) decompress(enc string, body, dst []byte) ([]byte, error) {
 	switch enc {
 	case "zstd":
 		out, err := s.zstdDec.DecodeAll(body, dst)
+		if errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+			return dst, errTooLarge // 413, as for the other encodings
+		}
 		if err != nil {
 			return dst, fmt.Errorf("zstd: %w", err)
 		}

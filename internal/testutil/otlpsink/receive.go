@@ -10,12 +10,16 @@ import (
 
 // receive handles one decompressed request body for both transports. It
 // returns the response body to send, or the injected Failure to answer
-// with, or a decoding error (a bad request).
+// with (RequireAuthorization, then the FailFunc), or a decoding error (a
+// bad request).
 //
 // Bodies are decoded with pdata only when that is needed (JSON, or data to
 // keep); otherwise their items are counted on the wire format.
-func (s *Sink) receive(info *RequestInfo, body []byte, isJSON bool) ([]byte, *Failure, error) {
-	f := s.failure(info.Signal)
+func (s *Sink) receive(info *RequestInfo, authorization string, body []byte, isJSON bool) ([]byte, *Failure, error) {
+	f := s.authFailure(authorization)
+	if f == nil {
+		f = s.failure(info.Signal)
+	}
 	if f != nil && f.isError() {
 		info.Failed = true
 		s.record(*info)

@@ -106,6 +106,8 @@ type Sink struct {
 	requestCount, failedCount atomic.Int64
 
 	fail atomic.Pointer[FailFunc]
+	// requireAuth, when set, is the only Authorization value accepted.
+	requireAuth atomic.Pointer[string]
 
 	mu        sync.Mutex
 	traces    []ptrace.Traces
