@@ -24,6 +24,9 @@ type Limiter struct {
 	reserved int64 // memory queues' max_bytes
 	used     int64
 	inFlight prometheus.Gauge // nil: not exported
+	wake     chan struct{}    // closed at the next release; nil: nobody waits
+	waiter   *Charge          // the reader that waits for room (Charge.Reader); nil: none
+	waitNeed int64            // bytes kept from other charges for waiter
 }
 
 // New returns a Limiter for a process memory limit of limit bytes (0 or
@@ -116,6 +119,7 @@ func (l *Limiter) Release(n int64) {
 	l.mu.Lock()
 	l.used -= n
 	used := l.used
+	l.wakeLocked()
 	l.mu.Unlock()
 	l.report(used)
 }

@@ -1,6 +1,7 @@
 package otlpreceiver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -126,8 +127,8 @@ func (h *handler[T]) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	body := http.MaxBytesReader(w, req.Body, h.rcv.body.max)
-	data, f, held, bad := decodeHTTP(h.rcv.body, h.def, req.Header.Get("Content-Type"), req.Header.Get("Content-Encoding"), body, req.ContentLength, h.rcv.memory)
-	defer h.rcv.memory.Release(held)
+	data, f, charge, bad := decodeHTTP(req.Context(), h.rcv.body, h.def, req.Header.Get("Content-Type"), req.Header.Get("Content-Encoding"), body, req.ContentLength, h.rcv.memory)
+	defer charge.Release()
 	if bad.status == http.StatusTooManyRequests {
 		c.bad(bad.reason).Inc()
 		h.rcv.limitedLog.info("http/"+bad.reason, "refused a request at the memory limit; the client is asked to retry",
@@ -215,32 +216,61 @@ type badRequest struct {
 // request's format, in which the response is written (JSON when the content
 // type is not supported). It never panics on any input.
 //
-// Once the body is read, its decoded size is charged against mem (before
-// decoding): held is what the caller must release once the pipeline has
-// answered; a refusal is a 429 badRequest with reason memory_limit.
-func decodeHTTP[T any](br *bodyReader, def *signalDef[T], contentType, contentEncoding string, body io.Reader, contentLength int64, mem *memlimit.Limiter) (data T, f format, held int64, bad badRequest) {
+// The body is charged against mem before it is read, and as it is read:
+// memlimit.Expansion bytes per body byte after decompression, which covers
+// the buffer while reading and the decoded pdata after. A body sent as is
+// with a declared Content-Length is charged whole before the first byte is
+// read; any other grows its charge as its decompressed bytes arrive
+// (memlimit's Charge.Reader), so that neither a large body nor a
+// decompression bomb is held uncharged. The largest body is
+// max_request_body_size or what memory_limit allows, whichever is less.
+// When the limit is taken, the first charge waits up to memoryRetryAfter
+// for room, and so does one reader at a time in the middle of its body;
+// a charge still refused because others hold the limit is a 429
+// badRequest with reason memory_limit, one that could never fit a 413 with
+// reason too_large. The charge (nil on failure) is the caller's to release
+// once the pipeline has answered.
+func decodeHTTP[T any](ctx context.Context, br *bodyReader, def *signalDef[T], contentType, contentEncoding string, body io.Reader, contentLength int64, mem *memlimit.Limiter) (data T, f format, charge *memlimit.Charge, bad badRequest) {
 	var zero T
 	f, ok := parseContentType(contentType)
 	if !ok {
-		return zero, f, 0, badRequest{http.StatusUnsupportedMediaType, reasonUnsupportedMediaType,
+		return zero, f, nil, badRequest{http.StatusUnsupportedMediaType, reasonUnsupportedMediaType,
 			fmt.Sprintf("unsupported content type %q (want %s or %s)", contentType, contentTypeProto, contentTypeJSON)}
 	}
-	buf, bad := br.read(contentEncoding, body, contentLength)
+	limit := mem.MaxRequestSize(br.max)
+	if contentLength > limit {
+		return zero, f, nil, br.tooLarge(limit)
+	}
+	var initial int64
+	if isIdentity(contentEncoding) && contentLength > 0 {
+		initial = contentLength * memlimit.Expansion
+	}
+	wctx, cancel := context.WithTimeout(ctx, memoryRetryAfter)
+	charge, err := mem.AdmitWait(wctx, initial)
+	cancel()
+	if err != nil {
+		return zero, f, nil, br.readError(contentEncoding, err, limit)
+	}
+	buf, bad := br.read(ctx, contentEncoding, body, contentLength, charge, limit)
 	if bad.status != 0 {
-		return zero, f, 0, bad
+		charge.Release()
+		return zero, f, nil, bad
 	}
-	held = int64(len(*buf)) * memlimit.Expansion
-	if err := mem.Acquire(held); err != nil {
-		br.release(buf)
-		return zero, f, 0, badRequest{http.StatusTooManyRequests, reasonMemoryLimit, err.Error()}
-	}
-	data, err := def.unmarshal(*buf, f)
+	// Down to what the body holds: the last step of the charge may have
+	// gone past it.
+	_ = charge.Resize(int64(len(*buf)) * memlimit.Expansion)
+	data, err = def.unmarshal(*buf, f)
 	br.release(buf)
 	if err != nil {
-		mem.Release(held)
-		return zero, f, 0, badRequest{http.StatusBadRequest, reasonDecode, fmt.Sprintf("decode %s request: %v", def.signal, err)}
+		charge.Release()
+		return zero, f, nil, badRequest{http.StatusBadRequest, reasonDecode, fmt.Sprintf("decode %s request: %v", def.signal, err)}
 	}
-	return data, f, held, badRequest{}
+	return data, f, charge, badRequest{}
+}
+
+// isIdentity reports whether a Content-Encoding means no compression.
+func isIdentity(encoding string) bool {
+	return encoding == "" || strings.EqualFold(encoding, "identity")
 }
 
 // bodyReader reads request bodies, decompressing them, into pooled buffers,
@@ -259,15 +289,17 @@ func newBodyReader(max int64) *bodyReader {
 
 var errTooLarge = errors.New("request body too large")
 
-// read returns the decompressed body in a buffer to give back with release.
-func (b *bodyReader) read(encoding string, body io.Reader, contentLength int64) (*[]byte, badRequest) {
-	if contentLength > b.max {
-		return nil, b.tooLarge()
+// read returns the decompressed body, at most limit bytes (no more than
+// b.max), in a buffer to give back with release; the decompressed bytes
+// are charged to charge as they arrive.
+func (b *bodyReader) read(ctx context.Context, encoding string, body io.Reader, contentLength int64, charge *memlimit.Charge, limit int64) (*[]byte, badRequest) {
+	if contentLength > limit {
+		return nil, b.tooLarge(limit)
 	}
 	hint := minBuffer
 	src := body
 	switch {
-	case encoding == "" || strings.EqualFold(encoding, "identity"):
+	case isIdentity(encoding):
 		if contentLength >= 0 {
 			// Room for the final read that reports EOF, so the buffer
 			// never grows for a body of the announced size. Capped, so
@@ -285,7 +317,7 @@ func (b *bodyReader) read(encoding string, body io.Reader, contentLength int64) 
 			b.gzips.Put(zr)
 		}()
 		if err := zr.Reset(body); err != nil {
-			return nil, b.readError("gzip", err)
+			return nil, b.readError("gzip", err, limit)
 		}
 		src = zr
 	case strings.EqualFold(encoding, "zstd"):
@@ -305,7 +337,7 @@ func (b *bodyReader) read(encoding string, body io.Reader, contentLength int64) 
 			b.zstds.Put(zr)
 		}()
 		if err := zr.Reset(body); err != nil {
-			return nil, b.readError("zstd", err)
+			return nil, b.readError("zstd", err, limit)
 		}
 		src = zr
 	case strings.EqualFold(encoding, "deflate"):
@@ -314,13 +346,13 @@ func (b *bodyReader) read(encoding string, body io.Reader, contentLength int64) 
 		if pooled, ok := b.zlibs.Get().(io.ReadCloser); ok {
 			if err := pooled.(zlib.Resetter).Reset(body, nil); err != nil {
 				b.zlibs.Put(pooled)
-				return nil, b.readError("deflate", err)
+				return nil, b.readError("deflate", err, limit)
 			}
 			zr = pooled
 		} else {
 			var err error
 			if zr, err = zlib.NewReader(body); err != nil {
-				return nil, b.readError("deflate", err)
+				return nil, b.readError("deflate", err, limit)
 			}
 		}
 		defer b.zlibs.Put(zr)
@@ -330,25 +362,39 @@ func (b *bodyReader) read(encoding string, body io.Reader, contentLength int64) 
 			fmt.Sprintf("unsupported content encoding %q (want gzip, zstd, deflate or none)", encoding)}
 	}
 
-	buf := b.getBuffer(hint)
+	// Charged before it is read: the charge, not the buffer, is the bound
+	// (the buffer is at most twice what the charge covers, the old one
+	// included while it grows).
+	src = charge.Reader(ctx, src, memlimit.ReaderOptions{PerByte: memlimit.Expansion, Limit: limit + 1, MaxWait: memoryRetryAfter})
+	buf := b.getBuffer(min(hint, int(limit)+1))
 	var err error
-	*buf, err = readCapped(src, *buf, b.max)
+	*buf, err = readCapped(src, *buf, limit)
 	if err != nil {
 		b.release(buf)
-		return nil, b.readError(encoding, err)
+		return nil, b.readError(encoding, err, limit)
 	}
 	return buf, badRequest{}
 }
 
-func (b *bodyReader) tooLarge() badRequest {
+// tooLarge is the answer to a body over limit bytes, which is
+// max_request_body_size or, when it allows less, memory_limit.
+func (b *bodyReader) tooLarge(limit int64) badRequest {
+	if limit < b.max {
+		return badRequest{http.StatusRequestEntityTooLarge, reasonTooLarge,
+			fmt.Sprintf("request body larger than %d bytes, the most that memory_limit lets one request hold (max_request_body_size is %d bytes)", limit, b.max)}
+	}
 	return badRequest{http.StatusRequestEntityTooLarge, reasonTooLarge,
 		fmt.Sprintf("request body larger than max_request_body_size (%d bytes)", b.max)}
 }
 
-func (b *bodyReader) readError(encoding string, err error) badRequest {
+// readError maps an error from reading a body of at most limit bytes.
+func (b *bodyReader) readError(encoding string, err error, limit int64) badRequest {
 	var mbe *http.MaxBytesError
-	if errors.Is(err, errTooLarge) || errors.As(err, &mbe) {
-		return b.tooLarge()
+	if errors.Is(err, errTooLarge) || errors.Is(err, memlimit.ErrTooLarge) || errors.As(err, &mbe) {
+		return b.tooLarge(limit)
+	}
+	if errors.Is(err, memlimit.ErrLimit) {
+		return badRequest{http.StatusTooManyRequests, reasonMemoryLimit, err.Error()}
 	}
 	if encoding == "" {
 		return badRequest{http.StatusBadRequest, reasonDecode, "read body: " + err.Error()}
@@ -357,7 +403,6 @@ func (b *bodyReader) readError(encoding string, err error) badRequest {
 }
 
 func (b *bodyReader) getBuffer(size int) *[]byte {
-	size = min(size, int(b.max)+1)
 	if p, ok := b.bufs.Get().(*[]byte); ok {
 		if cap(*p) < size {
 			*p = slices.Grow((*p)[:0], size)
