@@ -362,9 +362,9 @@ func (b *bodyReader) read(ctx context.Context, encoding string, body io.Reader, 
 			fmt.Sprintf("unsupported content encoding %q (want gzip, zstd, deflate or none)", encoding)}
 	}
 
-	// Charged before it is read: the charge, not the buffer, is the bound
-	// (the buffer is at most twice what the charge covers, the old one
-	// included while it grows).
+	// Every byte is charged before it is read. The buffer, up to three
+	// times what was read while it grows, stays within the Expansion
+	// bytes per byte read that are charged.
 	src = charge.Reader(ctx, src, memlimit.ReaderOptions{PerByte: memlimit.Expansion, Limit: limit + 1, MaxWait: memoryRetryAfter})
 	buf := b.getBuffer(min(hint, int(limit)+1))
 	var err error

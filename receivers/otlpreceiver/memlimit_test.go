@@ -70,3 +70,53 @@ func TestMemoryLimit(t *testing.T) {
 		t.Errorf("%d bytes still held after the requests", n)
 	}
 }
+
+// TestMemoryLimitCapsRequestSize checks that a request larger than the
+// memory limit can ever hold is refused as too large on both transports,
+// permanently (413; RESOURCE_EXHAUSTED without RetryInfo), counted as
+// too_large, and that one just under that size is accepted.
+func TestMemoryLimitCapsRequestSize(t *testing.T) {
+	mem := memlimit.New(64<<10, nil) // requests may hold 32 KiB
+	most := mem.MaxRequestSize(DefaultMaxRequestBodySize)
+	s := newSink()
+	r := startReceiverSettings(t, bothProtocols(), s.consumers(t, pipeline.SignalLogs), pipeline.Settings{Memory: mem})
+	cc := dial(t, r.grpcAddr)
+	f := func(body []byte, wantOK bool) {
+		t.Helper()
+		resp, msg := post(t, "http://"+r.httpAddr+DefaultLogsURLPath, contentTypeProto, "", bytes.NewReader(body))
+		if wantOK && resp.StatusCode != http.StatusOK {
+			t.Errorf("HTTP, %d-byte body (most %d): %d, want 200", len(body), most, resp.StatusCode)
+		}
+		if !wantOK && (resp.StatusCode != http.StatusRequestEntityTooLarge || !bytes.Contains(msg, []byte("memory_limit"))) {
+			t.Errorf("HTTP, %d-byte body (most %d): %d %q, want 413 naming memory_limit", len(body), most, resp.StatusCode, msg)
+		}
+		p := payload{sig: pipeline.SignalLogs, proto: body}
+		_, _, err := grpcExport(testContext(t), cc, p)
+		st := status.Convert(err)
+		if wantOK && err != nil {
+			t.Errorf("gRPC, %d-byte message: %v", len(body), err)
+		}
+		if !wantOK {
+			if st.Code() != codes.ResourceExhausted {
+				t.Errorf("gRPC, %d-byte message (most %d): %v, want RESOURCE_EXHAUSTED", len(body), most, err)
+			}
+			for _, d := range st.Details() {
+				if _, ok := d.(*errdetails.RetryInfo); ok {
+					t.Errorf("gRPC, %d-byte message: RetryInfo on a request that can never fit", len(body))
+				}
+			}
+		}
+	}
+	fits, over := logsRequest(t, int(most)-100), logsRequest(t, int(most)+100)
+	f(fits, true)
+	f(over, false)
+	for _, tr := range []string{transportGRPC, transportHTTP} {
+		if n := r.badRequests(pipeline.SignalLogs, tr, reasonTooLarge); n != 1 {
+			t.Errorf("%s too_large refusals = %v, want 1", tr, n)
+		}
+	}
+	if got := s.got(pipeline.SignalLogs); got != 2 {
+		t.Errorf("the pipeline got %d records, want 2", got)
+	}
+	t.Logf("memory_limit 64 KiB: largest request %d bytes; one of %d bytes accepted, one of %d refused as too large on both transports", most, len(fits), len(over))
+}
