@@ -258,13 +258,16 @@ type ReaderOptions struct {
 	Limit int64
 	// MaxWait bounds each wait for room (see Reader); 0 never waits.
 	MaxWait time.Duration
+	// Paid is how many bytes the charge already covers at PerByte each
+	// (say, a declared length charged on admission); the rest of what it
+	// holds is for something else (say, a decoder's window).
+	Paid int64
 }
 
 // Reader returns a reader of r that charges o.PerByte bytes for every
 // byte before it reads it, growing the charge in steps, so that a body
 // (say a decompressing reader) is charged as it arrives rather than once
-// it is whole; what the charge already held when Reader was called counts
-// as paid for. When the limit is taken, the first reader to find it so
+// it is whole; the first o.Paid bytes are not charged again. When the limit is taken, the first reader to find it so
 // waits for room, at most o.MaxWait each time and never past ctx, and the
 // room it waits for is kept from other charges until its body ends; any
 // other reader is refused at once. A refused step makes Read return an
@@ -273,7 +276,7 @@ func (c *Charge) Reader(ctx context.Context, r io.Reader, o ReaderOptions) io.Re
 	if c == nil || c.l == nil || o.PerByte <= 0 {
 		return r
 	}
-	return &chargedReader{ctx: ctx, r: r, c: c, o: o, paid: c.held / o.PerByte}
+	return &chargedReader{ctx: ctx, r: r, c: c, o: o, paid: max(o.Paid, 0)}
 }
 
 type chargedReader struct {

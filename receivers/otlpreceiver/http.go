@@ -1,6 +1,7 @@
 package otlpreceiver
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +53,9 @@ const (
 	// zstdMaxWindow caps the window a zstd body may declare, and so the
 	// memory its decoder takes, as internal/grpccompress does for gRPC.
 	zstdMaxWindow = 32 << 20
+	// zstdBlock is the largest zstd block; the decoder keeps room for two
+	// beside its window, and one more to decode into.
+	zstdBlock = 128 << 10
 )
 
 // httpExporter serves one signal's URL path.
@@ -336,7 +340,19 @@ func (b *bodyReader) read(ctx context.Context, encoding string, body io.Reader, 
 			_ = zr.Reset(eofReader{})
 			b.zstds.Put(zr)
 		}()
-		if err := zr.Reset(body); err != nil {
+		// Besides what it returns, the decoder holds a window of history,
+		// allocated whole when the first block is decoded: charge it
+		// before decoding, from the first frame's header, and hold every
+		// frame to that window. A frame that declares more content than
+		// limit is refused unread.
+		window, content, head := zstdWindow(body)
+		if content > limit {
+			return nil, b.tooLarge(limit)
+		}
+		if err := charge.Grow(window + 3*min(window, zstdBlock)); err != nil {
+			return nil, b.readError("zstd", err, limit)
+		}
+		if err := zr.ResetWithOptions(head, zstd.WithDecoderMaxWindow(uint64(window))); err != nil {
 			return nil, b.readError("zstd", err, limit)
 		}
 		src = zr
@@ -365,7 +381,11 @@ func (b *bodyReader) read(ctx context.Context, encoding string, body io.Reader, 
 	// Every byte is charged before it is read. The buffer, up to three
 	// times what was read while it grows, stays within the Expansion
 	// bytes per byte read that are charged.
-	src = charge.Reader(ctx, src, memlimit.ReaderOptions{PerByte: memlimit.Expansion, Limit: limit + 1, MaxWait: memoryRetryAfter})
+	var paid int64
+	if isIdentity(encoding) {
+		paid = max(contentLength, 0) // charged on admission
+	}
+	src = charge.Reader(ctx, src, memlimit.ReaderOptions{PerByte: memlimit.Expansion, Limit: limit + 1, MaxWait: memoryRetryAfter, Paid: paid})
 	buf := b.getBuffer(min(hint, int(limit)+1))
 	var err error
 	*buf, err = readCapped(src, *buf, limit)
@@ -448,6 +468,31 @@ func readCapped(r io.Reader, buf []byte, limit int64) ([]byte, error) {
 			return buf, err
 		}
 	}
+}
+
+// zstdWindow returns the window the first zstd frame of body declares
+// (MinWindowSize when it declares none, zstdMaxWindow at most), the
+// content size it declares (-1 when none), and a reader of the whole body.
+// A single-segment frame's window is its content size.
+func zstdWindow(body io.Reader) (window, content int64, whole io.Reader) {
+	br := bufio.NewReaderSize(body, zstd.HeaderMaxSize)
+	head, _ := br.Peek(zstd.HeaderMaxSize)
+	var h zstd.Header
+	// A short body fails on the block header, after the frame header's
+	// fields are set.
+	_ = h.Decode(head)
+	w, content := uint64(zstd.MinWindowSize), int64(-1)
+	if h.HasFCS && !h.Skippable {
+		content = int64(min(h.FrameContentSize, maxMessageSize+1))
+	}
+	switch {
+	case h.Skippable:
+	case h.WindowSize > 0:
+		w = h.WindowSize
+	case h.SingleSegment && h.HasFCS:
+		w = h.FrameContentSize
+	}
+	return int64(min(max(w, zstd.MinWindowSize), zstdMaxWindow)), content, br
 }
 
 // eofReader is an empty body; resetting a pooled decoder onto it drops the
