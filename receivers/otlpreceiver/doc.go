@@ -18,7 +18,8 @@
 // and while they are read, never after. HTTP charges a body sent as is
 // whole from its Content-Length before reading it, and any other body as
 // its decompressed bytes arrive (memlimit.Expansion bytes per byte, which
-// also covers decoding). gRPC reads a message whole before the handler
+// also covers decoding), plus, for zstd, the window its first frame
+// declares, which the decoder allocates whole. gRPC reads a message whole before the handler
 // sees it, so a request is charged three times max_recv_msg_size (at most
 // the whole capacity) before gRPC reads it, and brought to its decoded
 // size once read. When the limit is taken, a charge waits up to a second
