@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
@@ -270,17 +271,37 @@ func TestKillNine(t *testing.T) {
 	o.start(t, queueConfig(o, sink.GRPCAddr(), "kind: disk, fsync: interval, fsync_interval: 200ms", ""))
 
 	load := newLogLoad(t, o.grpc, 50, mixedLanes)
+	// Reconnect within 50 ms of each restart: gRPC's default reconnect
+	// backoff grows to seconds after a few failed dials, and kills would
+	// then fall while the clients wait rather than under load.
+	conn, err := grpc.NewClient(o.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 10 * time.Millisecond, Multiplier: 1.6, MaxDelay: 50 * time.Millisecond}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	load.conn = conn
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Go(func() { load.run(ctx, 5*time.Millisecond) })
 	}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
-	const kills = 12
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 9))
+	// Twenty kills at random moments, 150 ms to 1 s after each restart, so
+	// that they fall in every phase: start-up and replay, appends, batched
+	// fsyncs, sends and cursor commits.
+	const kills = 20
+	t.Logf("kill points from seed %d", seed)
+	prev := 0
 	for i := range kills {
-		time.Sleep(time.Duration(150+rng.IntN(900)) * time.Millisecond)
+		after := time.Duration(150+rng.IntN(850)) * time.Millisecond
+		time.Sleep(after)
 		o.proc.Signal(t, syscall.SIGKILL)
 		o.proc.Wait(t, 10*time.Second)
+		n := len(load.snapshot())
+		t.Logf("kill %2d: %4d ms after start, %5d records acknowledged since the last kill, %6d in all", i+1, after.Milliseconds(), n-prev, n)
+		prev = n
 		if i%3 == 0 {
 			time.Sleep(200 * time.Millisecond) // some downtime: clients retry
 		}

@@ -21,6 +21,37 @@
 // (TestExpansion in this package prints it and keeps the
 // constant above it).
 //
+// Admission: the one way a receiver takes requests in. Every receiver,
+// and every receiver added later, charges a request through a Charge
+// (Limiter.Admit or AdmitWait), before it reads the request and as it
+// reads it, never after:
+//
+//   - before the first byte: what is known (a body sent as is with a
+//     declared length, charged whole; for gRPC, which reads a message
+//     whole before the handler sees it, the worst case of receiving one),
+//     so that a request that cannot fit is refused unread;
+//   - while reading: Charge.Reader wraps the decompressed stream and
+//     charges Expansion bytes per byte before it reads it, in steps, so
+//     that a decompression bomb is refused once its charge would pass the
+//     capacity, not once it is whole in memory;
+//   - once read: Charge.Resize to what decoding takes (Expansion × size);
+//   - once the pipeline has answered: Charge.Release.
+//
+// A charge is refused with ErrLimit when what else is in flight leaves no
+// room (the client should retry: HTTP 429 or, for Prometheus remote write
+// and Loki push, 503 with Retry-After; gRPC RESOURCE_EXHAUSTED with
+// RetryInfo), and with ErrTooLarge when it could not fit even alone (as a
+// request over the receiver's size cap: HTTP 413, gRPC RESOURCE_EXHAUSTED
+// without RetryInfo). MaxRequestSize gives the largest request the limit
+// can hold, to cap reads with. When the limit is taken, one reader at a
+// time waits for room (the room it waits for is kept from others, so a
+// large body makes progress among many small ones), and charges taken
+// before reading may wait too; everything else is refused at once, so
+// nothing waits holding bytes that another waiter needs. Unlike Acquire, a
+// Charge never lets a request past the capacity, so the bytes in flight
+// never pass it. receivers/otlpreceiver is the model (decodeHTTP,
+// admitRecv).
+//
 // The package deliberately does not measure the heap and does not drop
 // data: it is an admission gate, exact about what it counts and
 // conservative about what it cannot count.

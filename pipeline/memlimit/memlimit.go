@@ -29,6 +29,9 @@ type Limiter struct {
 	// its memory queues against (see StageLimit).
 	staged    int64
 	hasStaged bool
+	wake      chan struct{} // closed at the next release; nil: nobody waits
+	waiter    *Charge       // the reader that waits for room (Charge.Reader); nil: none
+	waitNeed  int64         // bytes kept from other charges for waiter
 }
 
 // New returns a Limiter for a process memory limit of limit bytes (0 or
@@ -125,6 +128,7 @@ func (l *Limiter) Release(n int64) {
 	l.mu.Lock()
 	l.used -= n
 	used := l.used + l.reserved
+	l.wakeLocked()
 	l.mu.Unlock()
 	l.report(used)
 }

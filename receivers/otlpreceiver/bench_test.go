@@ -161,7 +161,7 @@ func BenchmarkDecodeTraces(b *testing.B) {
 			body := bytes.NewReader(p.body)
 			for b.Loop() {
 				body.Reset(p.body)
-				td, _, _, bad := decodeHTTP(br, tracesDef, p.ct, p.ce, body, int64(len(p.body)), nil)
+				td, _, _, bad := decodeHTTP(context.Background(), br, tracesDef, p.ct, p.ce, body, int64(len(p.body)), nil)
 				if bad.status != 0 || td.SpanCount() != benchSpans {
 					b.Fatal(bad.msg)
 				}

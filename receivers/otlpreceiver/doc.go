@@ -13,6 +13,26 @@
 // capped after decompression (gRPC max_recv_msg_size, HTTP
 // max_request_body_size), which defeats decompression bombs.
 //
+// Memory admission, the model for every receiver: requests are charged to
+// memory_limit through pipeline/memlimit's Charge before they are read
+// and while they are read, never after. HTTP charges a body sent as is
+// whole from its Content-Length before reading it, and any other body as
+// its decompressed bytes arrive (memlimit.Expansion bytes per byte, which
+// also covers decoding), plus, for zstd, the window its first frame
+// declares, which the decoder allocates whole. gRPC reads a message whole before the handler
+// sees it, so a request is charged three times max_recv_msg_size (at most
+// the whole capacity) before gRPC reads it, and brought to its decoded
+// size once read. When the limit is taken, a charge waits up to a second
+// for room, holding nothing, and one HTTP body at a time waits in the
+// middle of its reading; then the request is refused with 429 and
+// Retry-After / RESOURCE_EXHAUSTED with RetryInfo (counted as
+// bad_requests reason memory_limit). A request larger than the limit can
+// ever hold (memlimit.MaxRequestSize: what requests in flight may hold ÷
+// Expansion) is refused as one over the size cap, 413 / RESOURCE_EXHAUSTED
+// without RetryInfo (reason too_large), and Start logs a warning when
+// memory_limit makes that cap lower than the configured one. So the bytes
+// in flight never pass the limiter's capacity, whatever the clients send.
+//
 // A request is acknowledged only after the pipeline has taken it, so the
 // pipeline's answer becomes the client's:
 //

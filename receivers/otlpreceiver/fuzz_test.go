@@ -2,7 +2,10 @@ package otlpreceiver
 
 import (
 	"bytes"
+	"context"
 	"testing"
+
+	"github.com/outpost-edge/outpost/pipeline/memlimit"
 )
 
 // fuzzDecode feeds (content type, content encoding, body) to decodeHTTP for
@@ -26,9 +29,17 @@ func fuzzDecode[T any](f *testing.F, def *signalDef[T], p payload) {
 	// A small cap keeps decompression bombs cheap, so the fuzzer spends its
 	// time on inputs rather than on inflating them.
 	br := newBodyReader(64 << 10)
+	// Charged against a limit that lets one request hold about 42 KiB, less
+	// than the body cap, so that both caps are exercised; every byte
+	// charged must be given back.
+	mem := memlimit.New(512<<10, nil)
 	f.Fuzz(func(t *testing.T, ct, ce string, body []byte) {
 		for _, length := range []int64{int64(len(body)), -1} {
-			data, _, _, bad := decodeHTTP(br, def, ct, ce, bytes.NewReader(body), length, nil)
+			data, _, charge, bad := decodeHTTP(context.Background(), br, def, ct, ce, bytes.NewReader(body), length, mem)
+			charge.Release()
+			if n := mem.InFlight(); n != 0 {
+				t.Fatalf("%d bytes still charged after the request (answer %d)", n, bad.status)
+			}
 			switch bad.status {
 			case 0:
 				if n := def.count(data); n < 0 {

@@ -2,6 +2,7 @@ package otlpreceiver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"google.golang.org/grpc"
@@ -34,6 +35,9 @@ var (
 
 // grpcExporter is the server implementation registered for one service.
 type grpcExporter interface {
+	// admitRecv charges the memory limit for receiving one request
+	// message, before gRPC reads it; see handler.admitRecv.
+	admitRecv(ctx context.Context) (*memlimit.Charge, error)
 	// recvFailed maps an error from receiving the request message.
 	recvFailed(err error) error
 	exportGRPC(ctx context.Context, req *grpcRequest) (*grpcResponse, error)
@@ -48,7 +52,14 @@ func exportServiceDesc(service, file string) *grpc.ServiceDesc {
 			MethodName: "Export",
 			Handler: func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 				e := srv.(grpcExporter)
-				req := &grpcRequest{}
+				charge, err := e.admitRecv(ctx)
+				if err != nil {
+					return nil, err
+				}
+				// Held until the pipeline has answered, whatever an
+				// interceptor does with the request.
+				defer charge.Release()
+				req := &grpcRequest{charge: charge}
 				if err := dec(req); err != nil {
 					return nil, e.recvFailed(err)
 				}
@@ -65,9 +76,11 @@ func exportServiceDesc(service, file string) *grpc.ServiceDesc {
 	}
 }
 
-// grpcRequest holds a request message as received, still encoded.
+// grpcRequest holds a request message as received, still encoded, and its
+// charge against the memory limit.
 type grpcRequest struct {
-	body mem.Buffer
+	body   mem.Buffer
+	charge *memlimit.Charge
 }
 
 // grpcResponse holds a response message, already encoded.
@@ -175,20 +188,16 @@ func (h *handler[T]) exportGRPC(ctx context.Context, req *grpcRequest) (*grpcRes
 	if req.body != nil {
 		body = req.body.ReadOnlyData()
 	}
-	// Charge the request against the memory limit before decoding it; the
-	// bytes stay charged until the pipeline has answered.
-	held := int64(len(body)) * memlimit.Expansion
-	if err := h.rcv.memory.Acquire(held); err != nil {
+	// From the worst case of receiving to what decoding the message takes;
+	// the bytes stay charged until the pipeline has answered (the caller
+	// releases them).
+	if err := req.charge.Resize(int64(len(body)) * memlimit.Expansion); err != nil {
 		if req.body != nil {
 			req.body.Free()
 			req.body = nil
 		}
-		h.grpc.badMemory.Inc()
-		h.rcv.limitedLog.info("grpc/"+reasonMemoryLimit, "refused a request at the memory limit; the client is asked to retry",
-			"signal", h.def.signal, "error", err)
-		return nil, throttleStatus(err.Error(), memoryRetryAfter).Err()
+		return nil, h.memoryRefusal(err)
 	}
-	defer h.rcv.memory.Release(held)
 	data, err := h.def.unmarshal(body, formatProto)
 	if req.body != nil {
 		req.body.Free()
@@ -213,4 +222,46 @@ func (h *handler[T]) exportGRPC(ctx context.Context, req *grpcRequest) (*grpcRes
 	default:
 		return nil, o.status().Err()
 	}
+}
+
+// admitRecv charges the memory limit for receiving one message, before
+// gRPC reads it: gRPC reads a whole message before the handler sees it, so
+// the charge is the worst case of receiving, three times the largest
+// message (the compressed message, its decompressed pieces, and the one
+// contiguous copy the handler decodes from), or the whole capacity when
+// that is less. While the limit is taken, the request waits for room, at
+// most memoryRetryAfter and never past the client's deadline, holding no
+// bytes, and is then refused with RESOURCE_EXHAUSTED and RetryInfo. Once
+// received, exportGRPC brings the charge to the message's decoded size.
+func (h *handler[T]) admitRecv(ctx context.Context) (*memlimit.Charge, error) {
+	mem := h.rcv.memory
+	capacity := mem.Capacity()
+	if capacity == 0 {
+		return nil, nil // unlimited: a nil Charge charges nothing
+	}
+	n := min(3*int64(h.rcv.cfg.Protocols.GRPC.MaxRecvMsgSize), capacity)
+	wctx, cancel := context.WithTimeout(ctx, memoryRetryAfter)
+	defer cancel()
+	charge, err := mem.AdmitWait(wctx, n)
+	if err != nil {
+		return nil, h.memoryRefusal(err)
+	}
+	return charge, nil
+}
+
+// memoryRefusal counts, logs (rate-limited) and maps a refused charge: at
+// the limit, RESOURCE_EXHAUSTED with RetryInfo; too large for the limit
+// whatever else is in flight, RESOURCE_EXHAUSTED without RetryInfo, as a
+// message over max_recv_msg_size.
+func (h *handler[T]) memoryRefusal(err error) error {
+	if errors.Is(err, memlimit.ErrTooLarge) {
+		h.grpc.badTooLarge.Inc()
+		h.rcv.limitedLog.warn("grpc/"+reasonTooLarge, "refused an OTLP/gRPC request too large for memory_limit",
+			"signal", h.def.signal, "error", err)
+		return status.Error(codes.ResourceExhausted, "request too large for the memory limit: "+err.Error())
+	}
+	h.grpc.badMemory.Inc()
+	h.rcv.limitedLog.info("grpc/"+reasonMemoryLimit, "refused a request at the memory limit; the client is asked to retry",
+		"signal", h.def.signal, "error", err)
+	return throttleStatus(err.Error(), memoryRetryAfter).Err()
 }

@@ -1,6 +1,8 @@
 package otlpreceiver
 
 import (
+	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +53,9 @@ const (
 	// zstdMaxWindow caps the window a zstd body may declare, and so the
 	// memory its decoder takes, as internal/grpccompress does for gRPC.
 	zstdMaxWindow = 32 << 20
+	// zstdBlock is the largest zstd block; the decoder keeps room for two
+	// beside its window, and one more to decode into.
+	zstdBlock = 128 << 10
 )
 
 // httpExporter serves one signal's URL path.
@@ -126,8 +131,8 @@ func (h *handler[T]) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	body := http.MaxBytesReader(w, req.Body, h.rcv.body.max)
-	data, f, held, bad := decodeHTTP(h.rcv.body, h.def, req.Header.Get("Content-Type"), req.Header.Get("Content-Encoding"), body, req.ContentLength, h.rcv.memory)
-	defer h.rcv.memory.Release(held)
+	data, f, charge, bad := decodeHTTP(req.Context(), h.rcv.body, h.def, req.Header.Get("Content-Type"), req.Header.Get("Content-Encoding"), body, req.ContentLength, h.rcv.memory)
+	defer charge.Release()
 	if bad.status == http.StatusTooManyRequests {
 		c.bad(bad.reason).Inc()
 		h.rcv.limitedLog.info("http/"+bad.reason, "refused a request at the memory limit; the client is asked to retry",
@@ -215,32 +220,61 @@ type badRequest struct {
 // request's format, in which the response is written (JSON when the content
 // type is not supported). It never panics on any input.
 //
-// Once the body is read, its decoded size is charged against mem (before
-// decoding): held is what the caller must release once the pipeline has
-// answered; a refusal is a 429 badRequest with reason memory_limit.
-func decodeHTTP[T any](br *bodyReader, def *signalDef[T], contentType, contentEncoding string, body io.Reader, contentLength int64, mem *memlimit.Limiter) (data T, f format, held int64, bad badRequest) {
+// The body is charged against mem before it is read, and as it is read:
+// memlimit.Expansion bytes per body byte after decompression, which covers
+// the buffer while reading and the decoded pdata after. A body sent as is
+// with a declared Content-Length is charged whole before the first byte is
+// read; any other grows its charge as its decompressed bytes arrive
+// (memlimit's Charge.Reader), so that neither a large body nor a
+// decompression bomb is held uncharged. The largest body is
+// max_request_body_size or what memory_limit allows, whichever is less.
+// When the limit is taken, the first charge waits up to memoryRetryAfter
+// for room, and so does one reader at a time in the middle of its body;
+// a charge still refused because others hold the limit is a 429
+// badRequest with reason memory_limit, one that could never fit a 413 with
+// reason too_large. The charge (nil on failure) is the caller's to release
+// once the pipeline has answered.
+func decodeHTTP[T any](ctx context.Context, br *bodyReader, def *signalDef[T], contentType, contentEncoding string, body io.Reader, contentLength int64, mem *memlimit.Limiter) (data T, f format, charge *memlimit.Charge, bad badRequest) {
 	var zero T
 	f, ok := parseContentType(contentType)
 	if !ok {
-		return zero, f, 0, badRequest{http.StatusUnsupportedMediaType, reasonUnsupportedMediaType,
+		return zero, f, nil, badRequest{http.StatusUnsupportedMediaType, reasonUnsupportedMediaType,
 			fmt.Sprintf("unsupported content type %q (want %s or %s)", contentType, contentTypeProto, contentTypeJSON)}
 	}
-	buf, bad := br.read(contentEncoding, body, contentLength)
+	limit := mem.MaxRequestSize(br.max)
+	if contentLength > limit {
+		return zero, f, nil, br.tooLarge(limit)
+	}
+	var initial int64
+	if isIdentity(contentEncoding) && contentLength > 0 {
+		initial = contentLength * memlimit.Expansion
+	}
+	wctx, cancel := context.WithTimeout(ctx, memoryRetryAfter)
+	charge, err := mem.AdmitWait(wctx, initial)
+	cancel()
+	if err != nil {
+		return zero, f, nil, br.readError(contentEncoding, err, limit)
+	}
+	buf, bad := br.read(ctx, contentEncoding, body, contentLength, charge, limit)
 	if bad.status != 0 {
-		return zero, f, 0, bad
+		charge.Release()
+		return zero, f, nil, bad
 	}
-	held = int64(len(*buf)) * memlimit.Expansion
-	if err := mem.Acquire(held); err != nil {
-		br.release(buf)
-		return zero, f, 0, badRequest{http.StatusTooManyRequests, reasonMemoryLimit, err.Error()}
-	}
-	data, err := def.unmarshal(*buf, f)
+	// Down to what the body holds: the last step of the charge may have
+	// gone past it.
+	_ = charge.Resize(int64(len(*buf)) * memlimit.Expansion)
+	data, err = def.unmarshal(*buf, f)
 	br.release(buf)
 	if err != nil {
-		mem.Release(held)
-		return zero, f, 0, badRequest{http.StatusBadRequest, reasonDecode, fmt.Sprintf("decode %s request: %v", def.signal, err)}
+		charge.Release()
+		return zero, f, nil, badRequest{http.StatusBadRequest, reasonDecode, fmt.Sprintf("decode %s request: %v", def.signal, err)}
 	}
-	return data, f, held, badRequest{}
+	return data, f, charge, badRequest{}
+}
+
+// isIdentity reports whether a Content-Encoding means no compression.
+func isIdentity(encoding string) bool {
+	return encoding == "" || strings.EqualFold(encoding, "identity")
 }
 
 // bodyReader reads request bodies, decompressing them, into pooled buffers,
@@ -259,15 +293,17 @@ func newBodyReader(max int64) *bodyReader {
 
 var errTooLarge = errors.New("request body too large")
 
-// read returns the decompressed body in a buffer to give back with release.
-func (b *bodyReader) read(encoding string, body io.Reader, contentLength int64) (*[]byte, badRequest) {
-	if contentLength > b.max {
-		return nil, b.tooLarge()
+// read returns the decompressed body, at most limit bytes (no more than
+// b.max), in a buffer to give back with release; the decompressed bytes
+// are charged to charge as they arrive.
+func (b *bodyReader) read(ctx context.Context, encoding string, body io.Reader, contentLength int64, charge *memlimit.Charge, limit int64) (*[]byte, badRequest) {
+	if contentLength > limit {
+		return nil, b.tooLarge(limit)
 	}
 	hint := minBuffer
 	src := body
 	switch {
-	case encoding == "" || strings.EqualFold(encoding, "identity"):
+	case isIdentity(encoding):
 		if contentLength >= 0 {
 			// Room for the final read that reports EOF, so the buffer
 			// never grows for a body of the announced size. Capped, so
@@ -285,7 +321,7 @@ func (b *bodyReader) read(encoding string, body io.Reader, contentLength int64) 
 			b.gzips.Put(zr)
 		}()
 		if err := zr.Reset(body); err != nil {
-			return nil, b.readError("gzip", err)
+			return nil, b.readError("gzip", err, limit)
 		}
 		src = zr
 	case strings.EqualFold(encoding, "zstd"):
@@ -304,8 +340,20 @@ func (b *bodyReader) read(encoding string, body io.Reader, contentLength int64) 
 			_ = zr.Reset(eofReader{})
 			b.zstds.Put(zr)
 		}()
-		if err := zr.Reset(body); err != nil {
-			return nil, b.readError("zstd", err)
+		// Besides what it returns, the decoder holds a window of history,
+		// allocated whole when the first block is decoded: charge it
+		// before decoding, from the first frame's header, and hold every
+		// frame to that window. A frame that declares more content than
+		// limit is refused unread.
+		window, content, head := zstdWindow(body)
+		if content > limit {
+			return nil, b.tooLarge(limit)
+		}
+		if err := charge.Grow(window + 3*min(window, zstdBlock)); err != nil {
+			return nil, b.readError("zstd", err, limit)
+		}
+		if err := zr.ResetWithOptions(head, zstd.WithDecoderMaxWindow(uint64(window))); err != nil {
+			return nil, b.readError("zstd", err, limit)
 		}
 		src = zr
 	case strings.EqualFold(encoding, "deflate"):
@@ -314,13 +362,13 @@ func (b *bodyReader) read(encoding string, body io.Reader, contentLength int64) 
 		if pooled, ok := b.zlibs.Get().(io.ReadCloser); ok {
 			if err := pooled.(zlib.Resetter).Reset(body, nil); err != nil {
 				b.zlibs.Put(pooled)
-				return nil, b.readError("deflate", err)
+				return nil, b.readError("deflate", err, limit)
 			}
 			zr = pooled
 		} else {
 			var err error
 			if zr, err = zlib.NewReader(body); err != nil {
-				return nil, b.readError("deflate", err)
+				return nil, b.readError("deflate", err, limit)
 			}
 		}
 		defer b.zlibs.Put(zr)
@@ -330,25 +378,43 @@ func (b *bodyReader) read(encoding string, body io.Reader, contentLength int64) 
 			fmt.Sprintf("unsupported content encoding %q (want gzip, zstd, deflate or none)", encoding)}
 	}
 
-	buf := b.getBuffer(hint)
+	// Every byte is charged before it is read. The buffer, up to three
+	// times what was read while it grows, stays within the Expansion
+	// bytes per byte read that are charged.
+	var paid int64
+	if isIdentity(encoding) {
+		paid = max(contentLength, 0) // charged on admission
+	}
+	src = charge.Reader(ctx, src, memlimit.ReaderOptions{PerByte: memlimit.Expansion, Limit: limit + 1, MaxWait: memoryRetryAfter, Paid: paid})
+	buf := b.getBuffer(min(hint, int(limit)+1))
 	var err error
-	*buf, err = readCapped(src, *buf, b.max)
+	*buf, err = readCapped(src, *buf, limit)
 	if err != nil {
 		b.release(buf)
-		return nil, b.readError(encoding, err)
+		return nil, b.readError(encoding, err, limit)
 	}
 	return buf, badRequest{}
 }
 
-func (b *bodyReader) tooLarge() badRequest {
+// tooLarge is the answer to a body over limit bytes, which is
+// max_request_body_size or, when it allows less, memory_limit.
+func (b *bodyReader) tooLarge(limit int64) badRequest {
+	if limit < b.max {
+		return badRequest{http.StatusRequestEntityTooLarge, reasonTooLarge,
+			fmt.Sprintf("request body larger than %d bytes, the most that memory_limit lets one request hold (max_request_body_size is %d bytes)", limit, b.max)}
+	}
 	return badRequest{http.StatusRequestEntityTooLarge, reasonTooLarge,
 		fmt.Sprintf("request body larger than max_request_body_size (%d bytes)", b.max)}
 }
 
-func (b *bodyReader) readError(encoding string, err error) badRequest {
+// readError maps an error from reading a body of at most limit bytes.
+func (b *bodyReader) readError(encoding string, err error, limit int64) badRequest {
 	var mbe *http.MaxBytesError
-	if errors.Is(err, errTooLarge) || errors.As(err, &mbe) {
-		return b.tooLarge()
+	if errors.Is(err, errTooLarge) || errors.Is(err, memlimit.ErrTooLarge) || errors.As(err, &mbe) {
+		return b.tooLarge(limit)
+	}
+	if errors.Is(err, memlimit.ErrLimit) {
+		return badRequest{http.StatusTooManyRequests, reasonMemoryLimit, err.Error()}
 	}
 	if encoding == "" {
 		return badRequest{http.StatusBadRequest, reasonDecode, "read body: " + err.Error()}
@@ -357,7 +423,6 @@ func (b *bodyReader) readError(encoding string, err error) badRequest {
 }
 
 func (b *bodyReader) getBuffer(size int) *[]byte {
-	size = min(size, int(b.max)+1)
 	if p, ok := b.bufs.Get().(*[]byte); ok {
 		if cap(*p) < size {
 			*p = slices.Grow((*p)[:0], size)
@@ -403,6 +468,31 @@ func readCapped(r io.Reader, buf []byte, limit int64) ([]byte, error) {
 			return buf, err
 		}
 	}
+}
+
+// zstdWindow returns the window the first zstd frame of body declares
+// (MinWindowSize when it declares none, zstdMaxWindow at most), the
+// content size it declares (-1 when none), and a reader of the whole body.
+// A single-segment frame's window is its content size.
+func zstdWindow(body io.Reader) (window, content int64, whole io.Reader) {
+	br := bufio.NewReaderSize(body, zstd.HeaderMaxSize)
+	head, _ := br.Peek(zstd.HeaderMaxSize)
+	var h zstd.Header
+	// A short body fails on the block header, after the frame header's
+	// fields are set.
+	_ = h.Decode(head)
+	w, content := uint64(zstd.MinWindowSize), int64(-1)
+	if h.HasFCS && !h.Skippable {
+		content = int64(min(h.FrameContentSize, maxMessageSize+1))
+	}
+	switch {
+	case h.Skippable:
+	case h.WindowSize > 0:
+		w = h.WindowSize
+	case h.SingleSegment && h.HasFCS:
+		w = h.FrameContentSize
+	}
+	return int64(min(max(w, zstd.MinWindowSize), zstdMaxWindow)), content, br
 }
 
 // eofReader is an empty body; resetting a pooled decoder onto it drops the

@@ -180,6 +180,7 @@ func (r *receiver) Start(_ context.Context, host pipeline.Host) error {
 		}()
 	}
 	r.state = started
+	r.logMemoryCaps()
 	return nil
 }
 
