@@ -61,6 +61,12 @@ type segment struct {
 	dirty   bool  // written since its last fsync (in Queue.dirty)
 	syncing int   // fsync rounds using f right now
 	removed bool  // retired
+
+	// syncErr is the first failed fsync of the segment or, while newEntry,
+	// of its lane directory: its records since its last good fsync are not
+	// known durable, and it takes no more appends. See syncLocked.
+	syncErr  error
+	newEntry bool // created since its lane directory's last good fsync
 }
 
 type entryState uint8
@@ -577,7 +583,7 @@ func (q *Queue) newSegmentLocked(l *laneState) error {
 		_ = q.fs.Remove(path)
 		return fmt.Errorf("write queue segment header %s: %w", path, err)
 	}
-	seg := &segment{lane: l, num: n, size: segHeaderSize, f: f}
+	seg := &segment{lane: l, num: n, size: segHeaderSize, f: f, newEntry: true}
 	l.segs = append(l.segs, seg)
 	l.active = seg
 	l.bytes += segHeaderSize

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -190,6 +192,10 @@ var (
 	ErrTooLarge = errors.New("record larger than the queue's max_bytes")
 	// ErrClosed: the queue is closed.
 	ErrClosed = errors.New("queue closed")
+	// ErrSync: an fsync failed, so the record is not known to be durable
+	// (Linux may have dropped its pages). Retryable: the queue goes on in a
+	// new segment.
+	ErrSync = errors.New("queue fsync failed; record not known durable")
 )
 
 // Delivery is a record handed to one reader. The reader must call exactly
@@ -245,7 +251,11 @@ type Queue struct {
 	// syncMu serialises fsync rounds (group commit); it is taken before mu,
 	// never after.
 	syncMu    sync.Mutex
-	syncedSeq uint64 // writeSeq covered by the last successful round
+	syncedSeq uint64 // writeSeq covered by the last round (see syncLocked)
+
+	syncErr     error // the last round's error; nil after a clean one (guarded by mu)
+	fsyncErrors prometheus.Counter
+	errLog      rateLimit // for fsync errors
 
 	mu       sync.Mutex
 	limits   Limits
@@ -323,6 +333,7 @@ func Open(opts Options) (*Queue, error) {
 	}
 	q.corrupt = tel.QueueCorrupt.WithLabelValues(opts.Exporter)
 	q.capacity = tel.QueueCapacity.WithLabelValues(opts.Exporter)
+	q.fsyncErrors = tel.QueueFsyncErrors.WithLabelValues(opts.Exporter)
 	for i := range q.lanes {
 		lane := Lane(i)
 		l := &q.lanes[i]
@@ -337,7 +348,11 @@ func Open(opts Options) (*Queue, error) {
 		q.droppedExpired[i] = tel.QueueDropped.WithLabelValues(opts.Exporter, lane.String(), "expired")
 	}
 
-	if err := q.fs.MkdirAll(q.dir, 0o755); err != nil {
+	mkdir := q.fs.MkdirAll
+	if q.persistent {
+		mkdir = func(name string, _ fs.FileMode) error { return MkdirDurable(q.fs, name) }
+	}
+	if err := mkdir(q.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create queue directory %s: %w", q.dir, err)
 	}
 	q.lock, err = q.fs.Lock(filepath.Join(q.dir, lockName))
@@ -378,6 +393,16 @@ func (q *Queue) openLanes() error {
 			return err
 		}
 	}
+	if q.persistent {
+		// Open fsyncs the segments a crashed process may not have; their
+		// names (and the deletions, truncations and set-asides of
+		// recovery) need the lane directories fsynced too.
+		for i := range q.lanes {
+			if err := q.fs.SyncDir(q.lanes[i].dir); err != nil {
+				return fmt.Errorf("sync queue lane directory %s: %w", q.lanes[i].dir, err)
+			}
+		}
+	}
 	return nil
 }
 
@@ -396,51 +421,13 @@ func (q *Queue) openLanes() error {
 // It returns ErrTooLarge when rec alone (in a segment of its own) exceeds
 // MaxBytes, ErrClosed after Close, and other errors for invalid records and
 // I/O failures (the record may then still be delivered: at-least-once).
+// Under FsyncAlways, if an fsync of rec's segment (or of its lane
+// directory, for a new segment) fails, Append returns an error wrapping
+// ErrSync, even if a later fsync succeeds: see "Durability" in doc.go.
+//
+// Append is AppendAll of one record.
 func (q *Queue) Append(rec Record) error {
-	if err := checkRecordFields(&rec); err != nil {
-		return err
-	}
-	created := rec.Created.UnixNano()
-	if rec.Created.IsZero() {
-		created = q.now().UnixNano()
-	}
-	bufp := framePool.Get().(*[]byte)
-	frame := appendRecord((*bufp)[:0], &rec, created)
-	defer func() {
-		if cap(frame) <= maxPooledFrame {
-			*bufp = frame
-			framePool.Put(bufp)
-		}
-	}()
-	meta := recordMeta{size: int64(len(frame)), created: created, items: uint32(rec.Items)}
-
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return ErrClosed
-	}
-	if segHeaderSize+meta.size > q.limits.MaxBytes {
-		q.mu.Unlock()
-		return fmt.Errorf("%w: %d bytes with its segment header, max_bytes is %d", ErrTooLarge, segHeaderSize+meta.size, q.limits.MaxBytes)
-	}
-	l := &q.lanes[rec.Lane]
-	fits, err := q.makeRoomLocked(l, meta.size)
-	if err != nil {
-		q.mu.Unlock()
-		return err
-	}
-	if !fits {
-		q.droppedFull[rec.Lane].Add(float64(rec.Items))
-		q.mu.Unlock()
-		return nil
-	}
-	seq, err := q.writeLocked(l, frame, meta)
-	syncNow := q.persistent && q.limits.Fsync == FsyncAlways
-	q.mu.Unlock()
-	if err != nil || !syncNow {
-		return err
-	}
-	return q.syncTo(seq)
+	return q.AppendAll([]Record{rec})
 }
 
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
@@ -703,12 +690,7 @@ func (q *Queue) run() {
 		case <-q.reconf:
 			resetSync()
 		case <-syncC:
-			q.syncMu.Lock()
-			err := q.syncLocked()
-			q.syncMu.Unlock()
-			if err != nil {
-				q.warn("periodic fsync of queue failed", "err", err)
-			}
+			q.periodicSync()
 		}
 	}
 }
@@ -741,18 +723,42 @@ func (q *Queue) publishAges() {
 // syncTo returns once the appends up to seq are fsynced, sharing fsyncs
 // between concurrent callers (group commit): whoever gets syncMu syncs
 // everything written so far, and the callers it covered return at once.
-func (q *Queue) syncTo(seq uint64) error {
+// segs are the segments the caller's records went to: if an fsync of one
+// of them failed, in this round or any earlier one, the caller's records
+// are not known durable and it gets ErrSync. A later successful fsync
+// never vouches for writes made before a failed one (after a writeback
+// error Linux marks the pages clean; the next fsync succeeds without
+// writing them).
+func (q *Queue) syncTo(seq uint64, segs []*segment) error {
 	q.syncMu.Lock()
 	defer q.syncMu.Unlock()
-	if q.syncedSeq >= seq {
-		return nil
+	if q.syncedSeq < seq {
+		if err := q.syncLocked(); err != nil && q.syncedSeq < seq {
+			return err // no round ran (closed)
+		}
 	}
-	return q.syncLocked()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, s := range segs {
+		if s.syncErr != nil {
+			return fmt.Errorf("%w: %w", ErrSync, s.syncErr)
+		}
+	}
+	return nil
 }
 
-// syncLocked fsyncs the segments written since their last fsync, and the
-// lane directories that got new segments. q.syncMu must be held; q.mu must
-// not: the fsyncs run without it so that appends and reads go on meanwhile.
+// syncLocked runs one fsync round: it fsyncs the segments written since
+// their last fsync, and the lane directories that got new segments. q.syncMu
+// must be held; q.mu must not: the fsyncs run without it so that appends
+// and reads go on meanwhile.
+//
+// A round resolves every append written before it started (syncedSeq):
+// their records are durable unless their segment's fsync, or the fsync of
+// the directory holding a new segment, failed. Such a segment is marked
+// (segment.syncErr, for syncTo), sealed, counted in
+// outpost_queue_fsync_errors_total and not fsynced again: appends go on in
+// a new segment. The round's error is kept for SyncError until a round
+// that fsyncs something succeeds.
 func (q *Queue) syncLocked() error {
 	q.mu.Lock()
 	if q.shut {
@@ -775,10 +781,19 @@ func (q *Queue) syncLocked() error {
 		}
 	}
 	var dirs []*laneState
+	var dirSegs [][]*segment // per dirs[i]: the new segments its fsync makes durable
 	for i := range q.lanes {
-		if q.lanes[i].dirDirty {
-			q.lanes[i].dirDirty = false
-			dirs = append(dirs, &q.lanes[i])
+		l := &q.lanes[i]
+		if l.dirDirty {
+			l.dirDirty = false
+			dirs = append(dirs, l)
+			var news []*segment
+			for _, s := range l.segs {
+				if s.newEntry {
+					news = append(news, s)
+				}
+			}
+			dirSegs = append(dirSegs, news)
 		}
 	}
 	q.mu.Unlock()
@@ -789,15 +804,13 @@ func (q *Queue) syncLocked() error {
 			errs[i] = f.Sync()
 		}
 	}
-	var dirErrs []error
-	for _, l := range dirs {
-		if err := q.fs.SyncDir(l.dir); err != nil {
-			dirErrs = append(dirErrs, fmt.Errorf("fsync queue lane directory %s: %w", l.dir, err))
-		}
+	dirErrs := make([]error, len(dirs))
+	for i, l := range dirs {
+		dirErrs[i] = q.fs.SyncDir(l.dir)
 	}
 
 	q.mu.Lock()
-	var firstErr error
+	var failed []error
 	for i, s := range segs {
 		if files[i] == nil {
 			continue
@@ -806,24 +819,60 @@ func (q *Queue) syncLocked() error {
 		// A segment deleted meanwhile had its handle closed under us; its
 		// records are gone or delivered, so its error does not matter.
 		if errs[i] != nil && !s.removed {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("fsync queue segment %d of lane %s: %w", s.num, s.lane.lane, errs[i])
-			}
-			q.markDirtyLocked(s)
+			err := fmt.Errorf("fsync queue segment %d of lane %s: %w", s.num, s.lane.lane, errs[i])
+			failed = append(failed, err)
+			q.fsyncErrors.Inc()
+			q.syncFailedLocked(s, err)
 		}
 		q.releaseLocked(s)
 	}
-	if len(dirErrs) > 0 {
-		for _, l := range dirs {
-			l.dirDirty = true
+	for i, l := range dirs {
+		if dirErrs[i] == nil {
+			for _, s := range dirSegs[i] {
+				s.newEntry = false
+			}
+			continue
+		}
+		err := fmt.Errorf("fsync queue lane directory %s: %w", l.dir, dirErrs[i])
+		failed = append(failed, err)
+		q.fsyncErrors.Inc()
+		l.dirDirty = true // try again next round, for the segments made since
+		for _, s := range dirSegs[i] {
+			if !s.removed {
+				q.syncFailedLocked(s, err)
+			}
 		}
 	}
-	q.mu.Unlock()
-	err := errors.Join(append(dirErrs, firstErr)...)
-	if err == nil {
-		q.syncedSeq = target
+	err := errors.Join(failed...)
+	q.syncedSeq = target
+	if len(segs) > 0 || len(dirs) > 0 {
+		// A round with nothing to do proves nothing about the disk.
+		q.syncErr = err
 	}
+	q.mu.Unlock()
 	return err
+}
+
+// syncFailedLocked marks seg as not known durable after a failed fsync
+// (its own or its directory's) and seals it: its records written since its
+// last good fsync fail their Appends (syncTo), and appends go on in a new
+// segment. Its records stay readable and are delivered (they are intact in
+// the page cache: a failed Append's record may so arrive twice, never
+// zero times). It is not fsynced again, since a later fsync that succeeds
+// proves nothing about the pages the failed one dropped.
+func (q *Queue) syncFailedLocked(seg *segment, err error) {
+	if seg.syncErr == nil {
+		seg.syncErr = err
+	}
+	if seg.dirty {
+		seg.dirty = false
+		if i := slices.Index(q.dirty, seg); i >= 0 {
+			q.dirty = slices.Delete(q.dirty, i, i+1)
+		}
+	}
+	if l := seg.lane; l.active == seg {
+		q.sealLocked(l)
+	}
 }
 
 // openFlagsNew are the flags of a new segment: it must not exist yet.
