@@ -84,6 +84,7 @@ func run(ctx context.Context, opts runOptions) error {
 		if err != nil {
 			return err
 		}
+		s.server.SetCheck(s.queues.SyncError) // a disk queue whose fsync fails is not ready
 	}
 	defer s.stopServer()
 
@@ -136,7 +137,7 @@ func (s *service) stopServer() {
 
 // prepare checks what a graph needs from the machine before it is built.
 func prepare(cfg *configs.Config) error {
-	if err := os.MkdirAll(cfg.Storage.Directory, 0o755); err != nil {
+	if err := queue.MkdirDurable(queue.OSFS{}, cfg.Storage.Directory); err != nil {
 		return fmt.Errorf("storage.directory: %w", err)
 	}
 	return nil

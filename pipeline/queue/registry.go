@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"errors"
 	"path/filepath"
 	"sync"
 )
@@ -72,6 +73,21 @@ func (r *Registry) release(key string, s *sharedQueue) error {
 	// Closed under r.mu, so that an Acquire of the same directory waits
 	// for the lock to be free instead of failing on it.
 	return s.q.Close()
+}
+
+// SyncError returns the fsync errors of the queues the registry holds
+// open (see Queue.SyncError), joined, or nil. The telemetry server's
+// /readyz answers 503 while it is not nil.
+func (r *Registry) SyncError() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	for _, s := range r.queues {
+		if err := s.q.SyncError(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // onceFunc returns a function that calls f the first time only.
