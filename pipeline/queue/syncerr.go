@@ -64,18 +64,20 @@ func (r *rateLimit) log(l *slog.Logger, level slog.Level, msg string, args ...an
 }
 
 // MkdirDurable creates the directory name and any missing parents, as
-// MkdirAll does, and fsyncs the parent of each directory it created, so
-// that the new directories survive a power cut. Directories that existed
-// already are left alone. Errors are the first failing MkdirAll or SyncDir,
-// wrapped.
+// MkdirAll does, and fsyncs the parent of every directory on the path, so
+// that the directories survive a power cut. An error fsyncing the parent of
+// a directory this call created is returned; for directories that existed
+// the fsync is best effort: it repairs what an earlier call that failed
+// midway (or another program) left unsynced, but those directories may be
+// outside the caller's control.
 func MkdirDurable(fsys FS, name string) error {
 	name = filepath.Clean(name)
-	var created []string // deepest first
+	created := map[string]bool{}
 	for d := name; ; d = filepath.Dir(d) {
 		if _, err := fsys.ReadDir(d); err == nil || !errors.Is(err, fs.ErrNotExist) {
 			break
 		}
-		created = append(created, d)
+		created[d] = true
 		if filepath.Dir(d) == d {
 			break
 		}
@@ -83,10 +85,14 @@ func MkdirDurable(fsys FS, name string) error {
 	if err := fsys.MkdirAll(name, 0o755); err != nil {
 		return err
 	}
-	for i := len(created) - 1; i >= 0; i-- {
-		parent := filepath.Dir(created[i])
-		if err := fsys.SyncDir(parent); err != nil {
-			return fmt.Errorf("fsync directory %s after creating %s: %w", parent, created[i], err)
+	var chain []string // the path's directories, top first
+	for d := name; filepath.Dir(d) != d; d = filepath.Dir(d) {
+		chain = append([]string{d}, chain...)
+	}
+	for _, d := range chain {
+		parent := filepath.Dir(d)
+		if err := fsys.SyncDir(parent); err != nil && created[d] {
+			return fmt.Errorf("fsync directory %s after creating %s: %w", parent, d, err)
 		}
 	}
 	return nil
