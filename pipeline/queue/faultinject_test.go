@@ -76,7 +76,10 @@ func (c *crashFS) isDead() bool {
 func TestFaultInjection(t *testing.T) {
 	t.Parallel()
 	kinds := faultInjectKinds(t)
-	const seeds = 200
+	seeds := uint64(200)
+	if n, err := strconv.ParseUint(os.Getenv("OUTPOST_FAULT_SEEDS"), 10, 64); err == nil && n > 0 {
+		seeds = n // a longer soak
+	}
 	var (
 		appendsAcked, appendsFailed, delivered, redelivered int
 		droppedFull, corrupt, fsyncErrors                   float64
@@ -84,7 +87,7 @@ func TestFaultInjection(t *testing.T) {
 		injected                                            = map[faultKind]int{}
 		lostTotal, coveredByDrops                           int
 	)
-	for seed := range uint64(seeds) {
+	for seed := range seeds {
 		if only := os.Getenv("OUTPOST_FAULT_SEED"); only != "" && only != strconv.FormatUint(seed, 10) {
 			continue // reproduce one seed
 		}
@@ -113,6 +116,7 @@ func TestFaultInjection(t *testing.T) {
 		var mu sync.Mutex
 		attempted := map[uint64]int{} // body size of every Append tried
 		acked := map[uint64]bool{}    // Append returned nil
+		ackEpoch := map[uint64]int{}  // the epoch it was appended in
 		got := map[uint64]int{}       // times delivered
 		var nextID uint64
 		check := func(d *Delivery) {
@@ -195,6 +199,7 @@ func TestFaultInjection(t *testing.T) {
 							mu.Lock()
 							if err == nil {
 								acked[id], acked[id2] = true, true
+								ackEpoch[id], ackEpoch[id2] = epoch, epoch
 							} else {
 								failed += 2
 							}
@@ -205,6 +210,7 @@ func TestFaultInjection(t *testing.T) {
 						mu.Lock()
 						if err == nil {
 							acked[id] = true
+							ackEpoch[id] = epoch
 						} else {
 							failed++
 						}
@@ -254,7 +260,7 @@ func TestFaultInjection(t *testing.T) {
 			if got[id] == 0 {
 				lost++
 				lostItems += testRecord(0, id, 0).Items
-				lostIDs = append(lostIDs, id)
+				lostIDs = append(lostIDs, id, uint64(ackEpoch[id]))
 			}
 		}
 		var dropped float64
@@ -266,8 +272,8 @@ func TestFaultInjection(t *testing.T) {
 			coveredByDrops += lost
 		} else {
 			lostTotal += lost
-			t.Errorf("seed %d (mode %d, faults %s, p %.3f, policy %s): %d acknowledged records (%d items) neither delivered nor counted as dropped (dropped items %v): %v",
-				seed, mode, mix, p, lim.FullPolicy, lost, lostItems, dropped, lostIDs)
+			t.Errorf("seed %d (mode %d, faults %s, p %.3f, policy %s): %d acknowledged records (%d items) neither delivered nor counted as dropped (dropped items %v); id, epoch of %d epochs: %v",
+				seed, mode, mix, p, lim.FullPolicy, lost, lostItems, dropped, nEpochs, lostIDs)
 		}
 		appendsAcked += len(acked)
 		appendsFailed += failed
