@@ -5,6 +5,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +20,7 @@ import (
 
 // faultInjectKinds are the fault kinds TestFaultInjection injects:
 // OUTPOST_FAULT_KINDS, a comma-separated list of emfile, eio, enospc,
-// fsync (fsync covers files and directories) or "all". The default is the
+// fsync (files and directories), dirfsync (directories only) or "all". The default is the
 // write side (enospc, fsync): the read side (emfile, eio) needs the read
 // path to tell I/O errors from corruption (issue 8, fault 1).
 func faultInjectKinds(t *testing.T) faultKind {
@@ -40,6 +42,8 @@ func faultInjectKinds(t *testing.T) faultKind {
 			k |= faultWriteENOSPC
 		case "fsync":
 			k |= faultSyncEIO | faultSyncDirEIO
+		case "dirfsync":
+			k |= faultSyncDirEIO
 		default:
 			t.Fatalf("OUTPOST_FAULT_KINDS: unknown kind %q (want emfile, eio, enospc, fsync or all)", name)
 		}
@@ -221,6 +225,18 @@ func TestFaultInjection(t *testing.T) {
 			appenders.Wait()
 			cancel()
 			senders.Wait()
+			if !cfs.killed && droppedSoFar(tel) == 0 {
+				// Every record acknowledged and not delivered (nor
+				// dropped) must be durable now.
+				dur := durableIDs(cfs)
+				mu.Lock()
+				for id := range acked {
+					if _, ok := dur[id]; !ok && got[id] == 0 && ackEpoch[id] == epoch {
+						t.Errorf("seed %d epoch %d: record %d acknowledged, not durable: %s", seed, epoch, id, whereIs(cfs, id))
+					}
+				}
+				mu.Unlock()
+			}
 			if epoch == nEpochs-1 && rng.IntN(2) == 0 {
 				ffs.set(0, 0)
 				_ = q.Close() // a clean stop
@@ -238,6 +254,7 @@ func TestFaultInjection(t *testing.T) {
 		}
 
 		// Faults off: drain everything.
+		finalState := describeQueueFS(cfs, "/data/q")
 		opts.FS = cfs
 		q, err := Open(opts)
 		if err != nil {
@@ -274,6 +291,9 @@ func TestFaultInjection(t *testing.T) {
 			lostTotal += lost
 			t.Errorf("seed %d (mode %d, faults %s, p %.3f, policy %s): %d acknowledged records (%d items) neither delivered nor counted as dropped (dropped items %v); id, epoch of %d epochs: %v",
 				seed, mode, mix, p, lim.FullPolicy, lost, lostItems, dropped, nEpochs, lostIDs)
+			if os.Getenv("OUTPOST_FAULT_SEED") != "" || lost < 5 {
+				t.Logf("seed %d: the queue directory before the final Open:\n%s", seed, finalState)
+			}
 		}
 		appendsAcked += len(acked)
 		appendsFailed += failed
@@ -291,4 +311,118 @@ func TestFaultInjection(t *testing.T) {
 	}
 	t.Logf("fault injection (%s): %d seeds, %d epochs (crash or stop, reopen), %d opens retried without faults; appends acknowledged %d, failed %d; records delivered %d (%d more than once); dropped items with a reason %v; corrupt regions counted %v; fsync errors counted %v; faults injected: %s; acknowledged records not delivered %d, all of them within the items counted as dropped (drop_oldest); acknowledged records lost %d",
 		kinds, seeds, epochs, opensRetried, appendsAcked, appendsFailed, delivered, redelivered, droppedFull, corrupt, fsyncErrors, strings.Join(inj, ", "), coveredByDrops, lostTotal)
+}
+
+// describeQueueFS lists what a crashFS holds under dir, for a failure
+// message: each lane's cursor and segments, with the record ids in each.
+func describeQueueFS(c *crashFS, dir string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var b strings.Builder
+	for l := range NumLanes {
+		ld := dir + "/" + Lane(l).String()
+		var names []string
+		for p := range c.names {
+			if strings.HasPrefix(p, ld+"/") {
+				names = append(names, p)
+			}
+		}
+		slices.Sort(names)
+		for _, p := range names {
+			data := c.names[p].data
+			b.WriteString(p)
+			if strings.HasSuffix(p, cursorName) {
+				pos, seq, ok := decodeCursor(data)
+				b.WriteString(" cursor " + strconv.FormatBool(ok) + " seq " + strconv.FormatUint(seq, 10) + " seg " + strconv.FormatUint(pos.seg, 10) + " off " + strconv.FormatInt(int64(pos.off), 10) + "\n")
+				continue
+			}
+			b.WriteString(" " + strconv.Itoa(len(data)) + " bytes:")
+			for p := segHeaderSize; p < len(data); {
+				meta, ok := checkRecord(data[p:])
+				if !ok {
+					b.WriteString(" damage@" + strconv.Itoa(p))
+					next := findRecord(data, p+1)
+					if next < 0 {
+						break
+					}
+					p = next
+					continue
+				}
+				rec, err := decodePayload(data[p+frameHeaderSize : p+int(meta.size)])
+				if err == nil {
+					b.WriteString(" " + strconv.FormatUint(bodyID(rec.Body), 10) + "@" + strconv.Itoa(p))
+				}
+				p += int(meta.size)
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+// durableIDs returns the ids of the records a power cut cannot take: in
+// synced content of files whose names (and directories) are durable.
+func durableIDs(c *crashFS) map[uint64]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ids := map[uint64]string{}
+	for name, ino := range c.durable {
+		if !c.dirSurvives(filepath.Dir(name)) || !strings.HasSuffix(name, ".seg") {
+			continue
+		}
+		data := ino.synced
+		for p := segHeaderSize; p < len(data); {
+			meta, ok := checkRecord(data[p:])
+			if !ok {
+				next := findRecord(data, p+1)
+				if next < 0 {
+					break
+				}
+				p = next
+				continue
+			}
+			if rec, err := decodePayload(data[p+frameHeaderSize : p+int(meta.size)]); err == nil {
+				ids[bodyID(rec.Body)] = name
+			}
+			p += int(meta.size)
+		}
+	}
+	return ids
+}
+
+// whereIs describes where record id is in c's current (cached) files.
+func whereIs(c *crashFS, id uint64) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for name, ino := range c.names {
+		data := ino.data
+		for p := segHeaderSize; p < len(data) && strings.HasSuffix(name, ".seg"); {
+			meta, ok := checkRecord(data[p:])
+			if !ok {
+				next := findRecord(data, p+1)
+				if next < 0 {
+					break
+				}
+				p = next
+				continue
+			}
+			if rec, err := decodePayload(data[p+frameHeaderSize : p+int(meta.size)]); err == nil && bodyID(rec.Body) == id {
+				_, durable := c.durable[name]
+				out = append(out, name+"@"+strconv.Itoa(p)+" synced-len "+strconv.Itoa(len(ino.synced))+" pending "+strconv.Itoa(len(ino.pending))+" name-durable "+strconv.FormatBool(durable))
+			}
+			p += int(meta.size)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+func droppedSoFar(tel *selftelemetry.Metrics) float64 {
+	var n float64
+	for l := range NumLanes {
+		for _, r := range []string{"queue_full", "expired"} {
+			n += testutil.ToFloat64(tel.QueueDropped.WithLabelValues("faults", Lane(l).String(), r))
+		}
+	}
+	return n
 }

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -816,13 +817,19 @@ func (q *Queue) syncLocked() error {
 			continue
 		}
 		s.syncing--
-		// A segment deleted meanwhile had its handle closed under us; its
-		// records are gone or delivered, so its error does not matter.
-		if errs[i] != nil && !s.removed {
+		if errs[i] != nil {
 			err := fmt.Errorf("fsync queue segment %d of lane %s: %w", s.num, s.lane.lane, errs[i])
-			failed = append(failed, err)
-			q.fsyncErrors.Inc()
-			q.syncFailedLocked(s, err)
+			if s.removed && errors.Is(errs[i], os.ErrClosed) {
+				// Retired meanwhile: retireLocked closed the handle under
+				// us. Not a disk error, but the appends it covered are not
+				// known durable: their records were all done, though not
+				// necessarily delivered (an unreadable record is done too).
+				s.syncErr = cmp.Or(s.syncErr, err)
+			} else {
+				failed = append(failed, err)
+				q.fsyncErrors.Inc()
+				q.syncFailedLocked(s, err)
+			}
 		}
 		q.releaseLocked(s)
 	}
@@ -838,9 +845,7 @@ func (q *Queue) syncLocked() error {
 		q.fsyncErrors.Inc()
 		l.dirDirty = true // try again next round, for the segments made since
 		for _, s := range dirSegs[i] {
-			if !s.removed {
-				q.syncFailedLocked(s, err)
-			}
+			q.syncFailedLocked(s, err)
 		}
 	}
 	err := errors.Join(failed...)
