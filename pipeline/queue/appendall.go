@@ -81,8 +81,8 @@ func (q *Queue) AppendAll(recs []Record) error {
 			return err
 		}
 	}
-	var written [NumLanes]*segment // the segments written to, for syncTo
-	segs := written[:0]
+	var writtenArr [NumLanes]segWrite // where the records went, for syncTo
+	written := writtenArr[:0]
 	var seq uint64
 	for _, p := range parts {
 		l := &q.lanes[p.lane]
@@ -103,16 +103,14 @@ func (q *Queue) AppendAll(recs []Record) error {
 			return err
 		}
 		seq = s
-		if seg := l.active; !containsSeg(segs, seg) {
-			segs = append(segs, seg)
-		}
+		written = addWrite(written, segWrite{seg: l.active, end: l.active.size})
 	}
 	syncNow := q.persistent && q.limits.Fsync == FsyncAlways
 	q.mu.Unlock()
 	if !syncNow || seq == 0 {
 		return nil
 	}
-	return q.syncTo(seq, segs)
+	return q.syncTo(seq, written)
 }
 
 // pendingRecord is one encoded record of an AppendAll: its frame is
@@ -123,13 +121,16 @@ type pendingRecord struct {
 	meta  recordMeta
 }
 
-func containsSeg(segs []*segment, s *segment) bool {
-	for _, x := range segs {
-		if x == s {
-			return true
+// addWrite records w in ws: a later write to the same segment ends
+// further.
+func addWrite(ws []segWrite, w segWrite) []segWrite {
+	for i := range ws {
+		if ws[i].seg == w.seg {
+			ws[i].end = w.end
+			return ws
 		}
 	}
-	return false
+	return append(ws, w)
 }
 
 // reserveAllLocked checks that parts fit together under MaxBytes (full

@@ -113,7 +113,9 @@
 //     Append whose record is in it and was not yet acknowledged returns
 //     an error wrapping ErrSync (retryable: receivers answer 503 /
 //     UNAVAILABLE), including Appends a later round would have covered;
-//     Appends whose segments synced fine in the same round succeed. The
+//     Appends whose segments synced fine in the same round succeed. (An
+//     Append returns nil only once a good fsync covered its record and its
+//     segment's name is durable.) The
 //     failed records are left in the file: they are intact in the page
 //     cache, and readable and checksummed on disk if they got there, so
 //     they are delivered if they can be read and checked (the client's

@@ -65,8 +65,9 @@ type segment struct {
 	// syncErr is the first failed fsync of the segment or, while newEntry,
 	// of its lane directory: its records since its last good fsync are not
 	// known durable, and it takes no more appends. See syncLocked.
-	syncErr  error
-	newEntry bool // created since its lane directory's last good fsync
+	syncErr    error
+	newEntry   bool  // created since its lane directory's last good fsync
+	syncedSize int64 // bytes covered by its last good fsync (appended segments only)
 }
 
 type entryState uint8

@@ -724,13 +724,13 @@ func (q *Queue) publishAges() {
 // syncTo returns once the appends up to seq are fsynced, sharing fsyncs
 // between concurrent callers (group commit): whoever gets syncMu syncs
 // everything written so far, and the callers it covered return at once.
-// segs are the segments the caller's records went to: if an fsync of one
-// of them failed, in this round or any earlier one, the caller's records
-// are not known durable and it gets ErrSync. A later successful fsync
+// writes are where the caller's records went: if an fsync of one of their
+// segments failed, in this round or any earlier one, or none covered the
+// record, the caller's records are not known durable and it gets ErrSync. A later successful fsync
 // never vouches for writes made before a failed one (after a writeback
 // error Linux marks the pages clean; the next fsync succeeds without
 // writing them).
-func (q *Queue) syncTo(seq uint64, segs []*segment) error {
+func (q *Queue) syncTo(seq uint64, writes []segWrite) error {
 	q.syncMu.Lock()
 	defer q.syncMu.Unlock()
 	if q.syncedSeq < seq {
@@ -740,12 +740,27 @@ func (q *Queue) syncTo(seq uint64, segs []*segment) error {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for _, s := range segs {
-		if s.syncErr != nil {
+	for _, w := range writes {
+		s := w.seg
+		switch {
+		case s.syncErr != nil:
 			return fmt.Errorf("%w: %w", ErrSync, s.syncErr)
+		case s.syncedSize < w.end || s.newEntry:
+			// Retired before an fsync covered the record (its records
+			// were all done, though maybe not delivered): nothing proves
+			// the record durable.
+			return fmt.Errorf("%w: segment %d of lane %s was deleted before it was fsynced", ErrSync, s.num, s.lane.lane)
 		}
 	}
 	return nil
+}
+
+// segWrite is where an append wrote: its segment, and the end of its
+// record in it. The append is durable once a good fsync covered end and
+// the segment's name is durable (not newEntry).
+type segWrite struct {
+	seg *segment
+	end int64
 }
 
 // syncLocked runs one fsync round: it fsyncs the segments written since
@@ -774,7 +789,9 @@ func (q *Queue) syncLocked() error {
 	segs := q.dirty
 	q.dirty = nil
 	files := make([]File, len(segs))
+	sizes := make([]int64, len(segs))
 	for i, s := range segs {
+		sizes[i] = s.size
 		s.dirty = false
 		if !s.removed && s.f != nil {
 			s.syncing++
@@ -817,7 +834,9 @@ func (q *Queue) syncLocked() error {
 			continue
 		}
 		s.syncing--
-		if errs[i] != nil {
+		if errs[i] == nil {
+			s.syncedSize = max(s.syncedSize, sizes[i])
+		} else {
 			err := fmt.Errorf("fsync queue segment %d of lane %s: %w", s.num, s.lane.lane, errs[i])
 			if s.removed && errors.Is(errs[i], os.ErrClosed) {
 				// Retired meanwhile: retireLocked closed the handle under
