@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -743,12 +742,16 @@ func (q *Queue) syncTo(seq uint64, writes []segWrite) error {
 	for _, w := range writes {
 		s := w.seg
 		switch {
+		case s.removed && !s.bad:
+			// Retired, so every record of it was delivered, or dropped
+			// and counted, before or after the fsync: durable or not, the
+			// record is accounted for.
 		case s.syncErr != nil:
 			return fmt.Errorf("%w: %w", ErrSync, s.syncErr)
-		case s.syncedSize < w.end || s.newEntry:
-			// Retired before an fsync covered the record (its records
-			// were all done, though maybe not delivered): nothing proves
-			// the record durable.
+		case s.removed || s.syncedSize < w.end || s.newEntry:
+			// Retired with a record that could not be read (done but not
+			// delivered), before an fsync covered this one: nothing
+			// proves it durable.
 			return fmt.Errorf("%w: segment %d of lane %s was deleted before it was fsynced", ErrSync, s.num, s.lane.lane)
 		}
 	}
@@ -834,21 +837,18 @@ func (q *Queue) syncLocked() error {
 			continue
 		}
 		s.syncing--
-		if errs[i] == nil {
+		switch {
+		case errs[i] == nil:
 			s.syncedSize = max(s.syncedSize, sizes[i])
-		} else {
+		case s.removed && errors.Is(errs[i], os.ErrClosed):
+			// Retired meanwhile: retireLocked closed the handle under
+			// us. Not a disk error; syncTo decides what the appends it
+			// covered get.
+		default:
 			err := fmt.Errorf("fsync queue segment %d of lane %s: %w", s.num, s.lane.lane, errs[i])
-			if s.removed && errors.Is(errs[i], os.ErrClosed) {
-				// Retired meanwhile: retireLocked closed the handle under
-				// us. Not a disk error, but the appends it covered are not
-				// known durable: their records were all done, though not
-				// necessarily delivered (an unreadable record is done too).
-				s.syncErr = cmp.Or(s.syncErr, err)
-			} else {
-				failed = append(failed, err)
-				q.fsyncErrors.Inc()
-				q.syncFailedLocked(s, err)
-			}
+			failed = append(failed, err)
+			q.fsyncErrors.Inc()
+			q.syncFailedLocked(s, err)
 		}
 		q.releaseLocked(s)
 	}
