@@ -133,6 +133,7 @@ func newService(opts runOptions, factories pipeline.Factories, cfg *configs.Conf
 		if err != nil {
 			return nil, err
 		}
+		s.server.SetCheck(s.queues.SyncError) // a disk queue whose fsync fails is not ready
 	}
 	return s, nil
 }
@@ -148,7 +149,7 @@ func (s *service) stopServer() {
 
 // prepare checks what a graph needs from the machine before it is built.
 func prepare(cfg *configs.Config) error {
-	if err := os.MkdirAll(cfg.Storage.Directory, 0o755); err != nil {
+	if err := queue.MkdirDurable(queue.OSFS{}, cfg.Storage.Directory); err != nil {
 		return fmt.Errorf("storage.directory: %w", err)
 	}
 	return nil

@@ -159,21 +159,36 @@ func (e *exporter) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	}
 	parts, items := e.lanes.SplitLogs(ld)
 	var errs []error
+	puts := make([]sender.Part, 0, len(parts))
 	for l := range parts {
 		if items[l] > 0 {
-			errs = append(errs, e.consume(ctx, queue.Lane(l), items[l], parts[l]))
+			r, err := e.encode(items[l], parts[l])
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			puts = append(puts, sender.Part{Lane: queue.Lane(l), Request: r})
 		}
 	}
-	return pipeline.JoinErrors(errs)
+	return pipeline.JoinErrors(append(errs, e.out.PutAll(ctx, puts)))
 }
 
 func (e *exporter) consume(ctx context.Context, lane queue.Lane, items int, ld plog.Logs) error {
+	r, err := e.encode(items, ld)
+	if err != nil {
+		return err
+	}
+	return e.out.Put(ctx, lane, r)
+}
+
+// encode encodes ld; a failure is counted and permanent.
+func (e *exporter) encode(items int, ld plog.Logs) (sender.Request, error) {
 	r, err := encode(e.tr, ld, items, time.Now())
 	if err != nil {
 		e.tel.ExporterFailed.WithLabelValues(e.id, string(pipeline.SignalLogs), reasonEncode).Add(float64(items))
-		return consumererror.NewPermanent(fmt.Errorf("encode %d log records: %w", items, err))
+		return sender.Request{}, consumererror.NewPermanent(fmt.Errorf("encode %d log records: %w", items, err))
 	}
-	return e.out.Put(ctx, lane, r)
+	return r, nil
 }
 
 // encode translates ld into a ready-to-send Request: the PushRequest in

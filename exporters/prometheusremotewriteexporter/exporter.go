@@ -157,6 +157,7 @@ func (e *exporter) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error
 	}
 	var errs []error
 	dropped := map[string]int{}
+	var puts []sender.Part
 	if e.lanes == nil {
 		b := e.tr.translate(md)
 		errs = append(errs, e.put(ctx, queue.LaneNormal, b, dropped))
@@ -179,8 +180,15 @@ func (e *exporter) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error
 				b.addMetrics(parts[l])
 			}
 			b.finish()
-			errs = append(errs, e.put(ctx, lane, b, dropped))
+			r, ok, err := e.encode(b, dropped)
+			if err != nil {
+				errs = append(errs, err)
+			} else if ok {
+				puts = append(puts, sender.Part{Lane: lane, Request: r})
+			}
 		}
+		// One request: stored all or none (sender.Output.PutAll).
+		errs = append(errs, e.out.PutAll(ctx, puts))
 	}
 	err := pipeline.JoinErrors(errs)
 	if n := sum(dropped); n > 0 {
@@ -200,24 +208,34 @@ func (e *exporter) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error
 // put encodes b's request and hands it to the Output; b's dropped points
 // are added to dropped.
 func (e *exporter) put(ctx context.Context, lane queue.Lane, b *batch, dropped map[string]int) error {
+	r, ok, err := e.encode(b, dropped)
+	if err != nil || !ok {
+		return err
+	}
+	return e.out.Put(ctx, lane, r)
+}
+
+// encode encodes b's request, adding b's dropped points to dropped; ok is
+// false when b has no series to send. A failure is counted and permanent.
+func (e *exporter) encode(b *batch, dropped map[string]int) (r sender.Request, ok bool, err error) {
 	for r, n := range b.Dropped {
 		dropped[r] += n
 	}
 	if len(b.req.Timeseries) == 0 {
-		return nil
+		return sender.Request{}, false, nil
 	}
 	raw, err := b.req.Marshal()
 	if err != nil {
 		e.tel.ExporterFailed.WithLabelValues(e.id, string(pipeline.SignalMetrics), reasonEncode).Add(float64(b.Points))
-		return consumererror.NewPermanent(fmt.Errorf("encode %d data points: %w", b.Points, err))
+		return sender.Request{}, false, consumererror.NewPermanent(fmt.Errorf("encode %d data points: %w", b.Points, err))
 	}
-	return e.out.Put(ctx, lane, sender.Request{
+	return sender.Request{
 		Signal:      pipeline.SignalMetrics,
 		Items:       b.Points,
 		Body:        snappy.Encode(nil, raw),
 		Encoding:    EncodingRW1,
 		Compression: compressionSnappy,
-	})
+	}, true, nil
 }
 
 func sum(m map[string]int) int {

@@ -193,12 +193,18 @@ func (e *Exporter) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	}
 	parts, items := e.lanes.SplitTraces(td)
 	var errs []error
+	puts := make([]sender.Part, 0, len(parts))
 	for l := range parts {
 		if items[l] > 0 {
-			errs = append(errs, e.consume(ctx, pipeline.SignalTraces, queue.Lane(l), items[l], ptraceotlp.NewExportRequestFromTraces(parts[l])))
+			r, err := e.encode(pipeline.SignalTraces, items[l], ptraceotlp.NewExportRequestFromTraces(parts[l]))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			puts = append(puts, sender.Part{Lane: queue.Lane(l), Request: r})
 		}
 	}
-	return pipeline.JoinErrors(errs)
+	return pipeline.JoinErrors(append(errs, e.out.PutAll(ctx, puts)))
 }
 
 // ConsumeMetrics queues or sends md, as ConsumeTraces does.
@@ -211,12 +217,18 @@ func (e *Exporter) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error
 	}
 	parts, items := e.lanes.SplitMetrics(md)
 	var errs []error
+	puts := make([]sender.Part, 0, len(parts))
 	for l := range parts {
 		if items[l] > 0 {
-			errs = append(errs, e.consume(ctx, pipeline.SignalMetrics, queue.Lane(l), items[l], pmetricotlp.NewExportRequestFromMetrics(parts[l])))
+			r, err := e.encode(pipeline.SignalMetrics, items[l], pmetricotlp.NewExportRequestFromMetrics(parts[l]))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			puts = append(puts, sender.Part{Lane: queue.Lane(l), Request: r})
 		}
 	}
-	return pipeline.JoinErrors(errs)
+	return pipeline.JoinErrors(append(errs, e.out.PutAll(ctx, puts)))
 }
 
 // ConsumeLogs queues or sends ld, as ConsumeTraces does.
@@ -229,21 +241,36 @@ func (e *Exporter) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	}
 	parts, items := e.lanes.SplitLogs(ld)
 	var errs []error
+	puts := make([]sender.Part, 0, len(parts))
 	for l := range parts {
 		if items[l] > 0 {
-			errs = append(errs, e.consume(ctx, pipeline.SignalLogs, queue.Lane(l), items[l], plogotlp.NewExportRequestFromLogs(parts[l])))
+			r, err := e.encode(pipeline.SignalLogs, items[l], plogotlp.NewExportRequestFromLogs(parts[l]))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			puts = append(puts, sender.Part{Lane: queue.Lane(l), Request: r})
 		}
 	}
-	return pipeline.JoinErrors(errs)
+	return pipeline.JoinErrors(append(errs, e.out.PutAll(ctx, puts)))
 }
 
 func (e *Exporter) consume(ctx context.Context, sig pipeline.Signal, lane queue.Lane, items int, req exportRequest) error {
+	r, err := e.encode(sig, items, req)
+	if err != nil {
+		return err
+	}
+	return e.out.Put(ctx, lane, r)
+}
+
+// encode encodes req; a failure is counted and permanent.
+func (e *Exporter) encode(sig pipeline.Signal, items int, req exportRequest) (sender.Request, error) {
 	r, err := e.enc.encode(sig, items, req)
 	if err != nil {
 		e.tel.ExporterFailed.WithLabelValues(e.id, string(sig), reasonEncode).Add(float64(items))
-		return consumererror.NewPermanent(fmt.Errorf("encode %d %s: %w", items, sig, err))
+		return sender.Request{}, consumererror.NewPermanent(fmt.Errorf("encode %d %s: %w", items, sig, err))
 	}
-	return e.out.Put(ctx, lane, r)
+	return r, nil
 }
 
 // exportRequest is what the p*otlp ExportRequest types share.

@@ -54,6 +54,10 @@ type Metrics struct {
 	// that still holds records.
 	QueueOrphanedBytes *prometheus.GaugeVec // directory
 
+	// QueueFsyncErrors counts failed fsyncs of a disk queue's segments and
+	// lane directories.
+	QueueFsyncErrors *prometheus.CounterVec // exporter
+
 	// The shared uplink budget (pipeline/uplink).
 	UplinkRate  prometheus.Gauge       // bytes per second
 	UplinkBurst prometheus.Gauge       // bytes
@@ -119,6 +123,9 @@ func New() *Metrics {
 	m.QueueDropped = counter("outpost_queue_dropped_items_total",
 		"Items an exporter's queue dropped, by lane and reason (queue_full, expired).",
 		"exporter", "lane", "reason")
+	m.QueueFsyncErrors = counter("outpost_queue_fsync_errors_total",
+		"Failed fsyncs of an exporter's disk queue (segments and lane directories); the records they covered are not known durable.",
+		"exporter")
 	m.QueueCorrupt = counter("outpost_queue_corrupt_records_total",
 		"Torn or corrupt records an exporter's disk queue found (by checksum) and set aside.",
 		"exporter")

@@ -17,12 +17,15 @@ import (
 // Server serves /metrics, /healthz, /readyz and /debug/pprof/.
 //
 // /healthz answers 200 while the process runs; /readyz answers 200 once a
-// pipeline graph is running and 503 before that and while shutting down.
+// pipeline graph is running and 503 before that, while shutting down, and
+// while the check set by SetCheck returns an error.
 type Server struct {
 	srv   *http.Server
 	ln    net.Listener
 	ready atomic.Bool
 	done  chan struct{}
+
+	check atomic.Pointer[func() error]
 }
 
 // NewServer listens on address (host:port) and serves in the background.
@@ -41,6 +44,12 @@ func NewServer(address string, m *Metrics, logger *slog.Logger) (*Server, error)
 		if !s.ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
+		}
+		if check := s.check.Load(); check != nil {
+			if err := (*check)(); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
@@ -64,6 +73,11 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // SetReady sets what /readyz answers.
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+// SetCheck sets a check /readyz runs on each request: while it returns an
+// error, /readyz answers 503 with the error's text (for example a disk
+// queue whose fsync fails). It must be quick and safe for concurrent use.
+func (s *Server) SetCheck(check func() error) { s.check.Store(&check) }
 
 // Shutdown stops the server, waiting for open requests until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {

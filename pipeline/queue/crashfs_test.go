@@ -26,8 +26,14 @@ import (
 //     SyncDir of its directory returns; at a power cut the directory
 //     entries revert to their state at the last SyncDir (a removed file
 //     comes back, a created one vanishes even if its data was synced).
-//   - Directories are durable at once (the queue creates them at Open and
-//     syncs their parent; modelling it adds nothing to the test).
+//   - Directories: a directory made by MkdirAll is durable only once
+//     SyncDir of its parent returns; at a power cut one that is not (or
+//     whose parent is not) vanishes with everything in it.
+//   - fsync errors, as Linux has them (injected by faultFS, see
+//     cFile.failSync): the failed Sync's file loses its writes since its
+//     last Sync for good (the kernel marks the pages clean after a
+//     writeback error): the process still reads them, but a power cut
+//     loses them, and a later Sync succeeds without writing them.
 //   - kill -9 (killed mode): everything written survives, since it is in
 //     the OS page cache; only the operation that was being done is lost.
 //
@@ -47,6 +53,9 @@ type crashFS struct {
 	durable map[string]*cInode // entries as of each directory's last SyncDir
 	locks   map[string]bool
 	after   map[string][]byte // the state that survived the cut
+
+	durableDirs map[string]bool // directories whose entry in their parent is durable
+	afterDirs   map[string]bool // the directories that survived the cut
 }
 
 type cInode struct {
@@ -71,6 +80,8 @@ func newCrashFS(rng *rand.Rand) *crashFS {
 		names:   map[string]*cInode{},
 		durable: map[string]*cInode{},
 		locks:   map[string]bool{},
+
+		durableDirs: map[string]bool{"/": true},
 	}
 }
 
@@ -100,12 +111,32 @@ func (c *crashFS) cut() {
 func (c *crashFS) cutLocked() {
 	c.dead = true
 	c.after = map[string][]byte{}
+	c.afterDirs = map[string]bool{}
 	names := c.durable
 	if c.killed {
 		names = c.names
 	}
+	for d := range c.dirs {
+		if c.killed || c.dirSurvives(d) {
+			c.afterDirs[d] = true
+		}
+	}
 	for name, ino := range names {
-		c.after[name] = c.survivingContent(ino)
+		if c.afterDirs[filepath.Dir(name)] {
+			c.after[name] = c.survivingContent(ino)
+		}
+	}
+}
+
+// dirSurvives reports whether d and all its parents are durable.
+func (c *crashFS) dirSurvives(d string) bool {
+	for ; ; d = filepath.Dir(d) {
+		if !c.durableDirs[d] {
+			return false
+		}
+		if filepath.Dir(d) == d {
+			return true
+		}
 	}
 }
 
@@ -136,8 +167,9 @@ func (c *crashFS) survivor(rng *rand.Rand) *crashFS {
 	defer c.mu.Unlock()
 	n := newCrashFS(rng)
 	n.keepP, n.killed = c.keepP, c.killed
-	for d := range c.dirs {
+	for d := range c.afterDirs {
 		n.dirs[d] = true
+		n.durableDirs[d] = true
 	}
 	for name, data := range c.after {
 		ino := &cInode{data: data, synced: append([]byte(nil), data...)}
@@ -247,6 +279,9 @@ func (c *crashFS) MkdirAll(name string, _ fs.FileMode) error {
 	}
 	for d := filepath.Clean(name); !c.dirs[d]; d = filepath.Dir(d) {
 		c.dirs[d] = true
+		if c.killed {
+			c.durableDirs[d] = true
+		}
 	}
 	return nil
 }
@@ -257,6 +292,11 @@ func (c *crashFS) SyncDir(name string) error {
 	defer c.mu.Unlock()
 	if err := c.step(); err != nil {
 		return err
+	}
+	for d := range c.dirs {
+		if filepath.Dir(d) == name && d != name {
+			c.durableDirs[d] = true
+		}
 	}
 	for p := range c.durable {
 		if filepath.Dir(p) == name {
@@ -342,7 +382,15 @@ func (f *cFile) Sync() error {
 		return err
 	}
 	defer f.fs.mu.Unlock()
-	f.ino.synced = append(f.ino.synced[:0], f.ino.data...)
+	// What reaches the disk is the writes since the last Sync, not the
+	// data as the process sees it: after a failed Sync the two differ.
+	for _, op := range f.ino.pending {
+		if op.trunc {
+			f.ino.synced = resize(f.ino.synced, op.size)
+		} else {
+			f.ino.synced = writeAt(f.ino.synced, op.data, op.off)
+		}
+	}
 	f.ino.pending = nil
 	return nil
 }

@@ -107,6 +107,32 @@
 //     durable.
 //   - Deletions and renames are not fsynced: if one is lost, the segment
 //     comes back and its records are delivered again, or dropped again.
+//   - Directories: Open creates the queue directory (and any missing
+//     parent) and the lane directories and fsyncs each into its parent
+//     (MkdirDurable; cmd creates storage.directory the same way), and
+//     fsyncs the lane directories after recovery.
+//   - A failed fsync: after a writeback error Linux marks the pages clean,
+//     so the next fsync succeeds without writing them. A later successful
+//     fsync therefore never vouches for writes made before a failed one.
+//     When the fsync of a segment fails (or, for a segment created since,
+//     of its lane directory), the segment is marked not durable and
+//     sealed; appends go on in a new segment. Under FsyncAlways every
+//     Append whose record is in it and was not yet acknowledged returns
+//     an error wrapping ErrSync (retryable: receivers answer 503 /
+//     UNAVAILABLE), including Appends a later round would have covered;
+//     Appends whose segments synced fine in the same round succeed. (An
+//     Append returns nil only once a good fsync covered its record and its
+//     segment's name is durable.) The
+//     failed records are left in the file: they are intact in the page
+//     cache, and readable and checksummed on disk if they got there, so
+//     they are delivered if they can be read and checked (the client's
+//     retry then makes a duplicate: at-least-once, never a loss) and
+//     otherwise detected as a torn tail or a corrupt record. The segment's
+//     records acknowledged before the failure were fsynced and stay
+//     readable. Under FsyncInterval the appends were acknowledged already:
+//     the failure is logged as an error and kept for SyncError (the
+//     service's /readyz answers 503) until a later fsync round succeeds.
+//     Every failed fsync counts in outpost_queue_fsync_errors_total.
 //
 // # Recovery at Open
 //
@@ -155,6 +181,12 @@
 //     does not happen to acknowledged appends; it takes outside damage.)
 //
 // # Bounds
+//
+// AppendAll stores the parts of one client request (an exporter splits a
+// request by lane) as one unit of capacity: under block, room for all of
+// them is reserved before any is written, or none is written and it
+// returns ErrFull, so a client's retries do not store the parts that fit
+// again and again.
 //
 // The sum of the lane segment file sizes (headers included) never exceeds
 // MaxBytes, in any transient state: Append reserves the record's bytes (and

@@ -93,6 +93,12 @@ type segment struct {
 	// unread and unreadItems count the intact records (and their items)
 	// from next on, as counted by the scan and by appends.
 	unread, unreadItems int
+	// syncErr is the first failed fsync of the segment or, while newEntry,
+	// of its lane directory: its records since its last good fsync are not
+	// known durable, and it takes no more appends. See syncLocked.
+	syncErr    error
+	newEntry   bool  // created since its lane directory's last good fsync
+	syncedSize int64 // bytes covered by its last good fsync (appended segments only)
 }
 
 // region is a damaged byte range [from, to) of a segment.
@@ -476,7 +482,7 @@ func (q *Queue) newSegmentLocked(l *laneState) error {
 		_ = q.fs.Remove(path)
 		return fmt.Errorf("write queue segment header %s: %w", path, err)
 	}
-	seg := &segment{lane: l, num: n, size: segHeaderSize, next: segHeaderSize, f: f}
+	seg := &segment{lane: l, num: n, size: segHeaderSize, next: segHeaderSize, f: f, newEntry: true}
 	l.segs = append(l.segs, seg)
 	l.active = seg
 	l.bytes += segHeaderSize

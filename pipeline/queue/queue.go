@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -190,6 +192,10 @@ var (
 	ErrTooLarge = errors.New("record larger than the queue's max_bytes")
 	// ErrClosed: the queue is closed.
 	ErrClosed = errors.New("queue closed")
+	// ErrSync: an fsync failed, so the record is not known to be durable
+	// (Linux may have dropped its pages). Retryable: the queue goes on in a
+	// new segment.
+	ErrSync = errors.New("queue fsync failed; record not known durable")
 )
 
 // Delivery is a record handed to one reader. The reader must call exactly
@@ -247,7 +253,11 @@ type Queue struct {
 	// syncMu serialises fsync rounds (group commit); it is taken before mu,
 	// never after.
 	syncMu    sync.Mutex
-	syncedSeq uint64 // writeSeq covered by the last successful round
+	syncedSeq uint64 // writeSeq covered by the last round (see syncLocked)
+
+	syncErr     error // the last round's error; nil after a clean one (guarded by mu)
+	fsyncErrors prometheus.Counter
+	errLog      rateLimit // for fsync errors
 
 	mu       sync.Mutex
 	limits   Limits
@@ -330,6 +340,7 @@ func Open(opts Options) (*Queue, error) {
 	for op := range q.ioErrors {
 		q.ioErrors[op] = tel.QueueIOErrors.WithLabelValues(opts.Exporter, ioOpNames[op])
 	}
+	q.fsyncErrors = tel.QueueFsyncErrors.WithLabelValues(opts.Exporter)
 	for i := range q.lanes {
 		lane := Lane(i)
 		l := &q.lanes[i]
@@ -347,7 +358,11 @@ func Open(opts Options) (*Queue, error) {
 		q.droppedCorrupt[i] = tel.QueueDropped.WithLabelValues(opts.Exporter, lane.String(), "corrupt")
 	}
 
-	if err := q.fs.MkdirAll(q.dir, 0o755); err != nil {
+	mkdir := q.fs.MkdirAll
+	if q.persistent {
+		mkdir = func(name string, _ fs.FileMode) error { return MkdirDurable(q.fs, name) }
+	}
+	if err := mkdir(q.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create queue directory %s: %w", q.dir, err)
 	}
 	q.lock, err = q.fs.Lock(filepath.Join(q.dir, lockName))
@@ -389,6 +404,16 @@ func (q *Queue) openLanes() error {
 			return err
 		}
 	}
+	if q.persistent {
+		// Open fsyncs the segments a crashed process may not have; their
+		// names (and the deletions, truncations and set-asides of
+		// recovery) need the lane directories fsynced too.
+		for i := range q.lanes {
+			if err := q.fs.SyncDir(q.lanes[i].dir); err != nil {
+				return fmt.Errorf("sync queue lane directory %s: %w", q.lanes[i].dir, err)
+			}
+		}
+	}
 	return nil
 }
 
@@ -407,51 +432,13 @@ func (q *Queue) openLanes() error {
 // It returns ErrTooLarge when rec alone (in a segment of its own) exceeds
 // MaxBytes, ErrClosed after Close, and other errors for invalid records and
 // I/O failures (the record may then still be delivered: at-least-once).
+// Under FsyncAlways, if an fsync of rec's segment (or of its lane
+// directory, for a new segment) fails, Append returns an error wrapping
+// ErrSync, even if a later fsync succeeds: see "Durability" in doc.go.
+//
+// Append is AppendAll of one record.
 func (q *Queue) Append(rec Record) error {
-	if err := checkRecordFields(&rec); err != nil {
-		return err
-	}
-	created := rec.Created.UnixNano()
-	if rec.Created.IsZero() {
-		created = q.now().UnixNano()
-	}
-	bufp := framePool.Get().(*[]byte)
-	frame := appendRecord((*bufp)[:0], &rec, created)
-	defer func() {
-		if cap(frame) <= maxPooledFrame {
-			*bufp = frame
-			framePool.Put(bufp)
-		}
-	}()
-	meta := recordMeta{size: int64(len(frame)), created: created, items: uint32(rec.Items)}
-
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return ErrClosed
-	}
-	if segHeaderSize+meta.size > q.limits.MaxBytes {
-		q.mu.Unlock()
-		return fmt.Errorf("%w: %d bytes with its segment header, max_bytes is %d", ErrTooLarge, segHeaderSize+meta.size, q.limits.MaxBytes)
-	}
-	l := &q.lanes[rec.Lane]
-	fits, err := q.makeRoomLocked(l, meta.size)
-	if err != nil {
-		q.mu.Unlock()
-		return err
-	}
-	if !fits {
-		q.droppedFull[rec.Lane].Add(float64(rec.Items))
-		q.mu.Unlock()
-		return nil
-	}
-	seq, err := q.writeLocked(l, frame, meta)
-	syncNow := q.persistent && q.limits.Fsync == FsyncAlways
-	q.mu.Unlock()
-	if err != nil || !syncNow {
-		return err
-	}
-	return q.syncTo(seq)
+	return q.AppendAll([]Record{rec})
 }
 
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
@@ -732,12 +719,7 @@ func (q *Queue) run() {
 		case <-q.reconf:
 			resetSync()
 		case <-syncC:
-			q.syncMu.Lock()
-			err := q.syncLocked()
-			q.syncMu.Unlock()
-			if err != nil {
-				q.warn("periodic fsync of queue failed", "err", err)
-			}
+			q.periodicSync()
 		}
 	}
 }
@@ -771,18 +753,61 @@ func (q *Queue) publishAges() {
 // syncTo returns once the appends up to seq are fsynced, sharing fsyncs
 // between concurrent callers (group commit): whoever gets syncMu syncs
 // everything written so far, and the callers it covered return at once.
-func (q *Queue) syncTo(seq uint64) error {
+// writes are where the caller's records went: if an fsync of one of their
+// segments failed, in this round or any earlier one, or none covered the
+// record, the caller's records are not known durable and it gets ErrSync. A later successful fsync
+// never vouches for writes made before a failed one (after a writeback
+// error Linux marks the pages clean; the next fsync succeeds without
+// writing them).
+func (q *Queue) syncTo(seq uint64, writes []segWrite) error {
 	q.syncMu.Lock()
 	defer q.syncMu.Unlock()
-	if q.syncedSeq >= seq {
-		return nil
+	if q.syncedSeq < seq {
+		if err := q.syncLocked(); err != nil && q.syncedSeq < seq {
+			return err // no round ran (closed)
+		}
 	}
-	return q.syncLocked()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, w := range writes {
+		s := w.seg
+		switch {
+		case s.removed && !s.bad:
+			// Retired, so every record of it was delivered, or dropped
+			// and counted, before or after the fsync: durable or not, the
+			// record is accounted for.
+		case s.syncErr != nil:
+			return fmt.Errorf("%w: %w", ErrSync, s.syncErr)
+		case s.removed || s.syncedSize < w.end || s.newEntry:
+			// Retired with a record that could not be read (done but not
+			// delivered), before an fsync covered this one: nothing
+			// proves it durable.
+			return fmt.Errorf("%w: segment %d of lane %s was deleted before it was fsynced", ErrSync, s.num, s.lane.lane)
+		}
+	}
+	return nil
 }
 
-// syncLocked fsyncs the segments written since their last fsync, and the
-// lane directories that got new segments. q.syncMu must be held; q.mu must
-// not: the fsyncs run without it so that appends and reads go on meanwhile.
+// segWrite is where an append wrote: its segment, and the end of its
+// record in it. The append is durable once a good fsync covered end and
+// the segment's name is durable (not newEntry).
+type segWrite struct {
+	seg *segment
+	end int64
+}
+
+// syncLocked runs one fsync round: it fsyncs the segments written since
+// their last fsync, and the lane directories that got new segments. q.syncMu
+// must be held; q.mu must not: the fsyncs run without it so that appends
+// and reads go on meanwhile.
+//
+// A round resolves every append written before it started (syncedSeq):
+// their records are durable unless their segment's fsync, or the fsync of
+// the directory holding a new segment, failed. Such a segment is marked
+// (segment.syncErr, for syncTo), sealed, counted in
+// outpost_queue_fsync_errors_total and not fsynced again: appends go on in
+// a new segment. The round's error is kept for SyncError until a round
+// that fsyncs something succeeds.
 func (q *Queue) syncLocked() error {
 	q.mu.Lock()
 	if q.shut {
@@ -797,7 +822,9 @@ func (q *Queue) syncLocked() error {
 	segs := q.dirty
 	q.dirty = nil
 	files := make([]File, len(segs))
+	sizes := make([]int64, len(segs))
 	for i, s := range segs {
+		sizes[i] = s.size
 		s.dirty = false
 		if !s.removed && s.f != nil {
 			s.syncing++
@@ -805,10 +832,19 @@ func (q *Queue) syncLocked() error {
 		}
 	}
 	var dirs []*laneState
+	var dirSegs [][]*segment // per dirs[i]: the new segments its fsync makes durable
 	for i := range q.lanes {
-		if q.lanes[i].dirDirty {
-			q.lanes[i].dirDirty = false
-			dirs = append(dirs, &q.lanes[i])
+		l := &q.lanes[i]
+		if l.dirDirty {
+			l.dirDirty = false
+			dirs = append(dirs, l)
+			var news []*segment
+			for _, s := range l.segs {
+				if s.newEntry {
+					news = append(news, s)
+				}
+			}
+			dirSegs = append(dirSegs, news)
 		}
 	}
 	q.mu.Unlock()
@@ -819,41 +855,78 @@ func (q *Queue) syncLocked() error {
 			errs[i] = f.Sync()
 		}
 	}
-	var dirErrs []error
-	for _, l := range dirs {
-		if err := q.fs.SyncDir(l.dir); err != nil {
-			dirErrs = append(dirErrs, fmt.Errorf("fsync queue lane directory %s: %w", l.dir, err))
-		}
+	dirErrs := make([]error, len(dirs))
+	for i, l := range dirs {
+		dirErrs[i] = q.fs.SyncDir(l.dir)
 	}
 
 	q.mu.Lock()
-	var firstErr error
+	var failed []error
 	for i, s := range segs {
 		if files[i] == nil {
 			continue
 		}
 		s.syncing--
-		// A segment deleted meanwhile had its handle closed under us; its
-		// records are gone or delivered, so its error does not matter.
-		if errs[i] != nil && !s.removed {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("fsync queue segment %d of lane %s: %w", s.num, s.lane.lane, errs[i])
-			}
-			q.markDirtyLocked(s)
+		switch {
+		case errs[i] == nil:
+			s.syncedSize = max(s.syncedSize, sizes[i])
+		case s.removed && errors.Is(errs[i], os.ErrClosed):
+			// Retired meanwhile: retireLocked closed the handle under
+			// us. Not a disk error; syncTo decides what the appends it
+			// covered get.
+		default:
+			err := fmt.Errorf("fsync queue segment %d of lane %s: %w", s.num, s.lane.lane, errs[i])
+			failed = append(failed, err)
+			q.fsyncErrors.Inc()
+			q.syncFailedLocked(s, err)
 		}
 		q.releaseLocked(s)
 	}
-	if len(dirErrs) > 0 {
-		for _, l := range dirs {
-			l.dirDirty = true
+	for i, l := range dirs {
+		if dirErrs[i] == nil {
+			for _, s := range dirSegs[i] {
+				s.newEntry = false
+			}
+			continue
+		}
+		err := fmt.Errorf("fsync queue lane directory %s: %w", l.dir, dirErrs[i])
+		failed = append(failed, err)
+		q.fsyncErrors.Inc()
+		l.dirDirty = true // try again next round, for the segments made since
+		for _, s := range dirSegs[i] {
+			q.syncFailedLocked(s, err)
 		}
 	}
-	q.mu.Unlock()
-	err := errors.Join(append(dirErrs, firstErr)...)
-	if err == nil {
-		q.syncedSeq = target
+	err := errors.Join(failed...)
+	q.syncedSeq = target
+	if len(segs) > 0 || len(dirs) > 0 {
+		// A round with nothing to do proves nothing about the disk.
+		q.syncErr = err
 	}
+	q.mu.Unlock()
 	return err
+}
+
+// syncFailedLocked marks seg as not known durable after a failed fsync
+// (its own or its directory's) and seals it: its records written since its
+// last good fsync fail their Appends (syncTo), and appends go on in a new
+// segment. Its records stay readable and are delivered (they are intact in
+// the page cache: a failed Append's record may so arrive twice, never
+// zero times). It is not fsynced again, since a later fsync that succeeds
+// proves nothing about the pages the failed one dropped.
+func (q *Queue) syncFailedLocked(seg *segment, err error) {
+	if seg.syncErr == nil {
+		seg.syncErr = err
+	}
+	if seg.dirty {
+		seg.dirty = false
+		if i := slices.Index(q.dirty, seg); i >= 0 {
+			q.dirty = slices.Delete(q.dirty, i, i+1)
+		}
+	}
+	if l := seg.lane; l.active == seg {
+		q.sealLocked(l)
+	}
 }
 
 // openFlagsNew are the flags of a new segment: it must not exist yet.

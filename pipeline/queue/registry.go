@@ -311,3 +311,18 @@ func (r *Registry) DiskQueue(dir string) *Queue {
 	}
 	return nil
 }
+
+// SyncError returns the fsync errors of the queues the registry holds
+// open (see Queue.SyncError), joined, or nil. The telemetry server's
+// /readyz answers 503 while it is not nil.
+func (r *Registry) SyncError() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	for _, s := range r.queues {
+		if err := s.q.SyncError(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

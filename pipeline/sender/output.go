@@ -182,10 +182,36 @@ func (o *Output) Start() error {
 //
 // Errors: a full blocking queue is a *pipeline.ThrottleError (receivers
 // answer 429 / RESOURCE_EXHAUSTED); a Request larger than the whole queue
-// is permanent; without a queue, see Sender.Send.
+// is permanent; without a queue, see Sender.Send. Put is PutAll of one
+// part.
 func (o *Output) Put(ctx context.Context, lane queue.Lane, r Request) error {
+	return o.PutAll(ctx, []Part{{Lane: lane, Request: r}})
+}
+
+// Part is one lane's share of a client request that an exporter split by
+// priority lane.
+type Part struct {
+	Lane    queue.Lane
+	Request Request
+}
+
+// PutAll delivers the parts of one client request, most important lane
+// first. With a queue they are stored with queue.AppendAll: room is
+// reserved for all of them before any is written, so a full blocking queue
+// refuses the whole request (a throttle) and the client's retry does not
+// store again the parts that fitted; the parts together larger than the
+// whole queue are permanent. Without a queue each part is sent, and the
+// errors are joined (pipeline.JoinErrors).
+func (o *Output) PutAll(ctx context.Context, parts []Part) error {
+	if len(parts) == 0 {
+		return nil
+	}
 	if !o.set.Queue.Enabled {
-		return o.sender.Send(ctx, r)
+		errs := make([]error, 0, len(parts))
+		for _, p := range parts {
+			errs = append(errs, o.sender.Send(ctx, p.Request))
+		}
+		return pipeline.JoinErrors(errs)
 	}
 	o.mu.Lock()
 	q := o.q
@@ -193,22 +219,31 @@ func (o *Output) Put(ctx context.Context, lane queue.Lane, r Request) error {
 	if q == nil {
 		return fmt.Errorf("queue %s not open", o.set.Exporter)
 	}
-	err := q.Append(queue.Record{
-		Lane:        lane,
-		Created:     time.Now(),
-		Items:       r.Items,
-		Signal:      string(r.Signal),
-		Encoding:    string(r.Encoding),
-		Compression: r.Compression,
-		Body:        r.Body,
-	})
+	now := time.Now()
+	var recsArr [queue.NumLanes]queue.Record
+	recs := recsArr[:0]
+	size := 0
+	for _, p := range parts {
+		r := p.Request
+		size += len(r.Body)
+		recs = append(recs, queue.Record{
+			Lane:        p.Lane,
+			Created:     now,
+			Items:       r.Items,
+			Signal:      string(r.Signal),
+			Encoding:    string(r.Encoding),
+			Compression: r.Compression,
+			Body:        r.Body,
+		})
+	}
+	err := q.AppendAll(recs)
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, queue.ErrFull):
 		return pipeline.NewThrottle(fmt.Errorf("queue of exporter %s is full: %w", o.set.Exporter, err), FullRetryAfter)
 	case errors.Is(err, queue.ErrTooLarge):
-		return consumererror.NewPermanent(fmt.Errorf("exporter %s: %d-byte request: %w", o.set.Exporter, len(r.Body), err))
+		return consumererror.NewPermanent(fmt.Errorf("exporter %s: %d-byte request: %w", o.set.Exporter, size, err))
 	}
 	return fmt.Errorf("exporter %s: queue: %w", o.set.Exporter, err)
 }

@@ -1,0 +1,55 @@
+package selftelemetry
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// TestReadyzCheck: /readyz answers 503 with the check's error while it
+// fails (a disk queue whose fsync fails), and 200 once it passes again.
+func TestReadyzCheck(t *testing.T) {
+	s, err := NewServer("127.0.0.1:0", New(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(t.Context())
+	get := func() (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + s.Addr() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	var failing atomic.Bool
+	s.SetCheck(func() error {
+		if failing.Load() {
+			return errors.New("queue /data/q: fsync queue segment 3 of lane normal: input/output error")
+		}
+		return nil
+	})
+	if code, _ := get(); code != http.StatusServiceUnavailable {
+		t.Errorf("before SetReady: %d, want 503", code)
+	}
+	s.SetReady(true)
+	if code, _ := get(); code != http.StatusOK {
+		t.Errorf("ready, check passing: %d, want 200", code)
+	}
+	failing.Store(true)
+	code, body := get()
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "fsync") {
+		t.Errorf("check failing: %d %q, want 503 naming the fsync error", code, body)
+	}
+	failing.Store(false)
+	if code, _ := get(); code != http.StatusOK {
+		t.Errorf("check passing again: %d, want 200", code)
+	}
+	t.Logf("/readyz: 503 %q while the check fails, 200 once it passes", strings.TrimSpace(body))
+}
