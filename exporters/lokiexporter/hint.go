@@ -21,8 +21,7 @@ var refusalHints = []struct {
 	// Ingester, unordered writes (the default): more than max_chunk_age/2
 	// behind the newest entry of the same stream.
 	{"entry too far behind", "Loki takes an entry at most ingester.max_chunk_age/2 (default 1h) behind the newest entry of its stream: " +
-		"keep node among the stream labels so that each edge's backlog has streams of its own, or raise ingester.max_chunk_age " +
-		"(and querier.query_ingesters_within above it)"},
+		"keep node among the stream labels so that each edge's backlog has streams of its own, or raise ingester.max_chunk_age"},
 	// Ingester, limits_config.unordered_writes: false.
 	{"entry out of order", "the stream takes entries only in time order: set limits_config.unordered_writes: true (the default)"},
 	// Distributor: later than now + creation_grace_period (default 10m).
