@@ -85,12 +85,24 @@ func TestLongOutage(t *testing.T) {
 	t.Run("ServerDefaults", func(t *testing.T) {
 		longOutage(t, longOutageCase{})
 	})
+	// The same defaults, with the loki exporter's default stream labels
+	// (node among them): the edge's backlog is the only writer of its
+	// streams and arrives in order, so Loki's per-stream rule never applies
+	// and its default reject_old_samples_max_age (1w) covers 6 hours.
+	// Prometheus refuses as in ServerDefaults.
+	t.Run("ServerDefaultsNodeStreams", func(t *testing.T) {
+		longOutage(t, longOutageCase{nodeStreams: true})
+	})
 }
 
 type longOutageCase struct {
 	promConfig string   // appended to tools/peers/prometheus.yml
 	lokiFlags  []string // added to Loki's command line
 	windows    bool     // the servers' windows cover the outage
+	// nodeStreams: the loki exporter's default labels, so that this
+	// edge's streams are its own (else service_name and site only: one
+	// stream shared with another node of the site).
+	nodeStreams bool
 }
 
 func longOutage(t *testing.T, c longOutageCase) {
@@ -114,6 +126,10 @@ func longOutage(t *testing.T, c longOutageCase) {
 	promLink := startRelay(t, prom.addr)
 	lokiLink := startRelay(t, loki)
 
+	labels := "    labels:\n      - {label: service_name, resource: service.name}\n      - {label: site, resource: node.site}\n"
+	if c.nodeStreams {
+		labels = ""
+	}
 	o := newOutpost(t)
 	o.start(t, testutil.Sprintf(`
 node: {name: %s, site: %s}
@@ -132,17 +148,14 @@ exporters:
   loki:
     endpoint: http://%s/loki/api/v1/push
     tenant: %s
-    labels:
-      - {label: service_name, resource: service.name}
-      - {label: site, resource: node.site}
-    retry_on_failure: {initial_interval: 100ms, max_interval: 500ms}
+%s    retry_on_failure: {initial_interval: 100ms, max_interval: 500ms}
     queue: {max_age: 12h}
 service:
   pipelines:
     metrics: {receivers: [otlp], exporters: [prometheusremotewrite]}
     logs: {receivers: [otlp], exporters: [loki]}
 `, outageNode, outageSite, filepath.Join(filepath.Dir(o.config), "data"), o.telemetry, o.grpc, o.http,
-		promLink.addr, lokiLink.addr, lokiTenant))
+		promLink.addr, lokiLink.addr, lokiTenant, labels))
 
 	// The outage: only this edge's links go down.
 	promLink.down()
@@ -217,7 +230,6 @@ service:
 		checkBacklogSamples(t, gotSamples, base, samples)
 		checkBacklogLines(t, gotLines, base, lines)
 	} else {
-		gotLines = query()
 		// Prometheus refuses what is more than 1h behind its head, and
 		// remote write 1.0 stores nothing of a request it refuses.
 		if reasons["prometheusremotewrite/out_of_bounds"] == 0 {
@@ -226,16 +238,35 @@ service:
 		if len(gotSamples) != int(sentP) {
 			t.Errorf("Prometheus has %d backlog samples, outpost delivered %v", len(gotSamples), sentP)
 		}
-		// Loki refuses the entries more than 1h behind the newest of
-		// their stream, and keeps the others of the request.
-		if failedL == 0 {
-			t.Errorf("no line refused: %v", reasons)
-		}
-		if len(gotLines) < int(sentL) || len(gotLines) >= lines {
-			t.Errorf("Loki has %d backlog lines; outpost delivered %v of %d", len(gotLines), sentL, lines)
+		settings := []string{"storage.tsdb.out_of_order_time_window"}
+		if c.nodeStreams {
+			// Loki takes every line; those beyond the queriers' reach
+			// into the ingesters become queryable once the ingester has
+			// flushed their chunks (at its next flush check, 30 s).
+			start := time.Now()
+			testutil.Eventually(t, 90*time.Second, "every backlog line queryable in Loki", func() bool {
+				gotLines = query()
+				return len(gotLines) >= lines
+			})
+			t.Logf("every line queryable %s after the drain", time.Since(start).Round(time.Second))
+			if failedL != 0 {
+				t.Errorf("refused %v lines (%v)", failedL, reasons)
+			}
+			checkBacklogLines(t, gotLines, base, lines)
+		} else {
+			// Loki refuses the entries more than 1h behind the newest of
+			// their stream, and keeps the others of the request.
+			gotLines = query()
+			if failedL == 0 {
+				t.Errorf("no line refused: %v", reasons)
+			}
+			if len(gotLines) < int(sentL) || len(gotLines) >= lines {
+				t.Errorf("Loki has %d backlog lines; outpost delivered %v of %d", len(gotLines), sentL, lines)
+			}
+			settings = append(settings, "ingester.max_chunk_age")
 		}
 		out := o.proc.Output()
-		for _, setting := range []string{"storage.tsdb.out_of_order_time_window", "ingester.max_chunk_age"} {
+		for _, setting := range settings {
 			if !strings.Contains(out, setting) {
 				t.Errorf("outpost's log does not name %s:\n%s", setting, out)
 			}
@@ -247,10 +278,10 @@ service:
 		}
 	}
 	fleet.stop(t)
-	t.Logf("long outage (server windows cover it: %v): %d of %d samples and %d of %d lines queried back; "+
+	t.Logf("long outage (server windows cover it: %v, per-node Loki streams: %v): %d of %d samples and %d of %d lines queried back; "+
 		"during the outage %v samples and %v lines queued; outpost delivered %v samples and %v lines, refused %v samples and %v lines; "+
 		"refusals by reason %v; the fleet wrote %d remote-write requests and %d Loki pushes meanwhile",
-		c.windows, len(gotSamples), samples, len(gotLines), lines, queuedP, queuedL, sentP, sentL, failedP, failedL,
+		c.windows, c.nodeStreams, len(gotSamples), samples, len(gotLines), lines, queuedP, queuedL, sentP, sentL, failedP, failedL,
 		reasons, fleet.promWrites.Load(), fleet.lokiWrites.Load())
 }
 
