@@ -244,11 +244,12 @@ service:
 			// into the ingesters become queryable once the ingester has
 			// flushed their chunks (at its next flush check, 30 s).
 			start := time.Now()
+			first := len(query())
 			testutil.Eventually(t, 90*time.Second, "every backlog line queryable in Loki", func() bool {
 				gotLines = query()
 				return len(gotLines) >= lines
 			})
-			t.Logf("every line queryable %s after the drain", time.Since(start).Round(time.Second))
+			t.Logf("%d of %d lines queryable right after the drain, all %s later", first, lines, time.Since(start).Round(time.Second))
 			if failedL != 0 {
 				t.Errorf("refused %v lines (%v)", failedL, reasons)
 			}
