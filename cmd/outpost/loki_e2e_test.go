@@ -33,8 +33,9 @@ const lokiTenant = "e2e-tenant"
 // startLoki runs bin/loki from tools/peers/loki.yaml on free 127.0.0.1
 // ports in a temporary directory, with auth_enabled so that every push
 // and query needs X-Scope-OrgID, and waits until it is ready. It returns
-// Loki's HTTP address.
-func startLoki(t *testing.T) string {
+// Loki's HTTP address. flags are added to Loki's command line, where they
+// override the file (for example -ingester.max-chunk-age=24h).
+func startLoki(t *testing.T, flags ...string) string {
 	t.Helper()
 	bin := testutil.Binary(t, "LOKI_BIN", "loki")
 	tpl, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), "tools", "peers", "loki.yaml"))
@@ -55,7 +56,7 @@ func startLoki(t *testing.T) string {
 	}
 	file := testutil.WriteFile(t, dir, "loki.yaml", cfg)
 	start := time.Now()
-	p := testutil.Start(t, bin, "-config.file="+file, "-target=all")
+	p := testutil.Start(t, bin, append([]string{"-config.file=" + file, "-target=all"}, flags...)...)
 	testutil.Eventually(t, 60*time.Second, "loki /ready", func() bool {
 		if p.Exited() {
 			t.Fatalf("loki exited:\n%s", p.Output())

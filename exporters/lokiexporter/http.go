@@ -123,7 +123,7 @@ func (t *httpTransport) send(ctx context.Context, r sender.Request) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
-	return httpError(t.url, resp, body, time.Now())
+	return withRefusalHint(httpError(t.url, resp, body, time.Now()), body)
 }
 
 // httpError classifies a non-2xx answer from Loki as every exporter does

@@ -131,7 +131,7 @@ func classify(url string, status int, retryAfterHeader string, body []byte, now 
 	}
 	if status == http.StatusBadRequest {
 		if reason := sampleReason(msg); reason != "" {
-			err := fmt.Errorf("POST %s: HTTP %d: %s", url, status, msg)
+			err := fmt.Errorf("POST %s: HTTP %d: %s%s", url, status, msg, refusalHint(reason))
 			return consumererror.NewPermanent(&sender.ReasonError{Reason: reason, Err: err})
 		}
 	}
