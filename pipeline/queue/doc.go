@@ -148,7 +148,8 @@
 //     appends go to new segments, Read delivers the records before it and
 //     then scans it, retrying with backoff until it can be read. Its
 //     records and bytes are counted (Stats, gauges, MaxBytes) only once it
-//     has been scanned; the cursor never passes it.
+//     has been scanned; the cursor never passes it, and drop_oldest never
+//     drops it (see "Bounds").
 //   - A segment shorter than its header is deleted (torn at creation).
 //   - A header with another format version is renamed *.seg.unknown
 //     unread and never deleted (QueueUnreadable reports the bytes of such
@@ -203,7 +204,11 @@
 // live records (deleting it would make a file per record when the consumer
 // keeps up) and is deleted only when room is needed. drop_oldest drops
 // whole segments too, the oldest first: it sheds up to a segment
-// (1/16 of MaxBytes) more than the record needs.
+// (1/16 of MaxBytes) more than the record needs. It passes over a segment
+// not yet scanned (I/O error): its bytes are not counted, so dropping it
+// would free no room, and its items could not be counted if it still
+// cannot be read; it stays for Read, and the next droppable segment (of
+// the same lane, then of the next more important one) goes instead.
 //
 // MaxAge is applied when reading: Read drops older records (counted with
 // reason "expired") instead of returning them.

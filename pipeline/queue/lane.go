@@ -412,11 +412,29 @@ func (q *Queue) makeRoomLocked(l *laneState, size int64) (bool, error) {
 	}
 	for x := NumLanes - 1; x >= int(l.lane); x-- {
 		xl := &q.lanes[x]
-		for len(xl.segs) > 0 && q.used+need() > limit {
-			q.dropSegmentLocked(xl, xl.segs[0])
+		for q.used+need() > limit {
+			seg := droppableLocked(xl)
+			if seg == nil {
+				break
+			}
+			q.dropSegmentLocked(xl, seg)
 		}
 	}
 	return q.used+need() <= limit, nil
+}
+
+// droppableLocked returns the oldest segment of l that drop_oldest may
+// drop, or nil. Segments not scanned yet (I/O error) are passed over:
+// their bytes are not counted in q.used, so dropping one frees no room,
+// and if it still cannot be read its items cannot be counted — deleting it
+// would lose acknowledged records without a trace. Read scans it later.
+func droppableLocked(l *laneState) *segment {
+	for _, s := range l.segs {
+		if !s.unscanned {
+			return s
+		}
+	}
+	return nil
 }
 
 // writeLocked appends frame to lane l, returning the append's sequence

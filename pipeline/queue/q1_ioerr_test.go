@@ -293,3 +293,78 @@ func (f *stuckFS) heal() {
 	f.healed = true
 	f.mu.Unlock()
 }
+
+// TestFault1_DropOldestKeepsUnreadableSegments: under drop_oldest a full
+// queue never deletes a segment it could not scan (I/O error): its items
+// are unknown, so deleting it would lose acknowledged records without a
+// count. It drops the next segments that can be counted instead; once the
+// segment can be read, its records are delivered. Every acknowledged
+// item is delivered or counted as dropped.
+func TestFault1_DropOldestKeepsUnreadableSegments(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	lim := Limits{MaxBytes: 256 << 10, FullPolicy: FullDropOldest} // 64 KiB segments
+	q := openQueue(t, Options{Dir: dir, Limits: lim})
+	items := map[uint64]int{}
+	for id := range uint64(20) {
+		rec := testRecord(LaneLow, id, 7000)
+		if err := q.Append(rec); err != nil {
+			t.Fatal(err)
+		}
+		items[id] = rec.Items
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lowSegs := segmentFiles(t, dir, LaneLow)
+
+	// The low lane's segments cannot be opened: Open leaves them
+	// unscanned. The high lane overflows the queue.
+	sfs := &stuckFS{FS: OSFS{}, stuck: "low"}
+	tel := selftelemetry.New()
+	q = openQueue(t, Options{Dir: dir, FS: sfs, Limits: lim, Exporter: "dropio", Telemetry: tel})
+	for id := uint64(100); id < 160; id++ {
+		rec := testRecord(LaneHigh, id, 7000)
+		if err := q.Append(rec); err != nil {
+			t.Fatal(err)
+		}
+		items[id] = rec.Items
+	}
+	if n := segmentFiles(t, dir, LaneLow); n != lowSegs {
+		t.Errorf("low lane: %d segment files after the queue filled up, want its %d unreadable ones kept", n, lowSegs)
+	}
+	sfs.heal()
+	got := map[uint64]bool{}
+	for {
+		// Read, not tryRead: the low lane is in its I/O error backoff.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		d, err := q.Read(ctx)
+		cancel()
+		if err != nil {
+			break
+		}
+		got[bodyID(d.Record.Body)] = true
+		q.Ack(d)
+	}
+	var lost, lostLow int
+	for id, n := range items {
+		if !got[id] {
+			lost += n
+			if id < 100 {
+				lostLow++
+			}
+		}
+	}
+	droppedHigh := counterValue(t, tel, "dropped", "dropio", "high", "queue_full")
+	droppedLow := counterValue(t, tel, "dropped", "dropio", "low", "queue_full")
+	t.Logf("%d unreadable low segments; %d of 80 records delivered; items not delivered %d, dropped (queue_full) high %v, low %v", lowSegs, len(got), lost, droppedHigh, droppedLow)
+	if lostLow != 0 {
+		t.Errorf("%d records of the unreadable low segments lost", lostLow)
+	}
+	if float64(lost) != droppedHigh+droppedLow {
+		t.Errorf("%d items not delivered, %v counted as dropped", lost, droppedHigh+droppedLow)
+	}
+	if droppedHigh == 0 {
+		t.Errorf("nothing dropped: the test did not fill the queue")
+	}
+}

@@ -424,7 +424,9 @@ func (q *Queue) openLanes() error {
 // When there is no room, under block it returns ErrFull at once; under
 // drop_oldest it drops whole segments (the oldest first) of the least
 // important lanes first — low, then normal, then high — counting their
-// unread records' items in QueueDropped{reason="queue_full"}. A record
+// unread records' items in QueueDropped{reason="queue_full"}; a segment
+// not yet scanned after an I/O error is never dropped (its items could not
+// be counted; see "Bounds" in doc.go). A record
 // never displaces a more important one: if room could only be made by
 // dropping records of a lane more important than rec.Lane, rec itself is
 // dropped, counted the same way under its own lane, and Append returns nil.

@@ -611,28 +611,15 @@ func (l *laneState) oldestLocked() (int64, bool) {
 // dropSegmentLocked drops segment seg of lane l with its records, counting
 // the unread ones' items. Records in flight are not counted here: the
 // sender counts them if it delivers or drops them, Nack counts them if
-// not. A segment not scanned yet is scanned first; if it still cannot be
-// read, it is deleted uncounted (its items are unknowable), with a warning.
+// not. seg must have been scanned (see droppableLocked): the items of a
+// segment that cannot be read are unknown, so it is never dropped; if
+// called with one, dropSegmentLocked leaves it in place.
 func (q *Queue) dropSegmentLocked(l *laneState, seg *segment) {
+	if seg.unscanned {
+		return
+	}
 	if l.active == seg {
 		l.active = nil
-	}
-	if seg.unscanned {
-		if err := q.scanLocked(seg); err != nil {
-			q.ioErrorLocked(l, err)
-			q.forgetLocked(seg)
-			seg.removed = true
-			q.warn("queue full: dropping a segment that cannot be read; its items are not counted", "file", l.segPath(seg.num), "err", err)
-			if err := q.fs.Remove(l.segPath(seg.num)); err != nil {
-				q.warn("cannot delete queue segment", "file", l.segPath(seg.num), "err", err)
-			}
-		}
-		q.scanBuf = nil
-		if seg.removed {
-			q.advanceLocked(l)
-			q.publishLocked(l)
-			return
-		}
 	}
 	items := seg.unreadItems
 	l.window = slices.DeleteFunc(l.window, func(e entry) bool {
