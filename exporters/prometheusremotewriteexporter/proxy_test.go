@@ -104,6 +104,7 @@ type connectProxy struct {
 	mu     sync.Mutex
 	hosts  []string   // asked for, in order
 	conns  []net.Conn // both ends of every tunnel
+	closed bool       // close has begun: no new tunnel
 	wg     sync.WaitGroup
 }
 
@@ -122,16 +123,25 @@ func (p *connectProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		up.Close()
 		return
 	}
+	// wg.Add under mu, refused once close waits: an Add concurrent with
+	// Wait is a race.
 	p.mu.Lock()
-	p.hosts = append(p.hosts, r.Host)
-	p.conns = append(p.conns, up, down)
-	p.mu.Unlock()
-	if _, err := down.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+	if p.closed {
+		p.mu.Unlock()
 		up.Close()
 		down.Close()
 		return
 	}
+	p.hosts = append(p.hosts, r.Host)
+	p.conns = append(p.conns, up, down)
 	p.wg.Add(2)
+	p.mu.Unlock()
+	if _, err := down.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+		up.Close()
+		down.Close()
+		p.wg.Add(-2)
+		return
+	}
 	pipe := func(dst io.Writer, src io.Reader) {
 		defer p.wg.Done()
 		_, _ = io.Copy(dst, src)
@@ -145,6 +155,7 @@ func (p *connectProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // close ends every tunnel and waits for them.
 func (p *connectProxy) close(t *testing.T) {
 	p.mu.Lock()
+	p.closed = true
 	for _, c := range p.conns {
 		c.Close()
 	}

@@ -345,7 +345,7 @@ func TestSplitOneLaneMovesNothing(t *testing.T) {
 			}
 			c.SplitTraces(td) // grow the pooled buffers
 			allocs := testing.AllocsPerRun(100, func() { c.SplitTraces(td) })
-			if allocs > emptyParts {
+			if allocs > emptyParts && !raceEnabled {
 				t.Errorf("SplitTraces allocates %v times, want at most %v (the two empty parts)", allocs, emptyParts)
 			}
 			t.Logf("allocs per split: %v (two empty parts: %v)", allocs, emptyParts)
