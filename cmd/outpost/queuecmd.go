@@ -185,7 +185,7 @@ func queueLs(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(tw, "QUEUE\tOWNER\tRECORDS\tITEMS\tBYTES\tOLDEST\tHIGH\tNORMAL\tLOW\tFORMATS")
 	code := 0
 	for _, d := range dirs {
-		owner := "?"
+		owner := "-" // --dir: no configuration to say who owns it
 		if owned != nil {
 			owner = orphanLabel
 			if id, ok := owned[d]; ok {
@@ -214,7 +214,7 @@ func queueLs(args []string, stdout, stderr io.Writer) int {
 			t.Records, t.Items, t.Bytes, age(now, t.Oldest), lanes[0], lanes[1], lanes[2], strings.Join(formats, ","))
 	}
 	tw.Flush()
-	fmt.Fprintln(stdout, "(lanes: records/items; BYTES: segment files from the cursor on)")
+	fmt.Fprintln(stdout, "(lanes: records/items waiting; BYTES: the segment files on disk, which may still hold acknowledged records before the cursor)")
 	return code
 }
 
@@ -289,7 +289,7 @@ func adopt(cfg *configs.Config, factories pipeline.Factories, from, to string) (
 		}
 	}
 	if target == "" {
-		return queue.AdoptResult{}, "", fmt.Errorf("--to: exporter %s has no disk queue in %s (it is in no pipeline, or its queue is disabled or in memory)", id, cfg.Path)
+		return queue.AdoptResult{}, "", fmt.Errorf("--to: exporter %s has no disk queue in %s (its type has no queue, it is in no pipeline, or its queue is disabled or in memory)", id, cfg.Path)
 	}
 	src := from
 	if !strings.ContainsRune(from, filepath.Separator) {

@@ -159,7 +159,7 @@ func New() *Metrics {
 		return v
 	}
 	m.QueueBytes = gauge("outpost_queue_bytes",
-		"Bytes of records waiting in an exporter's queue, by lane.",
+		"Disk (or memory) the exporter's queue uses, by lane: its segment files, which hold the waiting records and, until the segment is deleted, acknowledged ones before them; this is what counts against max_bytes.",
 		"exporter", "lane")
 	m.QueueRecords = gauge("outpost_queue_records",
 		"Records (ready-to-send request bodies) waiting in an exporter's queue, by lane.",

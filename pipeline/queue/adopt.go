@@ -55,6 +55,9 @@ func Adopt(opts AdoptOptions) (AdoptResult, error) {
 	if from == to {
 		return res, fmt.Errorf("adopt: source and target are the same queue %s", from)
 	}
+	if _, err := fsys.ReadDir(from); err != nil {
+		return res, fmt.Errorf("adopt: source queue: %w", err)
+	}
 	if !IsQueueDir(fsys, from) {
 		return res, fmt.Errorf("adopt: %s is not a queue directory (no high/, normal/ or low/ in it)", from)
 	}

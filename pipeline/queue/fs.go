@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 )
 
@@ -52,7 +51,7 @@ type File interface {
 
 // ErrLocked is returned (wrapped) by Open when another process, or another
 // Queue in this process, holds the queue directory's lock.
-var ErrLocked = errors.New("queue directory is locked by another user")
+var ErrLocked = errors.New("queue directory is in use by another process or queue")
 
 // OSFS is the operating system's file system.
 type OSFS struct{}
@@ -116,7 +115,7 @@ func (OSFS) Lock(name string) (io.Closer, error) {
 	}
 	if err := lockFile(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", filepath.Base(name), err)
+		return nil, fmt.Errorf("lock file %s: %w", name, err)
 	}
 	return f, nil // closing the descriptor releases the flock
 }

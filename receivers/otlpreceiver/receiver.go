@@ -95,7 +95,6 @@ func newReceiver(set pipeline.Settings, cfg *Config, next pipeline.Consumers) *r
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	logger = logger.With("receiver", set.ID.String())
 	tel := set.Telemetry
 	if tel == nil {
 		// Not in a running graph (a test or a tool): count into a registry
