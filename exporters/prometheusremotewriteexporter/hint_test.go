@@ -23,6 +23,10 @@ func TestRefusalNamesServerSetting(t *testing.T) {
 		{"too old sample", ReasonTooOld, "storage.tsdb.out_of_order_time_window"},
 		{"out of order sample", ReasonOutOfOrder, "storage.tsdb.out_of_order_time_window"},
 		{"duplicate sample for timestamp", ReasonDuplicateSample, ""},
+		// Mimir's answers, by error id.
+		{"failed pushing to ingester: user=edge: the sample has been rejected because its timestamp is too old (err-mimir-sample-timestamp-too-old). The affected sample has timestamp 2026-11-30T06:00:00Z", ReasonOutOfBounds, "out_of_order_time_window"},
+		{"the sample has been rejected because another sample with a more recent timestamp has already been ingested and out-of-order samples are not allowed (err-mimir-sample-out-of-order)", ReasonOutOfOrder, "out_of_order_time_window"},
+		{"the sample has been rejected because another sample with the same timestamp, but a different value, has already been ingested (err-mimir-sample-duplicate-timestamp)", ReasonDuplicateSample, ""},
 		{"invalid labels", "", ""},
 	} {
 		err := classify("http://p/api/v1/write", 400, "", []byte(tc.body), time.Now())

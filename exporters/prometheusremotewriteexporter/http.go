@@ -139,16 +139,19 @@ func classify(url string, status int, retryAfterHeader string, body []byte, now 
 }
 
 // sampleReason recognises the storage errors Prometheus answers 400 with
-// (storage.ErrOutOfOrderSample and friends; the status, not this text,
-// makes the error permanent: the text only names the counter's reason).
+// (storage.ErrOutOfOrderSample and friends), and Mimir's by their error
+// ids (err-mimir-sample-…). The status, not this text, makes the error
+// permanent: the text only names the counter's reason.
 func sampleReason(msg string) string {
 	m := strings.ToLower(msg)
 	switch {
-	case strings.Contains(m, "out of order sample"):
+	// Mimir names its refusals by error id; timestamp-too-old is what
+	// Prometheus calls out of bounds (outside the out-of-order window).
+	case strings.Contains(m, "out of order sample"), strings.Contains(m, "err-mimir-sample-out-of-order"):
 		return ReasonOutOfOrder
-	case strings.Contains(m, "out of bounds"):
+	case strings.Contains(m, "out of bounds"), strings.Contains(m, "err-mimir-sample-timestamp-too-old"):
 		return ReasonOutOfBounds
-	case strings.Contains(m, "duplicate sample for timestamp"):
+	case strings.Contains(m, "duplicate sample for timestamp"), strings.Contains(m, "err-mimir-sample-duplicate-timestamp"):
 		return ReasonDuplicateSample
 	case strings.Contains(m, "too old sample"):
 		return ReasonTooOld
