@@ -246,9 +246,7 @@ type Queue struct {
 	ioErrors                    [numIOOps]prometheus.Counter
 	capacity                    prometheus.Gauge
 
-	logMu         sync.Mutex
-	logNext       time.Time
-	logSuppressed int
+	warnLog rateLimit // for warn
 
 	// syncMu serialises fsync rounds (group commit); it is taken before mu,
 	// never after.
@@ -667,20 +665,7 @@ func (q *Queue) wakeLocked() {
 // warn logs at most one line per logInterval; the lines in between are
 // counted in the next one.
 func (q *Queue) warn(msg string, args ...any) {
-	now := time.Now()
-	q.logMu.Lock()
-	if now.Before(q.logNext) {
-		q.logSuppressed++
-		q.logMu.Unlock()
-		return
-	}
-	q.logNext = now.Add(logInterval)
-	if q.logSuppressed > 0 {
-		args = append(args, "suppressed_since_last", q.logSuppressed)
-		q.logSuppressed = 0
-	}
-	q.logMu.Unlock()
-	q.log.Warn(msg, args...)
+	q.warnLog.log(q.log, slog.LevelWarn, msg, args...)
 }
 
 const logInterval = 10 * time.Second
