@@ -31,7 +31,7 @@ func (c *clientWire) HandleRPC(_ context.Context, st stats.RPCStats) {
 		c.n.Add(int64(p.WireLength))
 	}
 }
-func (*clientWire) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context  { return ctx }
+func (*clientWire) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context   { return ctx }
 func (*clientWire) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
 func (*clientWire) HandleConn(context.Context, stats.ConnStats)                       {}
 
