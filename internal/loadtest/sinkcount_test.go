@@ -157,3 +157,24 @@ func TestPercentile(t *testing.T) {
 		}
 	}
 }
+
+// TestProduceBacklogCounts checks that the backlog producer's acknowledged
+// count is what arrives, for each signal, with a total that is not a
+// multiple of its request size.
+func TestProduceBacklogCounts(t *testing.T) {
+	for _, signal := range []string{"traces", "metrics", "logs"} {
+		s, err := startBenchSink("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		acked, refused, err := produceBacklog(ctx, s.addr(), signal, 3, 1234)
+		cancel()
+		got := s.snapshot()
+		s.stop()
+		sig, _ := signalIndex(signal)
+		if err != nil || acked != 1234 || refused != 0 || got.items[sig] != 1234 || got.total() != 1234 || got.requests != 13 {
+			t.Errorf("%s: acked %d, refused %d, %v; sink %+v; want 1234 items in 13 requests", signal, acked, refused, err, got)
+		}
+	}
+}
