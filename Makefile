@@ -14,13 +14,14 @@ export TELEMETRYGEN_BIN  := $(CURDIR)/bin/telemetrygen
 export PROMETHEUS_BIN    := $(CURDIR)/bin/prometheus
 export JAEGER_BIN        := $(CURDIR)/bin/jaeger
 export LOKI_BIN          := $(CURDIR)/bin/loki
+export OTELCOL_BIN       := $(CURDIR)/bin/otelcol-peer
 
 # Writable copies of the peers' module sources (see tools/peers/README.md);
 # kept out of the repository so that `make clean` leaves them, and a rebuild
 # after it is a relink.
 PEERS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/outpost-peers
 
-.PHONY: all build run test test-unit lint bench fuzz-short tools peers clean
+.PHONY: all build run test test-unit lint bench bench-compare fuzz-short tools peers clean
 
 all: build
 
@@ -55,6 +56,12 @@ bin/loki: tools/peers/build-loki.sh tools/peers/lib.sh
 
 peers: bin/prometheus bin/jaeger bin/loki
 
+## bin/otelcol-peer: the OpenTelemetry Collector for the side-by-side
+## benchmark, built with its official builder from
+## ../shared/peers/otelcol-manifest.yaml (not part of `make test` or `peers`)
+bin/otelcol-peer: tools/peers/build-otelcol.sh tools/peers/lib.sh
+	PEERS_CACHE='$(PEERS_CACHE)' GO='$(GO)' bash tools/peers/build-otelcol.sh $@
+
 ## test: unit, fuzz-seed and end-to-end tests, with the race detector,
 ## shuffled; the end-to-end tests run the real Prometheus, Loki and Jaeger
 ## (built once, in parallel, from their modules: see tools/peers/README.md)
@@ -72,10 +79,16 @@ lint: bin/staticcheck
 	$(GO) vet ./...
 	./bin/staticcheck ./...
 
-## bench: Go benchmarks, then end-to-end load runs of the real binary
-bench: build bin/telemetrygen
+## bench: Go benchmarks, end-to-end load runs of the real binary, then the
+## side-by-side runs against the OpenTelemetry Collector (bench-compare)
+bench: build bin/telemetrygen bin/otelcol-peer
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
 	OUTPOST_LOADTEST=1 $(GO) test -count 1 -v -run TestLoad -timeout 30m ./internal/loadtest/
+	OUTPOST_LOADTEST=1 $(GO) test -count 1 -v -run TestCompare -timeout 4h ./internal/loadtest/
+
+## bench-compare: only the side-by-side runs (knobs OUTPOST_BENCH_*: docs/benchmarks.md)
+bench-compare: build bin/telemetrygen bin/otelcol-peer
+	OUTPOST_LOADTEST=1 $(GO) test -count 1 -v -run TestCompare -timeout 4h ./internal/loadtest/
 
 ## fuzz-short: every fuzz target for 10 s
 fuzz-short:
