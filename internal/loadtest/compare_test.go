@@ -402,8 +402,9 @@ func resetPeakRSS(t *testing.T, pid int) {
 // drainLimit names what limited a drain, from the CPU shares while items
 // flowed: the uplink budget when one is set and the wire rate reached 90%
 // of it; else the process (collector or sink) that used at least 0.85 of
-// a core; else neither was CPU-bound, and the drain went at the pace of
-// the requests in flight (round trips).
+// a core; else neither was CPU-bound: the drain went at the pace of the
+// requests in flight (round trips) or of the retry backoff of requests that
+// failed during the outage.
 func drainLimit(c compareConfig, r []float64) string {
 	switch {
 	case c.uplink > 0 && r[bcWireRate]*1024 >= 0.9*float64(c.uplink):
@@ -413,7 +414,7 @@ func drainLimit(c compareConfig, r []float64) string {
 	case r[bcSinkCores] >= 0.85:
 		return "sink CPU"
 	}
-	return "round trips (neither CPU-bound)"
+	return "neither CPU-bound (round trips, retry backoff)"
 }
 
 func medianOf(vs []float64) float64 {
@@ -461,7 +462,7 @@ func TestCompare(t *testing.T) {
 	if c.uplink > 0 {
 		fmt.Printf(", uplink %d B/s", c.uplink)
 	}
-	fmt.Printf("\notelcol: OTLP/gRPC -> batch (defaults) -> otlp (defaults: gzip, %s sending_queue; file_storage for load c)\n",
+	fmt.Printf("\notelcol: OTLP/gRPC -> batch (defaults) -> otlp_grpc (defaults: gzip, %s sending_queue; file_storage for load c)\n",
 		map[bool]string{true: "file_storage", false: "in-memory"}[c.otelcolPersistent])
 	fmt.Printf("runs: %d of %d s per side, load and signal, alternating; probe: one-item requests every %s\n\n", c.runs, c.seconds, c.probeInterval)
 
