@@ -402,10 +402,15 @@ func resetPeakRSS(t *testing.T, pid int) {
 // drainLimit names what limited a drain, from the CPU shares while items
 // flowed: the uplink budget when one is set and the wire rate reached 90%
 // of it; else the process (collector or sink) that used at least 0.85 of
-// a core; else neither was CPU-bound: the drain went at the pace of the
-// requests in flight (round trips) or of the retry backoff of requests that
-// failed during the outage.
+// a core; else, when the two together used that much, they worked in
+// series (few requests in flight, each waiting for the sink's answer): the
+// round trips, named with the larger share; else neither was busy, and the
+// drain waited (retry backoff, or the machine's other work).
 func drainLimit(c compareConfig, r []float64) string {
+	larger := "collector"
+	if r[bcSinkCores] > r[bcCores] {
+		larger = "sink"
+	}
 	switch {
 	case c.uplink > 0 && r[bcWireRate]*1024 >= 0.9*float64(c.uplink):
 		return "uplink budget"
@@ -413,8 +418,10 @@ func drainLimit(c compareConfig, r []float64) string {
 		return "collector CPU"
 	case r[bcSinkCores] >= 0.85:
 		return "sink CPU"
+	case r[bcCores]+r[bcSinkCores] >= 0.85:
+		return "round trips (collector and sink in series, mostly " + larger + ")"
 	}
-	return "neither CPU-bound (round trips, retry backoff)"
+	return "neither busy (waits: retry backoff, other work)"
 }
 
 func medianOf(vs []float64) float64 {
