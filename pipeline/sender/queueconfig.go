@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/outpost-edge/outpost/configs"
+	"github.com/outpost-edge/outpost/internal/units"
 	"github.com/outpost-edge/outpost/pipeline/queue"
 )
 
@@ -22,7 +22,7 @@ type QueueConfig struct {
 	Kind string `yaml:"kind"`
 	// MaxBytes bounds the queue: bytes of segment files on disk, or bytes
 	// held in memory. Default 256MiB.
-	MaxBytes configs.ByteSize `yaml:"max_bytes"`
+	MaxBytes units.ByteSize `yaml:"max_bytes"`
 	// MaxAge drops records older than this instead of sending them, and
 	// ends the retries of a record once it is this old; 0 (default) keeps
 	// records until they are delivered or refused for good.
