@@ -52,4 +52,11 @@
 // The Sender deliberately does not queue or run goroutines: Send is
 // synchronous and runs on the caller's goroutine; the Output owns the
 // fixed pool of senders.
+//
+// A Lifecycle is the part every such exporter shares: it makes the Output
+// (and the lane classifier of its queue) from the exporter's
+// pipeline.Settings, and runs the Start/Shutdown state machine over the
+// Output and the exporter's Transport (its HTTP client or gRPC
+// connection): the Transport is started before the senders and closed
+// after them, Shutdown is idempotent, and Start after Shutdown fails.
 package sender
