@@ -307,19 +307,19 @@ func (p *processor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 				continue
 			}
 			p.enc.group(rl, sl)
-			g := p.cur.groupFor(p.enc.buf, rl, sl)
+			g := p.cur.groupFor(p.enc.Buf, rl, sl)
 			var passScope plog.ScopeLogs
 			havePassScope := false
 			for _, lr := range sl.LogRecords().All() {
 				exclude(lr, p.fields)
 				p.enc.record(lr)
-				if e, ok := g.index[string(p.enc.buf)]; ok {
+				if e, ok := g.index[string(p.enc.Buf)]; ok {
 					e.count++
 					e.last = now
 					merged++
 					continue
 				}
-				size := 2*int64(len(p.enc.buf)) + entryOverhead
+				size := 2*int64(len(p.enc.Buf)) + entryOverhead
 				reason := p.roomLocked(size)
 				if reason != "" {
 					if reason == reasonMaxBytes {
@@ -343,7 +343,7 @@ func (p *processor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 					passed++
 					continue
 				}
-				e := &entry{key: string(p.enc.buf), record: plog.NewLogRecord(), count: 1, first: now, last: now, size: size}
+				e := &entry{key: string(p.enc.Buf), record: plog.NewLogRecord(), count: 1, first: now, last: now, size: size}
 				lr.MoveTo(e.record)
 				g.index[e.key] = e
 				g.entries = append(g.entries, e)
