@@ -58,6 +58,9 @@
 //   - summary: count and sum as a cumulative (changes added as above);
 //     quantiles cannot be merged and are left out.
 //
+// Sums and counts are accumulated as float64: int totals are exact up to
+// 2^53.
+//
 // Points flagged as having no recorded value (staleness markers) are
 // removed without being folded. Exemplars of folded points are dropped.
 //

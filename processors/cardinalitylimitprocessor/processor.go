@@ -67,7 +67,6 @@ type processor struct {
 	tracked   int // len(series) + overflow series
 	lastSweep int64
 	enc       attrkey.Encoder
-	digest    *xxhash.Digest
 	nowNanos  int64 // the current request's time, under mu
 	counts    struct{ limit, max, drop int64 }
 }
@@ -91,7 +90,6 @@ func newProcessor(set pipeline.Settings, cfg pipeline.Config, next consumer.Metr
 		now:     time.Now,
 		streams: map[uint64]*stream{},
 		series:  map[uint64]*series{},
-		digest:  xxhash.New(),
 	}
 	p.lastSweep = p.now().UnixNano()
 	if tel := set.Telemetry; tel != nil {

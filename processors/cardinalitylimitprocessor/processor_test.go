@@ -58,6 +58,48 @@ func Test100kSeriesIntoLimit1000(t *testing.T) {
 	t.Logf("100000 series, limit 1000: %d series + 1 overflow at the sink; %d = %d", len(seen), atSink, sent)
 }
 
+// Test100kCumulativeSeriesIntoLimit1000: the same with a cumulative
+// counter sent twice: 1000 series pass unchanged, and the overflow
+// series' value is exactly the sum of the other 99,000 series' increases.
+func Test100kCumulativeSeriesIntoLimit1000(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Limit = 1000; c.MaxSeries = 100001 })
+	const n = 100000
+	var admittedSum, overflowIncrease int64
+	for round := range 2 {
+		pts := make([]pt, n)
+		for i := range n {
+			v := int64(1000 + i)
+			if round == 1 {
+				v += int64(i%5 + 1)
+				if i >= 1000 {
+					overflowIncrease += int64(i%5 + 1)
+				} else {
+					admittedSum += v
+				}
+			}
+			pts[i] = pt{id: fmt.Sprint(i), v: v, start: 1, time: pcommon.Timestamp(100 + round)}
+		}
+		e.consume(t, numbers(kindCumSum, pts...))
+	}
+	got := points(e.sink.last())
+	if len(got) != 1001 {
+		t.Errorf("%d series at the sink, want exactly 1000 + overflow", len(got))
+	}
+	var sum int64
+	for id, v := range got {
+		if id != "overflow" {
+			sum += v
+		}
+	}
+	if sum != admittedSum || got["overflow"] != overflowIncrease {
+		t.Errorf("admitted sum %d (want %d), overflow %d (want the increases %d)", sum, admittedSum, got["overflow"], overflowIncrease)
+	}
+	if got := e.metric(t, "outpost_processor_cardinality_series", nil); got != 100001 {
+		t.Errorf("series tracked %v, want 100001", got)
+	}
+	t.Logf("100000 cumulative series, limit 1000: %d at the sink; overflow %d = sum of increases %d", len(got), got["overflow"], overflowIncrease)
+}
+
 // TestCumulativeOverflowAddsIncreases: overflowed cumulative series add
 // their increases into one monotonic cumulative overflow series; resets
 // count from zero; a series first seen after the overflow series started
