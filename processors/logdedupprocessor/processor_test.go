@@ -245,9 +245,11 @@ func TestMemoryLimit(t *testing.T) {
 // counted.
 func TestRefusedFlush(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
 		s := &sink{errFor: func(call int) error {
 			switch call {
 			case 0:
+				<-release                       // in flight while more records arrive
 				return errors.New("queue full") // retryable
 			case 2:
 				return consumererror.NewPermanent(errors.New("bad data"))
@@ -262,7 +264,10 @@ func TestRefusedFlush(t *testing.T) {
 			}
 		}
 		consume(a, a, a)
-		time.Sleep(DefaultInterval) // flush 0: refused, kept
+		time.Sleep(DefaultInterval) // flush 0 starts and waits
+		synctest.Wait()
+		consume(a, b)  // while flush 0 is in flight
+		close(release) // flush 0 refused: its A×3 is merged with the new A×1
 		synctest.Wait()
 		if n := e.metric(t, "outpost_processor_log_dedup_refused_flushes_total", nil); n != 1 {
 			t.Errorf("refused flushes = %v, want 1", n)
@@ -270,12 +275,17 @@ func TestRefusedFlush(t *testing.T) {
 		if b := e.metric(t, "outpost_processor_log_dedup_state_bytes", nil); b == 0 {
 			t.Error("refused records no longer charged")
 		}
-		consume(a, b)
 		time.Sleep(DefaultInterval) // flush 1: delivered
 		synctest.Wait()
 		got := s.records(DefaultLogCountAttribute)
 		if len(got) != 2 || got[0].body != "A" || got[0].count != 4 || got[1].body != "B" || got[1].count != 1 {
 			t.Fatalf("after the retried flush: %+v, want A×4 then B×1", got)
+		}
+		if got[0].first != "2000-01-01T00:00:00Z" || got[0].last != "2000-01-01T00:00:10Z" {
+			t.Errorf("merged A observed %s to %s, want the refused flush's first and the new record's last", got[0].first, got[0].last)
+		}
+		if b := e.metric(t, "outpost_processor_log_dedup_state_bytes", nil); b != 0 {
+			t.Errorf("state bytes %v after the flush", b)
 		}
 		consume(a, a, b)
 		time.Sleep(DefaultInterval) // flush 2: refused for good
