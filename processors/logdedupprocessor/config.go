@@ -104,7 +104,7 @@ func parseField(s string) (fieldPath, error) {
 		p.body = true
 	case "attributes":
 	default:
-		return p, fmt.Errorf("%q: must start with body. or attributes.", s)
+		return p, fmt.Errorf("%q: must start with \"body.\" or \"attributes.\" (got %q)", s, parts[0])
 	}
 	if len(parts) < 2 {
 		return p, fmt.Errorf("%q: names no field (the whole body or all attributes cannot be excluded)", s)
