@@ -69,7 +69,12 @@
 //
 // Shutdown stops the interval flushes and sends what is held in one last
 // flush within its context; if that fails, the records are dropped,
-// counted with reason shutdown, and Shutdown returns the error. Records
+// counted with reason shutdown, and Shutdown returns the error. If its
+// deadline passes while an interval flush is still in flight, the records
+// held are dropped and counted at once (reason shutdown), as are those of
+// that flush if it then fails, and Shutdown returns the context's error.
+// The final flush relies on the next consumer honouring the context.
+// Records
 // held here have been acknowledged to their clients: like every buffering
 // processor, this one loses at most one interval of records (as counts) on
 // kill -9 or a power cut. Put it in pipelines where that is acceptable.

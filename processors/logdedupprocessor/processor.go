@@ -168,6 +168,7 @@ type processor struct {
 	charge  *memlimit.Charge // nil: no memory limit
 	closed  bool
 	started bool
+	aborted bool // Shutdown's deadline passed: nothing is kept for later
 
 	flushMu sync.Mutex // one flush at a time
 	cancel  context.CancelFunc
@@ -278,6 +279,21 @@ func (p *processor) Shutdown(ctx context.Context) error {
 		select {
 		case <-done:
 		case <-ctx.Done():
+			// A flush is still in flight past the deadline: what is
+			// held is dropped and counted now, and what that flush
+			// cannot deliver is dropped and counted when it returns.
+			p.mu.Lock()
+			p.aborted = true
+			_, records, size := p.build(p.cur)
+			p.cur = newState()
+			p.releaseLocked(size)
+			p.reportLocked()
+			p.charge.Release()
+			p.mu.Unlock()
+			p.tel.add(p.tel.dropShutdown, records)
+			if records > 0 {
+				p.logger.Error("log_dedup: shutdown deadline passed during a flush; held records dropped", "records", records)
+			}
 			return ctx.Err()
 		}
 	}
@@ -413,7 +429,7 @@ func (p *processor) flush(ctx context.Context, final bool) error {
 	case err == nil:
 		p.releaseLocked(size)
 		return nil
-	case final:
+	case final || p.aborted:
 		p.releaseLocked(size)
 		p.tel.add(p.tel.dropShutdown, records)
 		p.logger.Error("log_dedup: final flush failed; held records dropped", "records", records, "error", err)

@@ -1,6 +1,7 @@
 package logdedupprocessor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -328,6 +329,41 @@ func TestShutdown(t *testing.T) {
 		}
 		if d := e2.metric(t, "outpost_processor_dropped_items_total", map[string]string{"reason": "shutdown"}); d != 2 {
 			t.Errorf("dropped (shutdown) = %v, want 2", d)
+		}
+	})
+}
+
+// TestShutdownDeadline: a flush in flight outlives Shutdown's deadline
+// (its next consumer ignores cancellation): the records held are dropped
+// and counted at once, and those of the flush when it fails.
+func TestShutdownDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		s := &sink{errFor: func(int) error { <-release; return errors.New("gave up") }}
+		e := newEnv(t, nil, nil, s)
+		if err := e.p.ConsumeLogs(t.Context(), logs(rec{"a", "x", "INFO", nil}, rec{"a", "x", "INFO", nil})); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(DefaultInterval) // the flush of x×2 starts and hangs
+		synctest.Wait()
+		if err := e.p.ConsumeLogs(t.Context(), logs(rec{"a", "y", "INFO", nil}, rec{"a", "z", "INFO", nil}, rec{"a", "z", "INFO", nil})); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		if err := e.p.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Shutdown: %v, want the deadline", err)
+		}
+		if d := e.metric(t, "outpost_processor_dropped_items_total", map[string]string{"reason": "shutdown"}); d != 3 {
+			t.Errorf("dropped at the deadline %v, want 3 (y, z, z)", d)
+		}
+		close(release)
+		synctest.Wait()
+		if d := e.metric(t, "outpost_processor_dropped_items_total", map[string]string{"reason": "shutdown"}); d != 5 {
+			t.Errorf("dropped after the flush failed %v, want 5", d)
+		}
+		if b := e.metric(t, "outpost_processor_log_dedup_state_bytes", nil); b != 0 {
+			t.Errorf("state bytes %v", b)
 		}
 	})
 }
