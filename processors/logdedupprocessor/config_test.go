@@ -142,3 +142,25 @@ func TestFactory(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// FuzzParseField: any exclude_fields string parses to a path of non-empty
+// keys under body or attributes, or is refused; it never panics.
+func FuzzParseField(f *testing.F) {
+	for _, s := range []string{"body.ts", `attributes.a\.b.c`, "body", "x.y", `attributes.\`, "attributes..a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := parseField(s)
+		if err != nil {
+			return
+		}
+		if len(p.keys) == 0 || !strings.HasPrefix(s, "body.") && !strings.HasPrefix(s, "attributes.") {
+			t.Fatalf("parseField(%q) = %+v, accepted", s, p)
+		}
+		for _, k := range p.keys {
+			if k == "" {
+				t.Fatalf("parseField(%q): empty key accepted", s)
+			}
+		}
+	})
+}
