@@ -10,6 +10,9 @@ import (
 	"github.com/outpost-edge/outpost/exporters/prometheusremotewriteexporter"
 	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/processors/batchprocessor"
+	"github.com/outpost-edge/outpost/processors/cardinalitylimitprocessor"
+	"github.com/outpost-edge/outpost/processors/logdedupprocessor"
+	"github.com/outpost-edge/outpost/processors/throttleprocessor"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
 )
 
@@ -29,6 +32,9 @@ func components() pipeline.Factories {
 	}
 	for _, p := range []pipeline.ProcessorFactory{
 		batchprocessor.NewFactory(),
+		cardinalitylimitprocessor.NewFactory(),
+		logdedupprocessor.NewFactory(),
+		throttleprocessor.NewFactory(),
 	} {
 		f.Processors[p.Type] = p
 	}

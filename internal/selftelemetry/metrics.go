@@ -68,6 +68,9 @@ type Metrics struct {
 	MemoryLimit    prometheus.Gauge // bytes; 0 when unlimited
 	MemoryInFlight prometheus.Gauge // bytes held by requests in flight and memory queues
 
+	// Reduce holds the metrics of the stateful reducing processors.
+	Reduce *ReduceMetrics
+
 	BuildInfo     *prometheus.GaugeVec   // version, revision, config_hash
 	ConfigReloads *prometheus.CounterVec // result
 
@@ -200,6 +203,7 @@ func New() *Metrics {
 		Family{Name: "outpost_exporter_send_duration_seconds", Help: "Duration of each send attempt, successful or not."},
 		Family{Name: "outpost_build_info", Help: "Always 1; labels give the version and revision of the binary and a hash of the running configuration."},
 	)
+	m.Reduce = m.newReduceMetrics()
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
