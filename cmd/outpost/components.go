@@ -9,7 +9,11 @@ import (
 	"github.com/outpost-edge/outpost/exporters/otlpexporter"
 	"github.com/outpost-edge/outpost/exporters/prometheusremotewriteexporter"
 	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/processors/attributesprocessor"
 	"github.com/outpost-edge/outpost/processors/batchprocessor"
+	"github.com/outpost-edge/outpost/processors/filterprocessor"
+	"github.com/outpost-edge/outpost/processors/redactionprocessor"
+	"github.com/outpost-edge/outpost/processors/resourceprocessor"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
 )
 
@@ -29,6 +33,10 @@ func components() pipeline.Factories {
 	}
 	for _, p := range []pipeline.ProcessorFactory{
 		batchprocessor.NewFactory(),
+		attributesprocessor.NewFactory(),
+		resourceprocessor.NewFactory(),
+		filterprocessor.NewFactory(),
+		redactionprocessor.NewFactory(),
 	} {
 		f.Processors[p.Type] = p
 	}
