@@ -84,6 +84,9 @@ func Validate(prefix string, actions []Action) error {
 // Actions is a compiled list of actions, safe for concurrent use.
 type Actions struct {
 	list []compiled
+	// grow is the most attributes the actions can add to a map, reserved
+	// at once so that the map is not copied as it grows.
+	grow int
 }
 
 type compiled struct {
@@ -192,6 +195,12 @@ func compile(prefix string, actions []Action) (*Actions, error) {
 		if a.ConvertedType != "" && c.action != Convert {
 			bad("converted_type", "only used by action %q", Convert)
 		}
+		switch c.action {
+		case Insert, Upsert:
+			out.grow++
+		case Extract:
+			out.grow += len(c.groups) - 1
+		}
 		out.list = append(out.list, c)
 	}
 	if len(errs) > 0 {
@@ -202,6 +211,9 @@ func compile(prefix string, actions []Action) (*Actions, error) {
 
 // Apply runs the actions on attrs in order.
 func (a *Actions) Apply(attrs pcommon.Map) {
+	if a.grow > 0 {
+		attrs.EnsureCapacity(attrs.Len() + a.grow)
+	}
 	for i := range a.list {
 		c := &a.list[i]
 		switch c.action {
@@ -263,18 +275,16 @@ func (c *compiled) set(attrs pcommon.Map) {
 		c.value.CopyTo(attrs.PutEmpty(c.key))
 		return
 	}
+	if c.from == c.key {
+		return
+	}
+	// With room for one more entry, PutEmpty does not move the source.
+	attrs.EnsureCapacity(attrs.Len() + 1)
 	src, ok := attrs.Get(c.from)
 	if !ok {
 		return
 	}
-	if c.from == c.key {
-		return
-	}
-	// Copy through a detached value: PutEmpty may grow the map and move
-	// the source.
-	tmp := pcommon.NewValueEmpty()
-	src.CopyTo(tmp)
-	tmp.CopyTo(attrs.PutEmpty(c.key))
+	src.CopyTo(attrs.PutEmpty(c.key))
 }
 
 // HashValue replaces v by the hex SHA-256 of its bytes (see Action, hash).
