@@ -73,7 +73,7 @@ logs:
 			lr.Attributes().PutStr("request.id", strconv.Itoa(i*7919))
 		}
 	}
-	ld := plog.NewLogs()
+	var ld plog.Logs
 	benchFilter(b, n, func() { ld = plog.NewLogs(); src.CopyTo(ld) }, func() { p.logs(context.Background(), ld) })
 }
 
@@ -96,6 +96,6 @@ spans:
 		sp.SetName([]string{"GET /cart", "healthz", "POST /pay", "readyz", "GET /items"}[i%5])
 		sp.Attributes().PutStr("http.method", "GET")
 	}
-	td := ptrace.NewTraces()
+	var td ptrace.Traces
 	benchFilter(b, n, func() { td = ptrace.NewTraces(); src.CopyTo(td) }, func() { p.traces(context.Background(), td) })
 }

@@ -41,7 +41,7 @@ func BenchmarkRedactionLogs(b *testing.B) {
 			lr.Body().SetStr("GET /api/v1/orders/" + strconv.Itoa(i) + " 200 in 12ms from worker 3")
 		}
 	}
-	ld := plog.NewLogs()
+	var ld plog.Logs
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
