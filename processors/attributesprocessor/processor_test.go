@@ -3,6 +3,7 @@ package attributesprocessor
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.opentelemetry.io/collector/consumer"
@@ -233,4 +234,51 @@ func FuzzConfig(f *testing.F) {
 		td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutInt("a", 12)
 		p.traces(context.Background(), td)
 	})
+}
+
+// TestConcurrentBatches runs one processor on many batches at once, as
+// several receivers do; the race detector checks that the compiled
+// actions (a mapping value shared by every upsert) are only read.
+func TestConcurrentBatches(t *testing.T) {
+	cfg := &Config{Actions: []attraction.Action{
+		{Key: "limits", Value: map[string]any{"cpu": 2, "tags": []any{"a"}}, Action: "upsert"},
+		{Key: "copy", FromAttribute: "http.route", Action: "insert"},
+		{Key: "http.route", Pattern: `^/api/(?P<api>v\d+)/`, Action: "extract"},
+	}}
+	const workers, batches = 4, 50
+	var mu sync.Mutex
+	got := 0
+	next, _ := consumer.NewTraces(func(_ context.Context, td ptrace.Traces) error {
+		for _, rs := range td.ResourceSpans().All() {
+			for _, sp := range rs.ScopeSpans().At(0).Spans().All() {
+				v, _ := sp.Attributes().Get("limits")
+				api, _ := sp.Attributes().Get("api")
+				if v.Map().Len() != 2 || api.Str() != "v2" {
+					t.Errorf("span attributes %v", sp.Attributes().AsRaw())
+				}
+			}
+		}
+		mu.Lock()
+		got += td.SpanCount()
+		mu.Unlock()
+		return nil
+	})
+	p, err := NewFactory().CreateTraces(context.Background(), testSettings(), cfg, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range batches {
+				if err := p.ConsumeTraces(context.Background(), spans()); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got != workers*batches*3 {
+		t.Errorf("%d spans handed on, want %d", got, workers*batches*3)
+	}
 }

@@ -8,10 +8,10 @@
 //
 // Every attribute map of a batch: resource, scope, span, span event, span
 // link, log record and metric data point attributes; log record bodies; and,
-// for blocked_values only, span and span event names (an outpost
-// addition: a name has no key). Maps nested in values, at any depth, get
-// the same key rules as top-level attributes; lists are searched element by
-// element.
+// for blocked_values only, span names, span event names and span status
+// messages (an outpost addition: they have no key). Maps nested in values,
+// at any depth, get the same key rules as top-level attributes; lists are
+// searched element by element.
 //
 // # Rules, in order, for each key
 //
@@ -35,8 +35,8 @@
 // not exempt as a whole, only the blocked matches inside the allowed
 // matches are (the README's rule; the Collector's code exempts the whole
 // value, which lets "a@mycompany.com 4111…" through); maps nested in
-// attribute values are redacted (the Collector leaves them); span and event
-// names are searched. Left out: url_sanitizer, db_sanitizer and the
+// attribute values are redacted (the Collector leaves them); span names,
+// event names and status messages are searched. Left out: url_sanitizer, db_sanitizer and the
 // OTTL-based skip conditions; each is an unknown-key error.
 //
 // # What it reports

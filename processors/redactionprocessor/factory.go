@@ -100,8 +100,8 @@ func (p *processor) record(c *counts) {
 	}
 }
 
-// name masks the blocked values in a span or event name (names have no
-// key, so only blocked_values apply).
+// name masks the blocked values in a span name, event name or status
+// message (they have no key, so only blocked_values apply).
 func (p *processor) name(get func() string, set func(string), c *counts) {
 	if out, masked, _ := p.r.maskString(get()); masked {
 		set(out)
@@ -118,6 +118,7 @@ func (p *processor) traces(_ context.Context, td ptrace.Traces) bool {
 			for _, sp := range ss.Spans().All() {
 				p.r.attributes(sp.Attributes(), &c)
 				p.name(sp.Name, sp.SetName, &c)
+				p.name(sp.Status().Message, sp.Status().SetMessage, &c)
 				for _, ev := range sp.Events().All() {
 					p.r.attributes(ev.Attributes(), &c)
 					p.name(ev.Name, ev.SetName, &c)

@@ -131,6 +131,10 @@ var SpanNames = []Field{
 	{"", "checkout for alice.smith@example.com", "checkout for ****"},
 }
 
+// StatusMessage is the error status of the last span, going in and coming
+// out.
+var StatusMessage = Field{"", "card 6011-1111-1111-1117 refused by issuer", "card **** refused by issuer"}
+
 // Resource is the service the corpus's data comes from.
 const Resource = "shop-gateway"
 
@@ -165,6 +169,10 @@ func Traces(out bool) ptrace.Traces {
 		sp.SetSpanID(pcommon.SpanID{1, 2, 3, 4, 5, 6, 7, byte(i)})
 		sp.SetName(pick(n, out).(string))
 		put(sp.Attributes(), out)
+		if i == len(SpanNames)-1 {
+			sp.Status().SetCode(ptrace.StatusCodeError)
+			sp.Status().SetMessage(pick(StatusMessage, out).(string))
+		}
 	}
 	return td
 }
@@ -208,7 +216,7 @@ func Metrics(out bool) pmetric.Metrics {
 // Expected redaction counts (outpost_processor_redacted_total) for one
 // copy of each signal's corpus.
 const (
-	TracesBlockedValue  = 3*FieldsBlockedValue + 1 // resource, 2 spans; a span name
+	TracesBlockedValue  = 3*FieldsBlockedValue + 2 // resource, 2 spans; a span name, a status message
 	TracesBlockedKey    = 3 * FieldsBlockedKey
 	LogsBlockedValue    = 8*FieldsBlockedValue + BodiesBlockedValue // resource, 7 records; bodies
 	LogsBlockedKey      = 8 * FieldsBlockedKey

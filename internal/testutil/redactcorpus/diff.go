@@ -46,6 +46,9 @@ func DiffTraces(got, want ptrace.Traces) []string {
 		if gs.At(i).Name() != ws.At(i).Name() {
 			out = append(out, fmt.Sprintf("span %d name %q, want %q", i, gs.At(i).Name(), ws.At(i).Name()))
 		}
+		if g, w := gs.At(i).Status().Message(), ws.At(i).Status().Message(); g != w {
+			out = append(out, fmt.Sprintf("span %d status message %q, want %q", i, g, w))
+		}
 		diffMap(fmt.Sprintf("span %d", i), gs.At(i).Attributes(), ws.At(i).Attributes(), false, &out)
 	}
 	return out
