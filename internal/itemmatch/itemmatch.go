@@ -191,6 +191,10 @@ func CompileNamed(prefix string, p *Properties, s Signal, names KeyNames) (*Matc
 		errs = append(errs, fmt.Errorf("%s.%s%w", prefix, names.name("resources"), e))
 	}
 	for i, l := range p.Libraries {
+		if l.Name == "" {
+			bad(fmt.Sprintf("libraries[%d].name", i), "required")
+			continue
+		}
 		lm := libMatcher{}
 		if lm.name, err = newStringSet([]string{l.Name}, re); err != nil {
 			bad(fmt.Sprintf("libraries[%d].name", i), "%v", err)

@@ -161,6 +161,7 @@ func TestCompileErrors(t *testing.T) {
 		{"any signal skips the check", Properties{MatchType: Strict, MetricNames: []string{"x"}, SpanNames: []string{"y"}}, Any, nil, nil},
 		{"bad regexp", Properties{MatchType: Regexp, SpanNames: []string{"("}}, Spans, nil, []string{"include.span_names: invalid regular expression"}},
 		{"regexp value not string", Properties{MatchType: Regexp, Attributes: []Attribute{{Key: "a", Value: 5}}}, Spans, nil, []string{"include.attributes[0].value: with match_type regexp the value must be a string"}},
+		{"library without name", Properties{MatchType: Strict, Libraries: []Library{{}}}, Spans, nil, []string{"include.libraries[0].name: required"}},
 		{"attribute without key", Properties{MatchType: Strict, Resources: []Attribute{{Value: "x"}}}, Spans, nil, []string{"include.resources[0].key: required"}},
 		{"bad severity", Properties{MatchType: Strict, LogSeverityNumber: &SeverityNumber{Min: "LOUD"}}, Logs, nil, []string{`include.log_severity_number.min: unknown severity "LOUD"`}},
 		{"renamed keys", Properties{MatchType: Strict, LogSeverityNumber: &SeverityNumber{Min: "LOUD"}, Attributes: []Attribute{{}}}, Logs,
