@@ -9,10 +9,14 @@ import (
 	"github.com/outpost-edge/outpost/exporters/otlpexporter"
 	"github.com/outpost-edge/outpost/exporters/prometheusremotewriteexporter"
 	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/processors/attributesprocessor"
 	"github.com/outpost-edge/outpost/processors/batchprocessor"
 	"github.com/outpost-edge/outpost/processors/cardinalitylimitprocessor"
 	"github.com/outpost-edge/outpost/processors/logdedupprocessor"
 	"github.com/outpost-edge/outpost/processors/throttleprocessor"
+	"github.com/outpost-edge/outpost/processors/filterprocessor"
+	"github.com/outpost-edge/outpost/processors/redactionprocessor"
+	"github.com/outpost-edge/outpost/processors/resourceprocessor"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
 )
 
@@ -35,6 +39,10 @@ func components() pipeline.Factories {
 		cardinalitylimitprocessor.NewFactory(),
 		logdedupprocessor.NewFactory(),
 		throttleprocessor.NewFactory(),
+		attributesprocessor.NewFactory(),
+		resourceprocessor.NewFactory(),
+		filterprocessor.NewFactory(),
+		redactionprocessor.NewFactory(),
 	} {
 		f.Processors[p.Type] = p
 	}

@@ -70,6 +70,9 @@ type Metrics struct {
 
 	// Reduce holds the metrics of the stateful reducing processors.
 	Reduce *ReduceMetrics
+	// ProcessorRedacted counts what the redaction processor removed or
+	// masked.
+	ProcessorRedacted *prometheus.CounterVec // processor, signal, reason
 
 	BuildInfo     *prometheus.GaugeVec   // version, revision, config_hash
 	ConfigReloads *prometheus.CounterVec // result
@@ -141,6 +144,9 @@ func New() *Metrics {
 	m.UplinkWait = counter("outpost_uplink_wait_seconds_total",
 		"Time an exporter's senders spent waiting for the uplink budget.",
 		"exporter")
+	m.ProcessorRedacted = counter("outpost_processor_redacted_total",
+		"Attributes and log bodies the redaction processor changed, by reason (key_not_allowed: removed; blocked_key: whole value masked; blocked_value: matches in the value masked).",
+		"processor", "signal", "reason")
 	m.ConfigReloads = counter("outpost_config_reloads_total",
 		"Configuration reloads, by result (success, invalid, failed).",
 		"result")
