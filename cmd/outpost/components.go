@@ -12,11 +12,11 @@ import (
 	"github.com/outpost-edge/outpost/processors/attributesprocessor"
 	"github.com/outpost-edge/outpost/processors/batchprocessor"
 	"github.com/outpost-edge/outpost/processors/cardinalitylimitprocessor"
-	"github.com/outpost-edge/outpost/processors/logdedupprocessor"
-	"github.com/outpost-edge/outpost/processors/throttleprocessor"
 	"github.com/outpost-edge/outpost/processors/filterprocessor"
+	"github.com/outpost-edge/outpost/processors/logdedupprocessor"
 	"github.com/outpost-edge/outpost/processors/redactionprocessor"
 	"github.com/outpost-edge/outpost/processors/resourceprocessor"
+	"github.com/outpost-edge/outpost/processors/throttleprocessor"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
 )
 
