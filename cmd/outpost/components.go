@@ -9,6 +9,7 @@ import (
 	"github.com/outpost-edge/outpost/exporters/otlpexporter"
 	"github.com/outpost-edge/outpost/exporters/prometheusremotewriteexporter"
 	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/processors/aggregateprocessor"
 	"github.com/outpost-edge/outpost/processors/batchprocessor"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
 )
@@ -29,6 +30,7 @@ func components() pipeline.Factories {
 	}
 	for _, p := range []pipeline.ProcessorFactory{
 		batchprocessor.NewFactory(),
+		aggregateprocessor.NewFactory(),
 	} {
 		f.Processors[p.Type] = p
 	}

@@ -1,0 +1,203 @@
+package aggregateprocessor
+
+import (
+	"slices"
+
+	"go.opentelemetry.io/collector/pdata/pmetric"
+)
+
+// histSnap is an explicit-bucket histogram: a cumulative input point kept
+// to take the next one's increase from, or an output's running sum.
+type histSnap struct {
+	bounds []float64
+	counts []uint64 // len(bounds)+1
+	sum    float64
+	count  uint64
+}
+
+func histFromPoint(dp pmetric.HistogramDataPoint) *histSnap {
+	return &histSnap{
+		bounds: dp.ExplicitBounds().AsRaw(),
+		counts: dp.BucketCounts().AsRaw(),
+		sum:    dp.Sum(),
+		count:  dp.Count(),
+	}
+}
+
+// valid reports whether the point is well formed: one more count than
+// bounds (or no buckets at all).
+func (h *histSnap) valid() bool {
+	return len(h.counts) == len(h.bounds)+1 || (len(h.counts) == 0 && len(h.bounds) == 0)
+}
+
+func (h *histSnap) bytes() int64 { return int64(len(h.bounds)+len(h.counts))*8 + 64 }
+
+// increaseFrom returns h - prev when h continues prev (same bounds, no
+// count going down); ok is false on a reset.
+func (h *histSnap) increaseFrom(prev *histSnap) (*histSnap, bool) {
+	if !slices.Equal(h.bounds, prev.bounds) || h.count < prev.count || len(h.counts) != len(prev.counts) {
+		return nil, false
+	}
+	d := &histSnap{bounds: h.bounds, counts: make([]uint64, len(h.counts)), sum: h.sum - prev.sum, count: h.count - prev.count}
+	for i, c := range h.counts {
+		if c < prev.counts[i] {
+			return nil, false
+		}
+		d.counts[i] = c - prev.counts[i]
+	}
+	return d, true
+}
+
+// add adds d into h; both must have the same bounds.
+func (h *histSnap) add(d *histSnap) {
+	for i, c := range d.counts {
+		h.counts[i] += c
+	}
+	h.sum += d.sum
+	h.count += d.count
+}
+
+// expBuckets is one range of an exponential histogram's buckets: counts[i]
+// is the bucket of index offset+i.
+type expBuckets struct {
+	offset int32
+	counts []uint64
+}
+
+func expBucketsFrom(b pmetric.ExponentialHistogramDataPointBuckets) expBuckets {
+	return expBuckets{offset: b.Offset(), counts: b.BucketCounts().AsRaw()}
+}
+
+func (b expBuckets) clone() expBuckets {
+	return expBuckets{offset: b.offset, counts: slices.Clone(b.counts)}
+}
+
+// downscale merges buckets so that the scale drops by `by`: the bucket of
+// index i becomes i >> by (an arithmetic shift: floor, also for negative
+// indexes), as in the OpenTelemetry data model.
+func (b expBuckets) downscale(by int32) expBuckets {
+	if by <= 0 || len(b.counts) == 0 {
+		return b
+	}
+	first := b.offset >> by
+	last := (b.offset + int32(len(b.counts)) - 1) >> by
+	out := expBuckets{offset: first, counts: make([]uint64, last-first+1)}
+	for i, c := range b.counts {
+		out.counts[((b.offset+int32(i))>>by)-first] += c
+	}
+	return out
+}
+
+// add returns b + o (same scale).
+func (b expBuckets) add(o expBuckets) expBuckets {
+	if len(o.counts) == 0 {
+		return b
+	}
+	if len(b.counts) == 0 {
+		return o.clone()
+	}
+	first := min(b.offset, o.offset)
+	last := max(b.offset+int32(len(b.counts)), o.offset+int32(len(o.counts)))
+	out := b
+	if first != b.offset || last != b.offset+int32(len(b.counts)) {
+		out = expBuckets{offset: first, counts: make([]uint64, last-first)}
+		copy(out.counts[b.offset-first:], b.counts)
+	}
+	for i, c := range o.counts {
+		out.counts[o.offset+int32(i)-first] += c
+	}
+	return out
+}
+
+// sub returns b - o (same scale); ok is false when some bucket of o holds
+// more than b's (a reset).
+func (b expBuckets) sub(o expBuckets) (expBuckets, bool) {
+	out := b.clone()
+	for i, c := range o.counts {
+		if c == 0 {
+			continue
+		}
+		j := o.offset + int32(i) - b.offset
+		if j < 0 || int(j) >= len(b.counts) || out.counts[j] < c {
+			return expBuckets{}, false
+		}
+		out.counts[j] -= c
+	}
+	return out, true
+}
+
+// expHist is an exponential histogram at one scale.
+type expHist struct {
+	scale         int32
+	zeroCount     uint64
+	zeroThreshold float64
+	pos, neg      expBuckets
+	sum           float64
+	count         uint64
+}
+
+func expFromPoint(dp pmetric.ExponentialHistogramDataPoint) *expHist {
+	return &expHist{
+		scale:         dp.Scale(),
+		zeroCount:     dp.ZeroCount(),
+		zeroThreshold: dp.ZeroThreshold(),
+		pos:           expBucketsFrom(dp.Positive()),
+		neg:           expBucketsFrom(dp.Negative()),
+		sum:           dp.Sum(),
+		count:         dp.Count(),
+	}
+}
+
+func (h *expHist) bytes() int64 { return int64(len(h.pos.counts)+len(h.neg.counts))*8 + 96 }
+
+// atScale returns h at a scale not above s (h itself when it is already
+// there).
+func (h *expHist) atScale(s int32) *expHist {
+	if s >= h.scale {
+		return h
+	}
+	c := *h
+	c.scale = s
+	c.pos = h.pos.downscale(h.scale - s)
+	c.neg = h.neg.downscale(h.scale - s)
+	return &c
+}
+
+// increaseFrom returns h - prev at the coarser of their scales; ok is
+// false on a reset (count or a bucket going down).
+func (h *expHist) increaseFrom(prev *expHist) (*expHist, bool) {
+	if h.count < prev.count || h.zeroCount < prev.zeroCount {
+		return nil, false
+	}
+	s := min(h.scale, prev.scale)
+	a, b := h.atScale(s), prev.atScale(s)
+	pos, ok1 := a.pos.sub(b.pos)
+	neg, ok2 := a.neg.sub(b.neg)
+	if !ok1 || !ok2 {
+		return nil, false
+	}
+	return &expHist{
+		scale: s, zeroCount: a.zeroCount - b.zeroCount, zeroThreshold: max(a.zeroThreshold, b.zeroThreshold),
+		pos: pos, neg: neg, sum: a.sum - b.sum, count: a.count - b.count,
+	}, true
+}
+
+// merge adds d into h, downscaling whichever has the finer scale.
+func (h *expHist) merge(d *expHist) {
+	if d.scale < h.scale {
+		*h = *h.atScale(d.scale)
+	}
+	d = d.atScale(h.scale)
+	h.pos = h.pos.add(d.pos)
+	h.neg = h.neg.add(d.neg)
+	h.zeroCount += d.zeroCount
+	h.zeroThreshold = max(h.zeroThreshold, d.zeroThreshold)
+	h.sum += d.sum
+	h.count += d.count
+}
+
+func (h *expHist) clone() *expHist {
+	c := *h
+	c.pos, c.neg = h.pos.clone(), h.neg.clone()
+	return &c
+}
