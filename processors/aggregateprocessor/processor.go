@@ -576,12 +576,14 @@ func (p *processor) applyLocked(r *ruleState, s *series, smp sample) string {
 		if !ok {
 			return ReasonOutOfOrder
 		}
+		if g.hist == nil {
+			// The output starts from zero at the first flush, even when
+			// the first point is only a base.
+			g.hist = &histSnap{bounds: smp.hist.bounds, counts: make([]uint64, len(smp.hist.counts))}
+			p.charge(g, g.hist.bytes())
+		}
 		if inc == nil {
 			return ""
-		}
-		if g.hist == nil {
-			g.hist = &histSnap{bounds: inc.bounds, counts: make([]uint64, len(inc.counts))}
-			p.charge(g, g.hist.bytes())
 		}
 		if len(g.hist.counts) != len(inc.counts) || !equalBounds(g.hist.bounds, inc.bounds) {
 			return ReasonBoundsMismatch
@@ -596,14 +598,13 @@ func (p *processor) applyLocked(r *ruleState, s *series, smp sample) string {
 		if !ok {
 			return ReasonOutOfOrder
 		}
-		if inc == nil {
-			return ""
-		}
 		before := int64(0)
 		if g.exp == nil {
-			g.exp = inc.clone()
+			g.exp = &expHist{scale: smp.exp.scale, zeroThreshold: smp.exp.zeroThreshold}
 		} else {
 			before = g.exp.bytes()
+		}
+		if inc != nil {
 			g.exp.merge(inc)
 		}
 		p.charge(g, g.exp.bytes()-before)
