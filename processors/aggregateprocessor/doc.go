@@ -79,8 +79,12 @@
 //     cannot be exact. Exponential histograms are merged into a cumulative
 //     ExponentialHistogram at the coarsest scale seen: finer inputs (and
 //     the running sum, when a coarser input comes) are downscaled by
-//     merging 2^k neighbouring buckets; the zero bucket takes the largest
-//     zero threshold seen. Min and max are not kept. vmagent's
+//     merging 2^k neighbouring buckets, and further while the merged
+//     buckets of one sign would span more than 160 (the OpenTelemetry SDK's
+//     default max_size); the zero bucket takes the largest zero threshold
+//     seen. A malformed point (counts not one more than bounds, a scale
+//     outside -10..20, buckets no scale can hold in 160) is dropped and
+//     counted (invalid_histogram). Min and max are not kept. vmagent's
 //     histogram_bucket (vmrange buckets over float samples) is not
 //     implemented.
 //

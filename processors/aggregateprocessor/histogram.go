@@ -79,13 +79,28 @@ func (b expBuckets) downscale(by int32) expBuckets {
 	if by <= 0 || len(b.counts) == 0 {
 		return b
 	}
-	first := b.offset >> by
-	last := (b.offset + int32(len(b.counts)) - 1) >> by
-	out := expBuckets{offset: first, counts: make([]uint64, last-first+1)}
+	by = min(by, 63)
+	first := int64(b.offset) >> by
+	last := (int64(b.offset) + int64(len(b.counts)) - 1) >> by
+	out := expBuckets{offset: int32(first), counts: make([]uint64, last-first+1)}
 	for i, c := range b.counts {
-		out.counts[((b.offset+int32(i))>>by)-first] += c
+		out.counts[((int64(b.offset)+int64(i))>>by)-first] += c
 	}
 	return out
+}
+
+// span returns the number of buckets b and o cover together, from the
+// lowest index to the highest.
+func (b expBuckets) span(o expBuckets) int64 {
+	switch {
+	case len(b.counts) == 0:
+		return int64(len(o.counts))
+	case len(o.counts) == 0:
+		return int64(len(b.counts))
+	}
+	first := min(int64(b.offset), int64(o.offset))
+	last := max(int64(b.offset)+int64(len(b.counts)), int64(o.offset)+int64(len(o.counts)))
+	return last - first
 }
 
 // add returns b + o (same scale).
@@ -96,15 +111,15 @@ func (b expBuckets) add(o expBuckets) expBuckets {
 	if len(b.counts) == 0 {
 		return o.clone()
 	}
-	first := min(b.offset, o.offset)
-	last := max(b.offset+int32(len(b.counts)), o.offset+int32(len(o.counts)))
+	first := min(int64(b.offset), int64(o.offset))
+	last := max(int64(b.offset)+int64(len(b.counts)), int64(o.offset)+int64(len(o.counts)))
 	out := b
-	if first != b.offset || last != b.offset+int32(len(b.counts)) {
-		out = expBuckets{offset: first, counts: make([]uint64, last-first)}
-		copy(out.counts[b.offset-first:], b.counts)
+	if first != int64(b.offset) || last != int64(b.offset)+int64(len(b.counts)) {
+		out = expBuckets{offset: int32(first), counts: make([]uint64, last-first)}
+		copy(out.counts[int64(b.offset)-first:], b.counts)
 	}
 	for i, c := range o.counts {
-		out.counts[o.offset+int32(i)-first] += c
+		out.counts[int64(o.offset)+int64(i)-first] += c
 	}
 	return out
 }
@@ -117,8 +132,8 @@ func (b expBuckets) sub(o expBuckets) (expBuckets, bool) {
 		if c == 0 {
 			continue
 		}
-		j := o.offset + int32(i) - b.offset
-		if j < 0 || int(j) >= len(b.counts) || out.counts[j] < c {
+		j := int64(o.offset) + int64(i) - int64(b.offset)
+		if j < 0 || j >= int64(len(b.counts)) || out.counts[j] < c {
 			return expBuckets{}, false
 		}
 		out.counts[j] -= c
@@ -182,18 +197,41 @@ func (h *expHist) increaseFrom(prev *expHist) (*expHist, bool) {
 	}, true
 }
 
-// merge adds d into h, downscaling whichever has the finer scale.
-func (h *expHist) merge(d *expHist) {
-	if d.scale < h.scale {
-		*h = *h.atScale(d.scale)
+// maxExpBuckets bounds the buckets a merged exponential histogram keeps
+// per sign (the OpenTelemetry SDK's default max_size): when two inputs
+// together would span more, both are downscaled further, down to
+// minExpScale.
+const (
+	maxExpBuckets = 160
+	minExpScale   = -10
+	maxExpScale   = 20 // the OpenTelemetry data model's range
+)
+
+// merge adds d into h, downscaling whichever has the finer scale, and both
+// while together they would span more than maxExpBuckets buckets. It
+// reports false, changing nothing, when even minExpScale cannot hold them
+// (bucket indexes no real value has).
+func (h *expHist) merge(d *expHist) bool {
+	c := *h
+	if d.scale < c.scale {
+		c = *c.atScale(d.scale)
 	}
-	d = d.atScale(h.scale)
+	d = d.atScale(c.scale)
+	for c.scale > minExpScale && (c.pos.span(d.pos) > maxExpBuckets || c.neg.span(d.neg) > maxExpBuckets) {
+		c = *c.atScale(c.scale - 1)
+		d = d.atScale(c.scale)
+	}
+	if c.pos.span(d.pos) > maxExpBuckets || c.neg.span(d.neg) > maxExpBuckets {
+		return false
+	}
+	*h = c
 	h.pos = h.pos.add(d.pos)
 	h.neg = h.neg.add(d.neg)
 	h.zeroCount += d.zeroCount
 	h.zeroThreshold = max(h.zeroThreshold, d.zeroThreshold)
 	h.sum += d.sum
 	h.count += d.count
+	return true
 }
 
 func (h *expHist) clone() *expHist {

@@ -31,6 +31,12 @@ const (
 	// ReasonBoundsMismatch: a histogram point whose bucket bounds differ
 	// from those of its output group.
 	ReasonBoundsMismatch = "histogram_bounds_mismatch"
+	// ReasonInvalidHistogram: a malformed histogram point (bucket counts
+	// not one more than bounds; an exponential scale outside -10..20), or
+	// an exponential one whose buckets lie so far from its group's that no
+	// scale down to -10 holds both in 160 buckets (indexes no real value
+	// has).
+	ReasonInvalidHistogram = "invalid_histogram"
 	// ReasonFlushRefused: output points the next consumer refused for good,
 	// or that were still refused after maxPendingFlushes later flushes, or
 	// at shutdown.
@@ -436,7 +442,8 @@ func (p *processor) consumeMetricLocked(in *input, rules []int, shed map[string]
 		dps.RemoveIf(func(dp pmetric.HistogramDataPoint) bool {
 			return take(dp.Attributes(), func() sample {
 				s := sample{ts: dp.Timestamp(), start: dp.StartTimestamp(), delta: delta, hist: histFromPoint(dp)}
-				s.skip = dp.Flags().NoRecordedValue() || !s.hist.valid()
+				s.skip = dp.Flags().NoRecordedValue()
+				s.invalid = !s.skip && !s.hist.valid()
 				return s
 			})
 		})
@@ -448,6 +455,7 @@ func (p *processor) consumeMetricLocked(in *input, rules []int, shed map[string]
 			return take(dp.Attributes(), func() sample {
 				s := sample{ts: dp.Timestamp(), start: dp.StartTimestamp(), delta: delta, exp: expFromPoint(dp)}
 				s.skip = dp.Flags().NoRecordedValue()
+				s.invalid = !s.skip && (dp.Scale() < minExpScale || dp.Scale() > maxExpScale)
 				return s
 			})
 		})
@@ -490,8 +498,11 @@ func (r *ruleState) matchAttrs(attrs, res pcommon.Map) bool {
 
 // addLocked adds one sample to rule r and returns a drop reason, or "".
 func (p *processor) addLocked(r *ruleState, in *input, attrs pcommon.Map, smp sample) string {
-	if smp.skip {
-		return "" // a stale marker, NaN or malformed histogram: not a sample
+	switch {
+	case smp.invalid:
+		return ReasonInvalidHistogram
+	case smp.skip:
+		return "" // a stale marker or NaN: not a sample
 	}
 	p.ptBuf = sortedPairs(attrs, p.ptBuf)
 	d := p.digest
@@ -604,8 +615,8 @@ func (p *processor) applyLocked(r *ruleState, s *series, smp sample) string {
 		} else {
 			before = g.exp.bytes()
 		}
-		if inc != nil {
-			g.exp.merge(inc)
+		if inc != nil && !g.exp.merge(inc) {
+			return ReasonInvalidHistogram
 		}
 		p.charge(g, g.exp.bytes()-before)
 		return ""

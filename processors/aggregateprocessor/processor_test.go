@@ -539,3 +539,22 @@ func TestShutdownReportsRefusal(t *testing.T) {
 		t.Errorf("second Shutdown: %v", err)
 	}
 }
+
+func TestExpHistogramBucketBound(t *testing.T) {
+	h := &expHist{scale: 5, pos: expBuckets{offset: 0, counts: []uint64{1}}, count: 1}
+	if !h.merge(&expHist{scale: 5, pos: expBuckets{offset: 1000, counts: []uint64{1}}, count: 1}) {
+		t.Fatal("merge refused")
+	}
+	// 1001 buckets apart at scale 5; 126 at scale 2.
+	if h.scale != 2 || h.count != 2 || len(h.pos.counts) > maxExpBuckets || h.pos.offset != 0 || h.pos.counts[len(h.pos.counts)-1] != 1 {
+		t.Errorf("merged: scale %d, offset %d, %d buckets, count %d", h.scale, h.pos.offset, len(h.pos.counts), h.count)
+	}
+	// Indexes no float has: refused, h unchanged.
+	before := *h
+	if h.merge(&expHist{scale: -10, pos: expBuckets{offset: math.MaxInt32 - 1, counts: []uint64{1}}, count: 1}) {
+		t.Fatal("an impossible bucket range was merged")
+	}
+	if h.scale != before.scale || h.count != before.count {
+		t.Errorf("a refused merge changed the histogram: %+v", h)
+	}
+}

@@ -20,7 +20,8 @@ type sample struct {
 	ts, start pcommon.Timestamp
 	v         float64
 	delta     bool      // delta temporality: v (or the histogram) is already an increase
-	skip      bool      // no recorded value, NaN or a malformed histogram: not aggregated
+	skip      bool      // no recorded value or NaN: not aggregated
+	invalid   bool      // a malformed histogram: not aggregated, counted
 	hist      *histSnap // explicit-bucket histogram point, or nil
 	exp       *expHist  // exponential histogram point, or nil
 }
