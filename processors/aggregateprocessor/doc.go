@@ -135,6 +135,13 @@
 // honouring its context; what is still refused then is counted
 // (flush_refused) and its error returned.
 //
+// State lives in memory only: a restart or a configuration reload starts
+// empty (the old instance flushes its intervals in progress as it shuts
+// down; the new one's total and histogram outputs start again with a new
+// start time, which OTLP and Prometheus read as a counter reset). During a
+// reload the old and the new instance both hold their max_bytes
+// reservation until the old one has shut down.
+//
 // # What it does not do
 //
 // No cardinality limit per output (see max_bytes), no output relabelling,
