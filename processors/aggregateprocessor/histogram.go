@@ -233,9 +233,3 @@ func (h *expHist) merge(d *expHist) bool {
 	h.count += d.count
 	return true
 }
-
-func (h *expHist) clone() *expHist {
-	c := *h
-	c.pos, c.neg = h.pos.clone(), h.neg.clone()
-	return &c
-}

@@ -216,8 +216,18 @@ func (p *processor) run() {
 	defer close(p.done)
 	for {
 		p.mu.Lock()
+		now := time.Now()
 		var wake time.Time
 		for _, r := range p.rules {
+			// The wall clock went back (an edge node without a real-time
+			// clock setting its time): wait for the next boundary of the
+			// new time, not for the old one.
+			if r.nextFlush.Sub(now) > r.interval {
+				r.nextFlush = nextBoundary(now, r.interval)
+			}
+			if !r.nextDedup.IsZero() && r.nextDedup.Sub(now) > r.dedup {
+				r.nextDedup = nextBoundary(now, r.dedup)
+			}
 			for _, t := range []time.Time{r.nextFlush, r.nextDedup} {
 				if !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
 					wake = t
