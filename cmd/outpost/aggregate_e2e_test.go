@@ -22,7 +22,8 @@ import (
 
 // TestAggregateAgainstPrometheus checks the aggregate processor against a
 // reference computed by a real Prometheus: raw series (counters with a
-// reset and a missing sample, gauges, histograms) go through outpost over
+// reset and a missing sample, gauges, explicit and exponential histograms)
+// go through outpost over
 // OTLP into two pipelines, raw → remote write and aggregate → remote
 // write, to the same Prometheus; then PromQL on the raw series must give
 // what outpost aggregated, interval by interval.
@@ -63,7 +64,7 @@ processors:
         interval: 4s
         by: [room]
         outputs: [max]
-      - match: {metric_name: agg_latency_seconds}
+      - match: {metric_name: "agg_latency_seconds|agg_size_bytes"}
         interval: 4s
         by: []
         outputs: [histogram]
@@ -176,6 +177,30 @@ service:
 				dp.SetCount(count)
 				dp.SetSum(float64(count) * 0.1)
 			}
+			// Exponential histograms at two scales: merged at scale 1.
+			size := ms.AppendEmpty()
+			size.SetName("agg_size_bytes")
+			eh := size.SetEmptyExponentialHistogram()
+			eh.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+			for i, e := range []struct {
+				scale, offset int32
+				rates         []uint64
+			}{{3, 40, []uint64{1, 4, 0, 2, 5, 1, 3, 0, 2}}, {1, 9, []uint64{2, 0, 3, 1}}} {
+				dp := eh.DataPoints().AppendEmpty()
+				dp.Attributes().PutStr("inst", strconv.Itoa(i))
+				dp.SetTimestamp(pts)
+				dp.SetScale(e.scale)
+				dp.Positive().SetOffset(e.offset)
+				var count uint64
+				for _, r := range e.rates {
+					c := 1000 + r*secs
+					dp.Positive().BucketCounts().Append(c)
+					count += c
+				}
+				dp.SetCount(count)
+				dp.SetSum(float64(count) * 50)
+			}
+
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			_, err := client.Export(ctx, pmetricotlp.NewExportRequestFromMetrics(md))
 			cancel()
@@ -214,7 +239,8 @@ service:
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		if len(at(`count_over_time(agg_requests_total:4s_by_code_increase[1s])`, last)) == 2 &&
 			len(at(`count_over_time(agg_temperature:4s_by_room_max[1s])`, last)) == 2 &&
-			len(at(`count_over_time(agg_latency_seconds:4s_histogram_bucket[1s])`, last)) == len(bounds)+1 {
+			len(at(`count_over_time(agg_latency_seconds:4s_histogram_bucket[1s])`, last)) == len(bounds)+1 &&
+			len(at(`count_over_time(agg_size_bytes:4s_histogram[1s])`, last)) == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -262,6 +288,18 @@ service:
 			}
 		}
 
+		for _, q := range []float64{0.5, 0.9, 0.99} {
+			refQ := at(fmt.Sprintf(`histogram_quantile(%g, sum(increase(agg_size_bytes[4s])))`, q), e)
+			gotQ := at(fmt.Sprintf(`histogram_quantile(%g, last_over_time(agg_size_bytes:4s_histogram[1s]) - last_over_time(agg_size_bytes:4s_histogram[1s] offset 4s))`, q), e)
+			if len(refQ) != 1 || len(gotQ) != 1 {
+				t.Fatalf("interval ending %s: native quantile results %v / %v", e.Format(time.TimeOnly), refQ, gotQ)
+			}
+			r, g := value(t, refQ[0]), value(t, gotQ[0])
+			t.Logf("interval ending %s: PromQL histogram_quantile(%g) on raw native histograms (scales 3 and 1) = %g, on the merged one = %g", e.Format(time.TimeOnly), q, r, g)
+			if !near(g, r) {
+				t.Errorf("interval ending %s: native quantile %g: merged %g, raw %g", e.Format(time.TimeOnly), q, g, r)
+			}
+		}
 		for _, q := range []float64{0.5, 0.9, 0.99} {
 			refQ := at(fmt.Sprintf(`histogram_quantile(%g, sum by (le) (increase(agg_latency_seconds_bucket[4s])))`, q), e)
 			gotQ := at(fmt.Sprintf(`histogram_quantile(%g, last_over_time(agg_latency_seconds:4s_histogram_bucket[1s]) - last_over_time(agg_latency_seconds:4s_histogram_bucket[1s] offset 4s))`, q), e)
