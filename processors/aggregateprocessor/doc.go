@@ -135,6 +135,17 @@
 // honouring its context; what is still refused then is counted
 // (flush_refused) and its error returned.
 //
+// Durability. A point is acknowledged to its client once it is aggregated,
+// not once its aggregate is in an exporter's queue: making clients wait up
+// to an interval would stall them. So, unlike the rest of outpost, a crash
+// (kill -9, power cut) loses the intervals in progress and the refused
+// flushes kept in memory; what has been flushed into a disk queue is as
+// durable as any other data. When the next consumer refuses the
+// unmatched rest of a request, the client gets the error and may send the
+// request again: its counter and histogram points then add nothing (a
+// repeated cumulative point has no increase), but gauge points count again
+// in sum, count_samples, avg and quantiles.
+//
 // State lives in memory only: a restart or a configuration reload starts
 // empty (the old instance flushes its intervals in progress as it shuts
 // down; the new one's total and histogram outputs start again with a new
