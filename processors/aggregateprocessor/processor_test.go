@@ -558,3 +558,30 @@ func TestExpHistogramBucketBound(t *testing.T) {
 		t.Errorf("a refused merge changed the histogram: %+v", h)
 	}
 }
+
+func TestStaleMarkersAndSeveralRules(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, s, _ := newTest(t, rules(
+			Rule{Match: Match{MetricName: "g"}, Interval: 10 * time.Second, By: []string{}, Outputs: []string{"count_samples"}, KeepInput: true},
+			Rule{Match: Match{MetricName: "g|h"}, Interval: 20 * time.Second, Outputs: []string{"max"}},
+		))
+		md := build(nil, "g", gauge, pt{attrs: a("k", "1"), v: 1}, pt{attrs: a("k", "2"), v: 2})
+		stale := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Gauge().DataPoints().AppendEmpty()
+		stale.Attributes().PutStr("k", "3")
+		stale.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+		stale.SetFlags(pmetric.DefaultDataPointFlags.WithNoRecordedValue(true))
+		nan := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Gauge().DataPoints().AppendEmpty()
+		nan.SetDoubleValue(math.NaN())
+		nan.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+		consume(t, p, md)
+		// Both rules took every point; the second does not keep its input.
+		equalLines(t, "passed through", s.take(), nil)
+		wait(10 * time.Second)
+		equalLines(t, "10s rule: the stale marker and NaN are not samples", s.take(), []string{"g:10s_count_samples 2"})
+		consume(t, p, build(nil, "h", gauge, pt{v: 7}))
+		wait(10 * time.Second)
+		equalLines(t, "20s rule, one interval per rule", s.take(), []string{
+			`g:20s_max{k="1"} 1`, `g:20s_max{k="2"} 2`, `h:20s_max 7`,
+		})
+	})
+}
