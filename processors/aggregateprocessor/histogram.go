@@ -32,13 +32,15 @@ func (h *histSnap) valid() bool {
 
 func (h *histSnap) bytes() int64 { return int64(len(h.bounds)+len(h.counts))*8 + 64 }
 
-// increaseFrom returns h - prev when h continues prev (same bounds, no
-// count going down); ok is false on a reset.
-func (h *histSnap) increaseFrom(prev *histSnap) (*histSnap, bool) {
+// increaseFrom returns h - prev, written into d (its counts reused), when
+// h continues prev (same bounds, no count going down); ok is false on a
+// reset.
+func (h *histSnap) increaseFrom(prev, d *histSnap) (*histSnap, bool) {
 	if !slices.Equal(h.bounds, prev.bounds) || h.count < prev.count || len(h.counts) != len(prev.counts) {
 		return nil, false
 	}
-	d := &histSnap{bounds: h.bounds, counts: make([]uint64, len(h.counts)), sum: h.sum - prev.sum, count: h.count - prev.count}
+	d.bounds, d.sum, d.count = h.bounds, h.sum-prev.sum, h.count-prev.count
+	d.counts = slices.Grow(d.counts[:0], len(h.counts))[:len(h.counts)]
 	for i, c := range h.counts {
 		if c < prev.counts[i] {
 			return nil, false

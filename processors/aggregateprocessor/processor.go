@@ -83,7 +83,10 @@ type processor struct {
 	resBuf    []kv
 	ptBuf     []kv
 	digest    *xxhash.Digest
-	lastWarn  time.Time
+	// histScratch holds the increase of an explicit-bucket histogram point
+	// while it is added to its group.
+	histScratch histSnap
+	lastWarn    time.Time
 }
 
 func newProcessor(set pipeline.Settings, cfg pipeline.Config, next consumer.Metrics) (*processor, error) {
@@ -739,7 +742,7 @@ func (p *processor) histIncreaseLocked(s *series, smp sample) (*histSnap, bool) 
 	if smp.ts < s.prevTs {
 		return nil, false
 	}
-	inc, ok := smp.hist.increaseFrom(prev)
+	inc, ok := smp.hist.increaseFrom(prev, &p.histScratch)
 	if !ok || isReset(s, smp, false) {
 		inc = smp.hist
 	}
