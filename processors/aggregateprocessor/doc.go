@@ -118,7 +118,8 @@
 // max_bytes (default 16MiB), which Start reserves out of memory_limit (it
 // fails when that does not fit). A point of a new series or group, or a
 // quantile sample, that would pass the cap is shed and counted
-// (state_full); existing series keep being aggregated, and histogram
+// (state_full; like every drop of this processor, once per rule that
+// drops it); existing series keep being aggregated, and histogram
 // growth of an existing group is charged but never refused. The state and
 // the number of series are exported as outpost_processor_aggregate_*.
 //
