@@ -9,6 +9,7 @@ import (
 	"github.com/outpost-edge/outpost/exporters/otlpexporter"
 	"github.com/outpost-edge/outpost/exporters/prometheusremotewriteexporter"
 	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/processors/aggregateprocessor"
 	"github.com/outpost-edge/outpost/processors/attributesprocessor"
 	"github.com/outpost-edge/outpost/processors/batchprocessor"
 	"github.com/outpost-edge/outpost/processors/cardinalitylimitprocessor"
@@ -43,6 +44,7 @@ func components() pipeline.Factories {
 		resourceprocessor.NewFactory(),
 		filterprocessor.NewFactory(),
 		redactionprocessor.NewFactory(),
+		aggregateprocessor.NewFactory(),
 	} {
 		f.Processors[p.Type] = p
 	}

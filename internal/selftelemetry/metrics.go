@@ -73,6 +73,10 @@ type Metrics struct {
 	// ProcessorRedacted counts what the redaction processor removed or
 	// masked.
 	ProcessorRedacted *prometheus.CounterVec // processor, signal, reason
+	// The aggregate processor (processors/aggregateprocessor); its drops
+	// go to ProcessorDropped.
+	AggregateStateBytes *prometheus.GaugeVec // processor: bytes of state, as counted against max_bytes
+	AggregateSeries     *prometheus.GaugeVec // processor: input series tracked
 
 	BuildInfo     *prometheus.GaugeVec   // version, revision, config_hash
 	ConfigReloads *prometheus.CounterVec // result
@@ -199,6 +203,12 @@ func New() *Metrics {
 		"The memory_limit: bytes in flight above which receivers refuse new data; 0 when unlimited.").WithLabelValues()
 	m.MemoryInFlight = gauge("outpost_memory_in_flight_bytes",
 		"Bytes held by requests in flight through receivers and processors and by memory queues, as counted against memory_limit.").WithLabelValues()
+	m.AggregateStateBytes = gauge("outpost_processor_aggregate_state_bytes",
+		"Bytes of state an aggregate processor holds (input series, output groups, quantile samples), as counted against its max_bytes.",
+		"processor")
+	m.AggregateSeries = gauge("outpost_processor_aggregate_series",
+		"Input series an aggregate processor tracks, over all its rules.",
+		"processor")
 	m.BuildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "outpost_build_info",
 		Help: "Always 1; labels give the version and revision of the binary and a hash of the running configuration.",
