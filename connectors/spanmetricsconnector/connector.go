@@ -84,6 +84,8 @@ type connector struct {
 	charge    *memlimit.Charge // nil: no memory limit
 	closed    bool
 	started   bool
+	aborted   bool   // Shutdown's deadline passed during a flush
+	inflight  uint64 // undelivered spans in the flush in flight
 
 	flushMu sync.Mutex // one flush at a time
 	cancel  context.CancelFunc
@@ -219,9 +221,11 @@ func (k *connector) Shutdown(ctx context.Context) error {
 	return k.flush(ctx, true)
 }
 
-// dropAll counts every undelivered span as dropped at shutdown.
+// dropAll counts every undelivered span as dropped at shutdown, but those
+// of a flush in flight: that flush counts them if it fails.
 func (k *connector) dropAll() {
 	k.mu.Lock()
+	k.aborted = true
 	var n uint64
 	for _, r := range k.allResources() {
 		for _, s := range r.series {
@@ -231,6 +235,7 @@ func (k *connector) dropAll() {
 			s.pending = 0
 		}
 	}
+	n -= min(n, k.inflight)
 	k.mu.Unlock()
 	k.tel.add(k.tel.dropped[reasonShutdown], n)
 }
@@ -266,7 +271,6 @@ func (k *connector) ConsumeTraces(_ context.Context, td ptrace.Traces) error {
 				if r == nil {
 					r, resReason = k.resourceLocked(rs)
 				}
-				r.lastSeen = now
 				spans++
 				k.countSpanLocked(r, resReason, rs.Resource().Attributes(), sp, now, overflow)
 			}

@@ -526,3 +526,47 @@ func TestFlushIntervalAndExpiry(t *testing.T) {
 		}
 	})
 }
+
+func TestShutdownDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		inFlight  error // the stuck flush's answer once released
+		wantCount float64
+	}{
+		// 2 spans in the stuck flush, 1 counted after it: Shutdown
+		// counts the 1 at once, the flush's 2 only if it fails.
+		{name: "stuck flush then delivers", wantCount: 1},
+		{name: "stuck flush then fails", inFlight: errors.New("down"), wantCount: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				release := make(chan struct{})
+				e := newEnv(t, func(c *Config) { c.MetricsFlushInterval = time.Second }, nil)
+				e.sink.fail = func(n int) error {
+					if n == 1 {
+						<-release // ignores its context, as a stuck consumer would
+						return tc.inFlight
+					}
+					return nil
+				}
+				if err := e.k.Start(context.Background(), nil); err != nil {
+					t.Fatal(err)
+				}
+				e.consume(t, span{service: "s", name: "op"}, span{service: "s", name: "op"})
+				time.Sleep(time.Second + time.Millisecond)
+				synctest.Wait() // the flush is stuck in the sink
+				e.consume(t, span{service: "s", name: "op"})
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if err := e.k.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("Shutdown = %v, want the deadline", err)
+				}
+				close(release)
+				synctest.Wait()
+				if got := promtest.ToFloat64(e.k.tel.dropped[reasonShutdown]); got != tc.wantCount {
+					t.Errorf("dropped at shutdown = %v, want %v", got, tc.wantCount)
+				}
+			})
+		})
+	}
+}

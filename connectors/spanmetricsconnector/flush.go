@@ -36,6 +36,13 @@ func (k *connector) flush(ctx context.Context, final bool) error {
 	k.mu.Lock()
 	now := time.Now()
 	md, snap := k.buildLocked(pcommon.NewTimestampFromTime(now))
+	var snapSpans uint64
+	for _, e := range snap {
+		if e.s.kind == kindSpan {
+			snapSpans += e.pending
+		}
+	}
+	k.inflight = snapSpans
 	k.mu.Unlock()
 
 	var err error
@@ -44,13 +51,16 @@ func (k *connector) flush(ctx context.Context, final bool) error {
 	}
 
 	k.mu.Lock()
+	k.inflight = 0
 	var lost uint64
 	reason := reasonRefused
 	switch {
 	case err == nil:
-		for _, e := range snap {
-			e.s.pending -= e.pending
-		}
+		delivered(snap)
+	case k.aborted:
+		// Shutdown gave up waiting for this flush and counted the rest.
+		reason, lost = reasonShutdown, snapSpans
+		delivered(snap)
 	case !final && !consumererror.IsPermanent(err):
 		// Back-pressure: keep everything for the next flush.
 		k.tel.add(k.tel.refusedFlushes, 1)
@@ -61,20 +71,11 @@ func (k *connector) flush(ctx context.Context, final bool) error {
 			}
 		}
 	case final:
-		reason = reasonShutdown
-		for _, e := range snap {
-			if e.s.kind == kindSpan {
-				lost += e.pending
-			}
-			e.s.pending -= e.pending
-		}
+		reason, lost = reasonShutdown, snapSpans
+		delivered(snap)
 	case k.delta:
-		for _, e := range snap {
-			if e.s.kind == kindSpan {
-				lost += e.pending
-			}
-			e.s.pending -= e.pending
-		}
+		lost = snapSpans
+		delivered(snap)
 	default:
 		// Cumulative, refused for good: the totals stay held and the
 		// next flush sends them again.
@@ -89,6 +90,14 @@ func (k *connector) flush(ctx context.Context, final bool) error {
 		k.logger.Warn("spanmetrics: metrics flush refused", "error", err, "permanent", consumererror.IsPermanent(err), "final", final)
 	}
 	return err
+}
+
+// delivered takes what snap stood for off its series' undelivered count:
+// delivered, or lost and counted.
+func delivered(snap []sent) {
+	for _, e := range snap {
+		e.s.pending -= min(e.pending, e.s.pending)
+	}
 }
 
 // expireLocked removes the series (and then empty resources) that got no

@@ -66,7 +66,6 @@ type resource struct {
 	series   map[string]*series
 	spans    int // series of kind span, overflow excluded
 	events   int // series of kind event, overflow excluded
-	lastSeen int64
 	bytes    int64
 	overflow bool // the overflow resource
 }
