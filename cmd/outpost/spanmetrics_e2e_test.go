@@ -29,6 +29,10 @@ connectors:
   spanmetrics:
     metrics_flush_interval: 500ms
     exemplars: {enabled: true}
+  spanmetrics/native:
+    namespace: native
+    metrics_flush_interval: 500ms
+    histogram: {exponential: {max_size: 160}}
 processors:
   batch: {timeout: 100ms, send_batch_size: 512}
 exporters:
@@ -38,8 +42,8 @@ exporters:
   debug: {}
 service:
   pipelines:
-    traces: {receivers: [otlp], processors: [batch], exporters: [spanmetrics, debug]}
-    metrics: {receivers: [spanmetrics], processors: [batch], exporters: [prometheusremotewrite]}
+    traces: {receivers: [otlp], processors: [batch], exporters: [spanmetrics, spanmetrics/native, debug]}
+    metrics: {receivers: [spanmetrics, spanmetrics/native], processors: [batch], exporters: [prometheusremotewrite]}
 `, prom.addr))
 
 	// Every telemetrygen trace is a parent and one child span, both with
@@ -52,7 +56,8 @@ service:
 	const spans = 2 * (okTraces + errTraces + unsetTraces)
 
 	testutil.Eventually(t, 30*time.Second, "every span counted in Prometheus", func() bool {
-		return prom.scalar(t, `sum(traces_span_metrics_calls_total{job="checkout"})`) == spans
+		return prom.scalar(t, `sum(traces_span_metrics_calls_total{job="checkout"})`) == spans &&
+			prom.scalar(t, `sum(native_calls_total{job="checkout"})`) == spans
 	})
 	for status, want := range map[string]float64{
 		"STATUS_CODE_OK":    2 * okTraces,
@@ -88,6 +93,15 @@ service:
 			t.Errorf("%s = %v, want %v", q, got, want)
 		}
 	}
+	// The exponential histogram arrives as a native histogram.
+	for q, want := range map[string]float64{
+		`sum(histogram_count(native_duration_milliseconds{job="checkout"}))`:                                  spans,
+		`sum(histogram_count(native_duration_milliseconds{job="checkout", status_code="STATUS_CODE_ERROR"}))`: 2 * errTraces,
+	} {
+		if got := prom.scalar(t, q); got != want {
+			t.Errorf("%s = %v, want %v", q, got, want)
+		}
+	}
 	// Exemplars with the spans' trace ids, for the link to the trace.
 	var ex struct {
 		Status string `json:"status"`
@@ -112,7 +126,7 @@ service:
 		t.Errorf("no exemplars in Prometheus (%s)", ex.Status)
 	}
 	// outpost's own count agrees.
-	if got := testutil.Scrape(t, o.telemetry).Sum("outpost_connector_spanmetrics_spans_total", nil); got != spans {
+	if got := testutil.Scrape(t, o.telemetry).Sum("outpost_connector_spanmetrics_spans_total", map[string]string{"connector": "spanmetrics"}); got != spans {
 		t.Errorf("outpost_connector_spanmetrics_spans_total = %v, want %v", got, spans)
 	}
 	// A clean stop: the connector's final flush and Shutdown.
