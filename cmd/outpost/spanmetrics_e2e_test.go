@@ -136,3 +136,39 @@ service:
 	}
 	t.Logf("spanmetrics e2e: %d spans sent (10 %% errors); Prometheus sums by status equal them; %d exemplars", spans, n)
 }
+
+// TestSpanMetricsFinalFlush: with a flush interval longer than the run,
+// the counts reach Prometheus only through the connector's final flush at
+// shutdown, which the graph runs before the exporter stops: the exporter's
+// disk queue keeps it and the next run sends it.
+func TestSpanMetricsFinalFlush(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real peers")
+	}
+	prom := startPrometheus(t, testutil.FreeAddr(t), t.TempDir())
+	o := newOutpost(t)
+	config := o.otlpIn() + testutil.Sprintf(`
+connectors:
+  spanmetrics: {metrics_flush_interval: 1h}
+exporters:
+  prometheusremotewrite:
+    endpoint: http://%s/api/v1/write
+service:
+  pipelines:
+    traces: {receivers: [otlp], exporters: [spanmetrics]}
+    metrics: {receivers: [spanmetrics], exporters: [prometheusremotewrite]}
+`, prom.addr)
+	o.start(t, config)
+	telemetrygen(t, "traces", "--otlp-endpoint", o.grpc, "--service", "final", "--traces", "50", "--status-code", "Error")
+	if got := prom.scalar(t, `sum(traces_span_metrics_calls_total{job="final"})`); got != -1 {
+		t.Fatalf("calls before shutdown = %v, want none yet", got)
+	}
+	o.proc.Signal(t, syscall.SIGTERM)
+	if code := o.proc.Wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("outpost exit code %d", code)
+	}
+	o.start(t, config)
+	testutil.Eventually(t, 20*time.Second, "the final flush in Prometheus", func() bool {
+		return prom.scalar(t, `sum(traces_span_metrics_calls_total{job="final", status_code="STATUS_CODE_ERROR"})`) == 100
+	})
+}

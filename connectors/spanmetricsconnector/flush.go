@@ -183,7 +183,10 @@ func (k *connector) buildLocked(now pcommon.Timestamp) (pmetric.Metrics, []sent)
 			start := s.start
 			if k.delta {
 				e.acc = s.acc
-				s.acc = k.newAccum()
+				s.acc = accum{}
+				if s.kind == kindSpan {
+					s.acc = k.newAccum()
+				}
 				s.start = now
 			}
 			snap = append(snap, e)
