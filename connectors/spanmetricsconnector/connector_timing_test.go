@@ -53,8 +53,7 @@ func BenchmarkConsumeTraces(b *testing.B) {
 		{"no-histogram", func(c *Config) { c.Histogram.Disable = true }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			t := &testing.T{}
-			e := newEnv(t, func(c *Config) {
+			e := newEnv(b, func(c *Config) {
 				c.Dimensions = []Dimension{{Name: "http.method"}}
 				bc.edit(c)
 			}, nil)
@@ -85,7 +84,7 @@ func BenchmarkConsumeTraces(b *testing.B) {
 // BenchmarkFlush measures building the metrics of 600 series (one op is
 // one flush, cumulative).
 func BenchmarkFlush(b *testing.B) {
-	e := newEnv(&testing.T{}, func(c *Config) { c.Dimensions = []Dimension{{Name: "http.method"}} }, nil)
+	e := newEnv(b, func(c *Config) { c.Dimensions = []Dimension{{Name: "http.method"}} }, nil)
 	_ = e.k.ConsumeTraces(context.Background(), benchTraces(1000))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -190,7 +190,7 @@ type env struct {
 }
 
 // newEnv makes a connector (not started) with cfg edited by edit.
-func newEnv(t *testing.T, edit func(*Config), mem *memlimit.Limiter) *env {
+func newEnv(t testing.TB, edit func(*Config), mem *memlimit.Limiter) *env {
 	t.Helper()
 	cfg := createDefaultConfig()
 	if edit != nil {
