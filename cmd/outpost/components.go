@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/outpost-edge/outpost/connectors/forwardconnector"
+	"github.com/outpost-edge/outpost/connectors/spanmetricsconnector"
 	"github.com/outpost-edge/outpost/exporters/debugexporter"
 	"github.com/outpost-edge/outpost/exporters/fileexporter"
 	"github.com/outpost-edge/outpost/exporters/jaegerexporter"
@@ -61,6 +62,7 @@ func components() pipeline.Factories {
 	}
 	for _, c := range []pipeline.ConnectorFactory{
 		forwardconnector.NewFactory(),
+		spanmetricsconnector.NewFactory(),
 	} {
 		f.Connectors[c.Type] = c
 	}
