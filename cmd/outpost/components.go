@@ -12,6 +12,7 @@ import (
 	"github.com/outpost-edge/outpost/processors/batchprocessor"
 	"github.com/outpost-edge/outpost/processors/cardinalitylimitprocessor"
 	"github.com/outpost-edge/outpost/processors/logdedupprocessor"
+	"github.com/outpost-edge/outpost/processors/probabilisticsamplerprocessor"
 	"github.com/outpost-edge/outpost/processors/throttleprocessor"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
 )
@@ -34,6 +35,7 @@ func components() pipeline.Factories {
 		batchprocessor.NewFactory(),
 		cardinalitylimitprocessor.NewFactory(),
 		logdedupprocessor.NewFactory(),
+		probabilisticsamplerprocessor.NewFactory(),
 		throttleprocessor.NewFactory(),
 	} {
 		f.Processors[p.Type] = p

@@ -70,6 +70,8 @@ type Metrics struct {
 
 	// Reduce holds the metrics of the stateful reducing processors.
 	Reduce *ReduceMetrics
+	// Sampling holds the metrics of the sampling processors.
+	Sampling *SamplingMetrics
 
 	BuildInfo     *prometheus.GaugeVec   // version, revision, config_hash
 	ConfigReloads *prometheus.CounterVec // result
@@ -204,6 +206,7 @@ func New() *Metrics {
 		Family{Name: "outpost_build_info", Help: "Always 1; labels give the version and revision of the binary and a hash of the running configuration."},
 	)
 	m.Reduce = m.newReduceMetrics()
+	m.Sampling = m.newSamplingMetrics()
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
