@@ -18,9 +18,9 @@ import (
 type priority uint8
 
 const (
-	priorityNone   priority = iota // absent, negative or not a number
-	priorityKeep                   // > 0: always keep
-	priorityDiscard                // 0: always drop
+	priorityNone    priority = iota // absent, negative or not a number
+	priorityKeep                    // > 0: always keep
+	priorityDiscard                 // 0: always drop
 )
 
 func spanPriority(attrs pcommon.Map) priority {
