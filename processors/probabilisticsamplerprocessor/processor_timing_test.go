@@ -17,7 +17,7 @@ import (
 
 type nopTraces struct{}
 
-func (nopTraces) Capabilities() consumer.Capabilities              { return consumer.Capabilities{} }
+func (nopTraces) Capabilities() consumer.Capabilities                { return consumer.Capabilities{} }
 func (nopTraces) ConsumeTraces(context.Context, ptrace.Traces) error { return nil }
 
 type nopLogs struct{}
