@@ -37,6 +37,11 @@ func newLogsProcessor(set pipeline.Settings, cfg pipeline.Config, next consumer.
 	if err != nil {
 		return nil, err
 	}
+	if conf.FromAttribute != "" && conf.AttributeSource == SourceTraceID && conf.LogsWithoutTraceID == UntracedKeep {
+		// The Collector would hash it for records without a trace id.
+		c.logger.Warn("probabilistic_sampler: from_attribute is not used: records without a trace id are kept (logs_without_trace_id: keep); set logs_without_trace_id: sample to sample them by it",
+			"processor", set.ID.String(), "from_attribute", conf.FromAttribute)
+	}
 	return &logsProcessor{
 		common:         c,
 		next:           next,
