@@ -1,7 +1,6 @@
 package probabilisticsamplerprocessor
 
 import (
-	"fmt"
 	"math"
 	"testing"
 
@@ -251,11 +250,4 @@ func TestHashSeedTraceState(t *testing.T) {
 			t.Errorf("%s in hash_seed mode: kept %d, dropped %v", ts, len(e.sink.spans()), dropped)
 		}
 	}
-}
-
-func ExampleConfig() {
-	c := config(10, nil)
-	s := newSampler(c, false)
-	fmt.Println(s.mode, s.baseTV, s.base.AdjustedCount())
-	// Output: proportional e666 9.99938968568813
 }
