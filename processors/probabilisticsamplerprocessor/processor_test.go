@@ -2,6 +2,7 @@ package probabilisticsamplerprocessor
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -410,4 +411,30 @@ func FuzzSpanTraceState(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRandomFlag: randomness taken from trace ids without the W3C random
+// flag is logged once per processor; with the flag, not at all.
+func TestRandomFlag(t *testing.T) {
+	for _, tc := range []struct {
+		flags uint32
+		want  int
+	}{{0x1, 1}, {0x3, 0}} {
+		var buf strings.Builder
+		set := pipeline.Settings{ID: pipeline.MustID(Type), Logger: slog.New(slog.NewTextHandler(&buf, nil))}
+		p, err := newTracesProcessor(set, config(100, nil), &traceSink{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			td := oneSpan(pcommon.TraceID{1, byte(i)}, "", nil)
+			td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).SetFlags(tc.flags)
+			if err := p.ConsumeTraces(t.Context(), td); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := strings.Count(buf.String(), "W3C random flag"); got != tc.want {
+			t.Errorf("flags %#x: %d warnings, want %d:\n%s", tc.flags, got, tc.want, buf.String())
+		}
+	}
 }
