@@ -16,6 +16,7 @@ import (
 	"github.com/outpost-edge/outpost/processors/cardinalitylimitprocessor"
 	"github.com/outpost-edge/outpost/processors/filterprocessor"
 	"github.com/outpost-edge/outpost/processors/logdedupprocessor"
+	"github.com/outpost-edge/outpost/processors/probabilisticsamplerprocessor"
 	"github.com/outpost-edge/outpost/processors/redactionprocessor"
 	"github.com/outpost-edge/outpost/processors/resourceprocessor"
 	"github.com/outpost-edge/outpost/processors/throttleprocessor"
@@ -40,6 +41,7 @@ func components() pipeline.Factories {
 		batchprocessor.NewFactory(),
 		cardinalitylimitprocessor.NewFactory(),
 		logdedupprocessor.NewFactory(),
+		probabilisticsamplerprocessor.NewFactory(),
 		throttleprocessor.NewFactory(),
 		attributesprocessor.NewFactory(),
 		resourceprocessor.NewFactory(),
