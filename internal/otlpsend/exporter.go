@@ -89,9 +89,12 @@ var (
 // New returns an exporter sending through tr. It starts nothing: Start
 // does.
 func New(set pipeline.Settings, tr Transport, o Options) (*Exporter, error) {
+	// The body is encoded uncompressed: the Output compresses it once
+	// per wire request, after merging queued records (wire).
 	enc := encoder{encoding: o.Encoding}
+	var wire *bodyCompressor
 	if o.Compression != CompressionNone && o.Compression != "" {
-		enc.compressor = newBodyCompressor(o.Compression, o.FastestZstd)
+		wire = newBodyCompressor(o.Compression, o.FastestZstd)
 	}
 	c := common{o.Timeout, o.Retry, o.Queue, o.Priority}
 	if set.Logger == nil {
@@ -108,7 +111,7 @@ func New(set pipeline.Settings, tr Transport, o Options) (*Exporter, error) {
 		}
 		e.lanes = cl
 	}
-	out, err := sender.NewOutput(sender.OutputSettings{
+	oset := sender.OutputSettings{
 		Exporter:  e.id,
 		Logger:    set.Logger,
 		Telemetry: set.Telemetry,
@@ -121,7 +124,12 @@ func New(set pipeline.Settings, tr Transport, o Options) (*Exporter, error) {
 		Timeout:   c.timeout,
 		Send:      tr.Send,
 		Split:     SplitRequest,
-	})
+		Mergeable: o.Encoding != sender.EncodingJSON,
+	}
+	if wire != nil {
+		oset.Compress, oset.Compression = wire.compress, wire.name
+	}
+	out, err := sender.NewOutput(oset)
 	if err != nil {
 		return nil, err
 	}

@@ -181,6 +181,19 @@ type Record struct {
 	Encoding    string
 	Compression string
 	Body        []byte
+	// RawSize is the size of Body with Compression undone (0 to 2^32-1),
+	// so that a sender can bound a merged request without decompressing;
+	// 0 when unknown (records of format version 1).
+	RawSize int
+	// Mergeable says that Body, decompressed, concatenates with the
+	// decompressed Body of any other Mergeable record of the same Signal
+	// and Encoding into one valid request (protobuf messages whose fields
+	// are all repeated). Opaque to the queue.
+	Mergeable bool
+	// WireReady says that Body is ready to send as it is, Compression
+	// naming its content encoding; otherwise Compression is only how the
+	// body is stored. Records of format version 1 read as WireReady.
+	WireReady bool
 }
 
 // The errors of Append and Read. Test with errors.Is: they may be wrapped
