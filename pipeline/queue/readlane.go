@@ -9,8 +9,8 @@ import (
 // a request with consecutive records of one lane (see pipeline/sender).
 // It does not wait past until: with until not after now it only takes a
 // record that is ready. It returns nil, nil when until passes, or as soon
-// as a more important lane has a record to read (the reader should send
-// what it has and Read again). Otherwise it behaves as Read: records older
+// as a more important lane has a record to read, even if lane has more
+// (the reader should send what it has and Read again). Otherwise it behaves as Read: records older
 // than MaxAge are dropped, and it returns ctx's error or ErrClosed.
 func (q *Queue) ReadLane(ctx context.Context, lane Lane, until time.Time) (*Delivery, error) {
 	if lane >= NumLanes {
@@ -31,6 +31,13 @@ func (q *Queue) ReadLane(ctx context.Context, lane Lane, until time.Time) (*Deli
 			q.mu.Unlock()
 			return nil, ErrClosed
 		}
+		for i := range lane {
+			if q.lanes[i].hasUnreadLocked() {
+				// More important data first.
+				q.mu.Unlock()
+				return nil, nil
+			}
+		}
 		var d *Delivery
 		l := &q.lanes[lane]
 		if l.retryAt.IsZero() || !time.Now().Before(l.retryAt) {
@@ -40,22 +47,13 @@ func (q *Queue) ReadLane(ctx context.Context, lane Lane, until time.Time) (*Deli
 			q.advanceLocked(l)
 			q.publishLocked(l)
 		}
-		more := false
-		if d == nil {
-			for i := range lane {
-				if q.lanes[i].hasUnreadLocked() {
-					more = true
-					break
-				}
-			}
-		}
 		wake := q.wake
 		q.mu.Unlock()
 		if d != nil {
 			return d, nil
 		}
 		wait := time.Until(until)
-		if more || wait <= 0 {
+		if wait <= 0 {
 			return nil, nil
 		}
 		if timer == nil {
