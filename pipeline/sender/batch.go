@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -20,6 +22,56 @@ const ReasonUndecodable = "undecodable"
 // maxKeptMergeBuffer is the largest merge buffer a sender keeps between
 // requests.
 const maxKeptMergeBuffer = 8 << 20
+
+// maxBudgetShare bounds a merged request, under an uplink budget, to the
+// bytes the budget lets through in this time at its rate. A request that
+// waits for the budget cannot give way to more important data that comes
+// meanwhile, so a large request on a thin uplink (a 3 MiB request is
+// minutes of a 16 KiB/s budget) would hold the high lane back that long.
+const maxBudgetShare = 100 * time.Millisecond
+
+// ratioEstimate is the compressed/raw size ratio of the last request of a
+// signal, to turn the budget's bytes (compressed) into a bound on the raw
+// bytes merged; 1 until a request was compressed.
+type ratioEstimate struct{ bits atomic.Uint64 }
+
+func (r *ratioEstimate) get() float64 {
+	if b := r.bits.Load(); b != 0 {
+		return math.Float64frombits(b)
+	}
+	return 1
+}
+
+func (r *ratioEstimate) set(compressed, raw int) {
+	if raw > 0 && compressed > 0 {
+		r.bits.Store(math.Float64bits(min(float64(compressed)/float64(raw), 1)))
+	}
+}
+
+// ratio returns the estimate of sig.
+func (o *Output) ratio(sig string) *ratioEstimate {
+	switch pipeline.Signal(sig) {
+	case pipeline.SignalTraces:
+		return &o.ratios[0]
+	case pipeline.SignalMetrics:
+		return &o.ratios[1]
+	}
+	return &o.ratios[2]
+}
+
+// rawBound is the most raw bytes a request of sig may merge: max_bytes,
+// and under an uplink budget about maxBudgetShare of its rate.
+func (o *Output) rawBound(sig string) int {
+	bound := int(o.set.Queue.Batch.MaxBytes)
+	if o.budget == nil {
+		return bound
+	}
+	if rate := o.budget.Rate(); rate > 0 {
+		share := rate * maxBudgetShare.Seconds() / o.ratio(sig).get()
+		bound = min(bound, max(int(share), 1))
+	}
+	return bound
+}
 
 // drain is one sender: it reads records, most important lane first,
 // merges consecutive records of the lane into one request (collect), and
@@ -75,19 +127,26 @@ func (o *Output) collect(ctx context.Context, first *queue.Delivery) (batch []*q
 		return batch, nil, nil
 	}
 	items, size := r.Items, r.RawSize
+	maxBytes := o.rawBound(r.Signal)
 	now := time.Now()
 	created := r.Created
 	if created.After(now) {
 		created = now // a clock that went back: do not wait longer than flush_timeout
 	}
 	deadline := created.Add(cfg.FlushTimeout)
-	for items < cfg.MaxSize && size < int(cfg.MaxBytes) {
+	for items < cfg.MaxSize && size < maxBytes {
 		until := now // take only what is ready
-		if items < cfg.MinSize {
-			until = deadline
+		rctx := ctx
+		// The high lane never waits for company: its data is the urgent
+		// and the small part.
+		if items < cfg.MinSize && r.Lane != queue.LaneHigh && o.flushCtx.Err() == nil {
+			until, rctx = deadline, o.flushCtx // a wait that a shutdown flush ends
 		}
-		d, err := o.q.ReadLane(ctx, r.Lane, until)
+		d, err := o.q.ReadLane(rctx, r.Lane, until)
 		if err != nil {
+			if ctx.Err() == nil && o.flushCtx.Err() != nil && !errors.Is(err, queue.ErrClosed) {
+				break // draining a memory queue: send what is here
+			}
 			return batch, nil, err
 		}
 		if d == nil {
@@ -95,7 +154,7 @@ func (o *Output) collect(ctx context.Context, first *queue.Delivery) (batch []*q
 		}
 		dr := &d.Record
 		if !dr.Mergeable || dr.WireReady || dr.Signal != r.Signal || dr.Encoding != r.Encoding ||
-			items+dr.Items > cfg.MaxSize || size+dr.RawSize > int(cfg.MaxBytes) {
+			items+dr.Items > cfg.MaxSize || size+dr.RawSize > maxBytes {
 			return batch, d, nil
 		}
 		batch = append(batch, d)
@@ -234,6 +293,7 @@ func (s *recordSet) build(lo, hi int) (Request, error) {
 	if err != nil {
 		return Request{}, fmt.Errorf("compress %d-byte %s request: %w", len(raw), first.Signal, err)
 	}
+	s.o.ratio(first.Signal).set(len(body), len(raw))
 	r.Body, r.Compression = body, s.o.set.Compression
 	return r, nil
 }

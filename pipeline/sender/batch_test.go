@@ -27,6 +27,7 @@ import (
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
 	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/pipeline/queue"
+	"github.com/outpost-edge/outpost/pipeline/uplink"
 )
 
 // The tests of merging queued records into wire requests (batch.go).
@@ -437,11 +438,20 @@ func TestBatchBacklogIsNotDelayed(t *testing.T) {
 
 // TestBatchLanesNeverMix: records of different lanes never share a
 // request, and the more important lane goes first; a record of a more
-// important lane ends the wait for a less important one's batch.
+// important lane ends the wait for a less important one's batch; the
+// high lane never waits for company.
 func TestBatchLanesNeverMix(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := &sink{t: t}
-		o := batchOutput(t, selftelemetry.New(), "", BatchConfig{MinSize: 1000, MaxSize: 1000, MaxBytes: 1 << 20, FlushTimeout: 10 * time.Second}, s.send)
+		// The first request (low0, cut short by the high record) is held
+		// at the far side until every record is queued.
+		gate := make(chan struct{})
+		var first sync.Once
+		send := func(ctx context.Context, r Request) error {
+			first.Do(func() { <-gate })
+			return s.send(ctx, r)
+		}
+		o := batchOutput(t, selftelemetry.New(), "", BatchConfig{MinSize: 1000, MaxSize: 1000, MaxBytes: 1 << 20, FlushTimeout: 10 * time.Second}, send)
 		start := time.Now()
 		putBody(t, o, queue.LaneLow, pipeline.SignalTraces, 3, tracesBody(t, "low0", 3))
 		time.Sleep(time.Second)
@@ -450,6 +460,7 @@ func TestBatchLanesNeverMix(t *testing.T) {
 			putBody(t, o, queue.LaneNormal, pipeline.SignalTraces, 3, tracesBody(t, fmt.Sprintf("normal%d", i), 3))
 			putBody(t, o, queue.LaneLow, pipeline.SignalTraces, 3, tracesBody(t, fmt.Sprintf("low%d", i+1), 3))
 		}
+		close(gate)
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		mustNil(t, o.Shutdown(context.Background()))
@@ -470,8 +481,13 @@ func TestBatchLanesNeverMix(t *testing.T) {
 		if reqs[0].names[0] != "low0-0" || reqs[0].at.Sub(start) != time.Second || len(reqs[0].names) != 3 {
 			t.Errorf("first request %v at %v, want low0 alone at 1s", reqs[0].names, reqs[0].at.Sub(start))
 		}
-		if !strings.HasPrefix(reqs[1].names[0], "high") || len(reqs[1].names) != 9 {
-			t.Errorf("second request %v, want the 3 high records", reqs[1].names)
+		// The high lane does not wait for company; the others wait for
+		// flush_timeout from their creation (1s + 10s).
+		if !strings.HasPrefix(reqs[1].names[0], "high") || len(reqs[1].names) != 9 || reqs[1].at.Sub(start) != time.Second {
+			t.Errorf("second request %v at %v, want the 3 high records at 1s", reqs[1].names, reqs[1].at.Sub(start))
+		}
+		if !strings.HasPrefix(reqs[2].names[0], "normal") || reqs[2].at.Sub(start) != 11*time.Second {
+			t.Errorf("third request %v at %v, want the normal records at 11s", reqs[2].names, reqs[2].at.Sub(start))
 		}
 	})
 }
@@ -752,5 +768,88 @@ func TestBatchConfigValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("got %v, want %q", err, tc.want)
 		}
+	}
+}
+
+// TestBatchMemoryQueueShutdownFlushes: draining a memory queue at
+// shutdown does not wait for flush_timeout: the senders send what they
+// hold at once.
+func TestBatchMemoryQueueShutdownFlushes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &sink{t: t}
+		tel := selftelemetry.New()
+		o := batchOutput(t, tel, "", BatchConfig{MinSize: 1000, MaxSize: 1000, MaxBytes: 1 << 20, FlushTimeout: time.Hour}, s.send)
+		putBody(t, o, queue.LaneNormal, pipeline.SignalTraces, 3, tracesBody(t, "m", 3))
+		time.Sleep(time.Second)
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		mustNil(t, o.Shutdown(ctx))
+		t.Logf("memory queue with flush_timeout 1h drained at shutdown in %v: %d request(s)", time.Since(start), len(s.requests()))
+		if len(s.requests()) != 1 || time.Since(start) > 20*time.Millisecond {
+			t.Fatalf("%d requests after %v; want the record sent at once", len(s.requests()), time.Since(start))
+		}
+		if got := metric(t, tel, "outpost_exporter_sent_items_total", pipeline.SignalTraces, ""); got != 3 {
+			t.Errorf("sent %g, want 3", got)
+		}
+	})
+}
+
+// TestBatchRequestsStaySmallUnderABudget: under an uplink budget a merged
+// request is kept to about 100 ms of the budget's rate (compressed), so
+// that a request waiting for the budget holds a more important lane back
+// no longer; without a binding budget all records merge.
+func TestBatchRequestsStaySmallUnderABudget(t *testing.T) {
+	for _, rate := range []int64{1 << 20, 4 << 10} {
+		t.Run(fmt.Sprintf("%dB/s", rate), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tel := selftelemetry.New()
+				s := &sink{t: t}
+				dir := t.TempDir()
+				var reqs []Request
+				for i := range 40 {
+					reqs = append(reqs, Request{Signal: pipeline.SignalTraces, Items: 20, Body: tracesBody(t, fmt.Sprintf("r%d", i), 20), Encoding: EncodingProto})
+				}
+				prefill(t, dir, queue.LaneNormal, reqs...)
+				qc := DefaultQueueConfig()
+				qc.Batch = BatchConfig{MinSize: 0, MaxSize: 10000, MaxBytes: 1 << 20}
+				budget := uplink.New(uplink.Config{BytesPerSecond: rate}, tel)
+				o, err := NewOutput(OutputSettings{Exporter: "exp", Telemetry: tel, Dir: dir, Queue: qc, Retry: quickRetry(), Send: s.send,
+					Compress: testZstd, Compression: "zstd", Mergeable: true, Uplink: budget})
+				if err != nil {
+					t.Fatal(err)
+				}
+				mustNil(t, o.Start())
+				time.Sleep(time.Minute)
+				synctest.Wait()
+				mustNil(t, o.Shutdown(context.Background()))
+				got := s.requests()
+				var sizes, bodies []int
+				items := 0
+				for _, r := range got {
+					sizes = append(sizes, len(r.names))
+					bodies = append(bodies, r.body)
+					items += len(r.names)
+				}
+				t.Logf("budget %d B/s: 40 records of 20 spans in %d requests, spans %v, compressed bytes %v", rate, len(got), sizes, bodies)
+				if items != 800 {
+					t.Fatalf("%d spans delivered, want 800", items)
+				}
+				share := int(float64(rate) * maxBudgetShare.Seconds())
+				for i, r := range got {
+					// One record always goes; more only within about the
+					// share (the ratio is the previous request's estimate).
+					if len(r.names) > 20 && r.body > 2*share {
+						t.Errorf("request %d: %d compressed bytes of %d spans, over twice the budget share %d", i, r.body, len(r.names), share)
+					}
+				}
+				if rate == 1<<20 && len(got) != 1 {
+					t.Errorf("%d requests under an ample budget, want 1", len(got))
+				}
+				if rate == 4<<10 && len(got) < 5 {
+					t.Errorf("%d requests under a thin budget, want at least 5", len(got))
+				}
+			})
+		})
 	}
 }

@@ -20,7 +20,7 @@ type BatchConfig struct {
 	// MinSize is the number of items a sender waits for, at most
 	// FlushTimeout, before it sends a request; a request is sent at once
 	// when MinSize items or more are queued, or more important data is
-	// waiting. Default 8192; 0 never waits.
+	// waiting. The high lane never waits. Default 8192; 0 never waits.
 	MinSize int `yaml:"min_size"`
 	// MaxSize bounds the items of one request: records are added while the
 	// sum stays at or below it. A record larger than MaxSize on its own is
@@ -29,10 +29,14 @@ type BatchConfig struct {
 	// MaxBytes bounds the uncompressed body of one request (the far
 	// side's receive limit is on it: 4 MiB by default for gRPC servers,
 	// Loki and Prometheus alike). Default 3MiB. A record larger on its own
-	// is sent alone.
+	// is sent alone. Under an uplink budget a request is also kept to about
+	// 100 ms of the budget's rate (compressed; the ratio of the previous
+	// request estimates it), since a request waiting for the budget holds
+	// more important data back.
 	MaxBytes configs.ByteSize `yaml:"max_bytes"`
-	// FlushTimeout is how long a record may wait, from its creation, for
-	// others to join it while fewer than MinSize items are queued.
+	// FlushTimeout is how long a record (of the normal or low lane) may
+	// wait, from its creation, for others to join it while fewer than
+	// MinSize items are queued.
 	// Default 1s; 0 sends what is queued at once.
 	FlushTimeout time.Duration `yaml:"flush_timeout"`
 }

@@ -81,9 +81,16 @@ type Output struct {
 	heldLease *queue.Lease // the Registry's reference to q
 	release   func() error // drops the queue reference
 	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	started   bool
-	stopped   bool
+	// flushCtx, a child of the senders' context, is cancelled when a memory
+	// queue is drained at shutdown: senders then stop waiting for records
+	// to merge (flush_timeout) and send what they have.
+	flushCtx context.Context
+	flush    context.CancelFunc
+	// ratios estimate each signal's compression (traces, metrics, logs).
+	ratios  [3]ratioEstimate
+	wg      sync.WaitGroup
+	started bool
+	stopped bool
 }
 
 // NewOutput checks the settings and makes an Output; Start opens the queue.
@@ -184,6 +191,7 @@ func (o *Output) Start() error {
 	o.heldLease, o.q, o.release = lease, lease.Queue(), lease.Release
 	ctx, cancel := context.WithCancel(context.Background())
 	o.cancel = cancel
+	o.flushCtx, o.flush = context.WithCancel(ctx)
 	for range cfg.Consumers {
 		o.wg.Go(func() { o.drain(ctx) })
 	}
@@ -284,6 +292,7 @@ func (o *Output) Shutdown(ctx context.Context) error {
 	handover := lease != nil && lease.Shared()
 	memory := q != nil && queue.Kind(o.set.Queue.Kind) == queue.KindMemory && !handover
 	if memory {
+		o.flush()
 		o.waitEmpty(ctx, q)
 	}
 	// Stop reading, let attempts on the wire finish (a request the far side
