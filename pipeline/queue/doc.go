@@ -85,6 +85,12 @@
 // bodies compressed with s2 (Compression "s2", neither flag wire-ready)
 // and marks those of protobuf requests that concatenate as mergeable.
 //
+// A record never spans segments. The active segment of a lane is sealed
+// when the next record would take it past the segment size,
+// clamp(MaxBytes/16, 64 KiB, 16 MiB); a record larger than that gets a
+// segment of its own. Appends after Open always go to a new segment, so a
+// segment is written by one process only.
+//
 // # How bodies are stored: the trade-off
 //
 // A sender merges queued bodies into one request and compresses that once
@@ -92,32 +98,31 @@
 // between raw protobuf and a fast codec per record. Measured with
 // BenchmarkStorageAppend and BenchmarkStorageMergeAndSend
 // (pipeline/sender/storage_bench_test.go: OTLP spans as an SDK makes them,
-// random ids; one shared 2-core machine, so CPU figures are ±30%):
+// random trace and span ids; append = compress and Append to a disk queue
+// under fsync: interval; merge+send = decompress the records of an
+// 8200-span request, concatenate, compress once with zstd fastest for the
+// wire). The machine is 2 cores shared with other builds, so CPU figures
+// move by ±50% between runs; bytes are exact. Two runs, the second the
+// median of three under heavier load:
 //
-//	stored as          disk bytes/span       append CPU/span      merge+send CPU/span
-//	                   (2-span / 100-span    (2-span / 100-span   (8200 spans, zstd
-//	                    records)              records)             fastest for the wire)
-//	raw protobuf       321 / 195             4.6 / 0.48 µs        2.5 µs
-//	s2 (chosen)        244 / 62              6.5 / 1.8 µs         2.3 µs
-//	snappy             247 / 61              7.3 / 2.3 µs         2.3 µs
-//	zstd fastest       239 / 52              30 / 4.2 µs          2.7 µs
+//	stored as        disk B/span          append CPU/span          merge+send CPU/span
+//	                 100-span / 2-span    100-span / 2-span        (wire: 46.3 B/span)
+//	                 records              records, run 1 | run 2   run 1 | run 2
+//	raw protobuf     195 / 321            0.48 / 4.6 | 0.95 / 8.0 µs   2.5 | 13 µs (noise)
+//	s2 (chosen)       62 / 244            1.8 / 6.5 | 4.0 / 15 µs      2.3 | 1.2 µs
+//	snappy            61 / 247            2.3 / 7.3 | 4.3 / 19 µs      2.3 | 1.8 µs
+//	zstd fastest      52 / 239            4.2 / 30  | 5.3 / 34 µs      2.7 | 3.5 µs
 //
-// (Figures of a first run; see STORAGE-FIGURES below for the run quoted in
-// the change that chose them.) s2 stores a third of the raw bytes for
-// batch-sized records at about 1.3 µs a span, so a 256 MiB queue holds
-// three times the backlog, and a replay reads a third of the bytes from
-// disk; decompressing s2 runs at GB/s, so replay stays bound by the disk
-// and the uplink, and merge+send is dominated by the wire compression,
-// whatever the storage. zstd would save another 15% of disk at 2-5 times
-// the CPU of s2 on the acknowledgement path. For records of a couple of
-// spans (no batch processor) the per-record framing and the write dominate
-// and the codecs differ little.
-//
-// A record never spans segments. The active segment of a lane is sealed
-// when the next record would take it past the segment size,
-// clamp(MaxBytes/16, 64 KiB, 16 MiB); a record larger than that gets a
-// segment of its own. Appends after Open always go to a new segment, so a
-// segment is written by one process only.
+// s2 stores a third of the raw bytes for batch-sized records, for about
+// 1.3 µs a span more than raw on the acknowledgement path (run 1): a 256 MiB
+// queue holds three times the backlog, a replay reads a third of the
+// bytes from disk, and fsync writes a third. Decompressing s2 runs at
+// GB/s, so a replay stays bound by the disk and the uplink, and merge+send
+// is dominated by the wire compression whatever the storage. zstd would
+// save another 15% of disk for 2 to 5 times the CPU of s2 at append.
+// Records of a couple of spans (no batch processor in front) cost more per
+// span in framing and write calls than in compression, and compress less
+// (no repetition within a record).
 //
 // # Cursor file
 //
