@@ -55,9 +55,9 @@
 // it in a sender.Output, the durable queue by default. Senders merge
 // consecutive bodies of one lane into one PushRequest (its one field,
 // streams, is repeated), snappy-compress it once and POST it, with
-// Content-Type application/x-protobuf, Content-Encoding snappy, User-Agent outpost, the configured headers,
-// when `tenant` is set X-Scope-OrgID, and when `auth` is set
-// Authorization.
+// Content-Type application/x-protobuf, Content-Encoding snappy,
+// User-Agent outpost, the configured headers, when `tenant` is set
+// X-Scope-OrgID, and when `auth` is set Authorization.
 //
 // # Client options
 //
