@@ -853,3 +853,58 @@ func TestBatchRequestsStaySmallUnderABudget(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchSeveralConsumers: three senders merge records of one lane at
+// once; every record is delivered once, counted once, and the cursor
+// passes them all (reopened, the queue delivers nothing again).
+func TestBatchSeveralConsumers(t *testing.T) {
+	dir := t.TempDir()
+	var reqs []Request
+	var want []string
+	for i := range 60 {
+		p := fmt.Sprintf("c%d", i)
+		want = append(want, names(p, 5)...)
+		reqs = append(reqs, Request{Signal: pipeline.SignalTraces, Items: 5, Body: tracesBody(t, p, 5), Encoding: EncodingProto})
+	}
+	prefill(t, dir, queue.LaneNormal, reqs...)
+	tel := selftelemetry.New()
+	s := &sink{t: t}
+	qc := DefaultQueueConfig()
+	qc.Consumers = 3
+	qc.Batch = BatchConfig{MinSize: 0, MaxSize: 50, MaxBytes: 1 << 20}
+	o, err := NewOutput(OutputSettings{Exporter: "exp", Telemetry: tel, Dir: dir, Queue: qc, Retry: quickRetry(), Send: s.send,
+		Compress: testZstd, Compression: "zstd", Mergeable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustNil(t, o.Start())
+	waitFor(t, 10*time.Second, "delivery", func() bool {
+		return metric(t, tel, "outpost_exporter_sent_items_total", pipeline.SignalTraces, "") >= 300
+	})
+	mustNil(t, o.Shutdown(context.Background()))
+	var got []string
+	var sizes []int
+	for _, r := range s.requests() {
+		got = append(got, r.names...)
+		sizes = append(sizes, len(r.names))
+	}
+	t.Logf("60 records of 5 spans, 3 senders, max_size 50: requests of %v spans", sizes)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) || metric(t, tel, "outpost_exporter_sent_items_total", pipeline.SignalTraces, "") != 300 {
+		t.Fatalf("delivered %d spans (want each of 300 once)", len(got))
+	}
+	for _, n := range sizes {
+		if n > 50 {
+			t.Fatalf("a request of %d spans, over max_size 50", n)
+		}
+	}
+	q, err := queue.Open(queue.Options{Kind: queue.KindDisk, Dir: dir, Limits: DefaultQueueConfig().limits()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if st := q.Stats()[queue.LaneNormal]; st.Records != 0 {
+		t.Fatalf("reopened queue holds %d records: the cursor did not pass them all", st.Records)
+	}
+}
