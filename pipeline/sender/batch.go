@@ -79,19 +79,13 @@ func (o *Output) rawBound(sig string) int {
 // still unsent when the Output stops go back to the queue (and, on disk,
 // stay there for the next run).
 func (o *Output) drain(ctx context.Context) {
-	var carry *queue.Delivery // read, but not of the last batch's kind
 	var scratch []byte
 	for {
-		first := carry
-		carry = nil
-		if first == nil {
-			d, err := o.q.Read(ctx)
-			if err != nil {
-				return // stopped, or the queue closed
-			}
-			first = d
+		first, err := o.q.Read(ctx)
+		if err != nil {
+			return // stopped, or the queue closed
 		}
-		batch, next, err := o.collect(ctx, first)
+		batch, err := o.collect(ctx, first)
 		if err != nil {
 			// Stopped while waiting for more: nothing was sent.
 			for _, d := range batch {
@@ -99,13 +93,9 @@ func (o *Output) drain(ctx context.Context) {
 			}
 			return
 		}
-		carry = next
 		var stopped bool
 		scratch, stopped = o.sendBatch(batch, scratch)
 		if stopped {
-			if carry != nil {
-				o.q.Nack(carry)
-			}
 			return
 		}
 	}
@@ -116,15 +106,15 @@ func (o *Output) drain(ctx context.Context) {
 // items and max_bytes uncompressed. It takes what is queued at once; while
 // fewer than min_size items are gathered it waits for more until
 // flush_timeout after first's creation, unless a more important lane has
-// data. A record it read that does not fit is returned as next, to start
-// the next request. On ctx's end it returns the records read and ctx's
-// error.
-func (o *Output) collect(ctx context.Context, first *queue.Delivery) (batch []*queue.Delivery, next *queue.Delivery, err error) {
-	batch = []*queue.Delivery{first}
+// data. A record it read that does not fit goes back to the queue (Nack),
+// first in its lane, so that the next Read still takes the most important
+// lane first. On ctx's end it returns the records read and ctx's error.
+func (o *Output) collect(ctx context.Context, first *queue.Delivery) ([]*queue.Delivery, error) {
+	batch := []*queue.Delivery{first}
 	cfg := o.set.Queue.Batch
 	r := &first.Record
 	if !r.Mergeable || r.WireReady || cfg.MaxSize <= 1 {
-		return batch, nil, nil
+		return batch, nil
 	}
 	items, size := r.Items, r.RawSize
 	maxBytes := o.rawBound(r.Signal)
@@ -147,7 +137,7 @@ func (o *Output) collect(ctx context.Context, first *queue.Delivery) (batch []*q
 			if ctx.Err() == nil && o.flushCtx.Err() != nil && !errors.Is(err, queue.ErrClosed) {
 				break // draining a memory queue: send what is here
 			}
-			return batch, nil, err
+			return batch, err
 		}
 		if d == nil {
 			break
@@ -155,13 +145,14 @@ func (o *Output) collect(ctx context.Context, first *queue.Delivery) (batch []*q
 		dr := &d.Record
 		if !dr.Mergeable || dr.WireReady || dr.Signal != r.Signal || dr.Encoding != r.Encoding ||
 			items+dr.Items > cfg.MaxSize || size+dr.RawSize > maxBytes {
-			return batch, d, nil
+			o.q.Nack(d)
+			break
 		}
 		batch = append(batch, d)
 		items += dr.Items
 		size += dr.RawSize
 	}
-	return batch, nil, nil
+	return batch, nil
 }
 
 // sendBatch sends the records of batch as one request and acknowledges
