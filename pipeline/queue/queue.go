@@ -165,8 +165,8 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Record is one ready-to-send request body and what the sender needs to
-// know about it.
+// Record is one request body, as its writer chose to store it (see
+// WireReady), and what the sender needs to know about it.
 type Record struct {
 	Lane Lane
 	// Created is persisted with nanosecond precision; the zero time means
