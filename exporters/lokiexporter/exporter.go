@@ -90,8 +90,10 @@ func newExporter(set pipeline.Settings, cfg *Config, client clientOptions) (*exp
 		Timeout:   cfg.Timeout,
 		Send:      e.http.send,
 		Split:     splitPush,
-		// PushRequest's one field, streams, is repeated: bodies concatenate.
+		// PushRequest's one field, streams, is repeated: bodies concatenate;
+		// mergePush also gathers the entries of equal streams.
 		Mergeable:   true,
+		Merge:       mergePush,
 		Compress:    compressSnappy,
 		Compression: compressionSnappy,
 	})

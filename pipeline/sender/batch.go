@@ -276,6 +276,17 @@ func (s *recordSet) build(lo, hi int) (Request, error) {
 		return r, nil
 	}
 	raw := s.raw[s.bounds[lo][0]:s.bounds[hi-1][1]]
+	if merge := s.o.set.Merge; merge != nil && hi-lo > 1 {
+		bodies := make([][]byte, 0, hi-lo)
+		for _, b := range s.bounds[lo:hi] {
+			bodies = append(bodies, s.raw[b[0]:b[1]])
+		}
+		merged, err := merge(nil, bodies)
+		if err != nil {
+			return Request{}, fmt.Errorf("merge %d %s records: %w", hi-lo, first.Signal, err)
+		}
+		raw = merged
+	}
 	if s.o.set.Compress == nil {
 		r.Body = raw
 		return r, nil

@@ -65,6 +65,12 @@ type OutputSettings struct {
 	// remote-write 1.0 WriteRequest, Loki PushRequest; not OTLP JSON).
 	// Senders then merge queued records (Queue.Batch).
 	Mergeable bool
+	// Merge, when set, makes one request body of the uncompressed bodies
+	// of several records (in order) instead of concatenating them, for a
+	// protocol whose far side handles a concatenation badly (Loki reports
+	// only one stream's refusal per push, so its exporter gathers the
+	// entries of equal streams). It appends to dst.
+	Merge func(dst []byte, bodies [][]byte) ([]byte, error)
 }
 
 // Output is what an exporter hands its ready-to-send Requests to: a queue
