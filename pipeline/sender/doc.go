@@ -53,7 +53,8 @@
 // creation while fewer than min_size items are queued, never when more
 // important data waits), and compresses it once with the exporter's wire
 // codec (OutputSettings.Compress). The merge is a concatenation of
-// decompressed bodies, never a decode. A Request refused for good for its
+// decompressed bodies, never a decode to pdata (an exporter may give its
+// own OutputSettings.Merge: Loki's gathers equal streams). A Request refused for good for its
 // data, or too large, is sent again in halves along record boundaries
 // before anything is counted (sendRecordHalves); a single record too large
 // is then split with the SplitFunc. Records of queue format version 1 are
