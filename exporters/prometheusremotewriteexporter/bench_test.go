@@ -130,7 +130,7 @@ func benchMetrics(resources, points int) pmetric.Metrics {
 // OTLP protobuf.
 func BenchmarkTranslate(b *testing.B) {
 	for _, size := range []struct {
-		name               string
+		name              string
 		resources, points int
 	}{{"large", 4, 100}, {"small", 1, 10}} {
 		md := benchMetrics(size.resources, size.points)
