@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafana/loki/pkg/push"
 	"github.com/klauspost/compress/snappy"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -271,4 +272,94 @@ func randomLogs(rng *rand.Rand, resources int) plog.Logs {
 		}
 	}
 	return ld
+}
+
+// TestTranslateReuse: a translator whose pooled translations and caches
+// have served other batches, concurrently, translates each batch to the
+// same bytes as a fresh one; and the caches stay within their bounds
+// when every batch brings new names.
+func TestTranslateReuse(t *testing.T) {
+	marshal := func(req push.PushRequest) []byte {
+		raw, err := req.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	inputs := []plog.Logs{benchLogs(200), edgeLogs(), benchLogs(3)}
+	for seed := range uint64(12) {
+		inputs = append(inputs, randomLogs(rand.New(rand.NewPCG(seed, 1)), 3))
+	}
+	cfg := cfgWith(func(c *Config) {
+		c.Labels = append(DefaultLabels(), Label{Attribute: "http.route"}, Label{Label: "n", Attribute: "n"})
+	})
+	want := make([][]byte, len(inputs))
+	for i, ld := range inputs {
+		want[i] = marshal(mustTranslator(t, cfg).translate(ld, testNow))
+	}
+	shared := mustTranslator(t, cfg)
+	done := make(chan error, 4)
+	for w := range 4 {
+		go func() {
+			for round := range 5 {
+				for k := range inputs {
+					i := (k + w + round) % len(inputs)
+					if got := marshal(shared.translate(inputs[i], testNow)); !bytes.Equal(got, want[i]) {
+						done <- fmt.Errorf("worker %d round %d: batch %d differs from a fresh translator's", w, round, i)
+						return
+					}
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("workers did not finish within a minute")
+		}
+	}
+
+	// Every batch with new attribute keys, label values and severity
+	// texts: the caches are emptied at their bounds, and the output
+	// stays right.
+	tr := mustTranslator(t, cfg)
+	for i := range 3 * maxCacheEntries / 100 {
+		ld := plog.NewLogs()
+		lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+		for j := range 100 {
+			lr := lrs.AppendEmpty()
+			lr.SetTimestamp(ts(time.Duration(j)))
+			lr.SetSeverityText(fmt.Sprintf("LEVEL%d", i*100+j))
+			lr.Attributes().PutInt("n", int64(i*100+j))
+			lr.Attributes().PutStr(fmt.Sprintf("key.%d", i*100+j), "v")
+		}
+		req := tr.translate(ld, testNow)
+		if len(req.Streams) != 100 {
+			t.Fatalf("batch %d: %d streams, want 100", i, len(req.Streams))
+		}
+		k := i*100 + 99
+		wantLabels := fmt.Sprintf(`{level="level%d", n="%d", service_name="unknown_service"}`, k, k)
+		wantMeta := fmt.Sprintf("key_%d", k)
+		found := false
+		for _, s := range req.Streams {
+			if s.Labels == wantLabels {
+				found = true
+				if md := s.Entries[0].StructuredMetadata; len(md) != 2 || md[1].Name != wantMeta {
+					t.Fatalf("batch %d: stream %s has metadata %v, want severity_text and %s", i, s.Labels, md, wantMeta)
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("batch %d: no stream %s", i, wantLabels)
+		}
+	}
+	tl := tr.get(testNow)
+	if n := len(tl.names) + len(tl.interned) + len(tl.lower); n > maxCacheEntries || tl.cached > maxCacheBytes {
+		t.Errorf("caches hold %d entries, %d bytes; bounds %d, %d", n, tl.cached, maxCacheEntries, maxCacheBytes)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/snappy"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -463,4 +464,81 @@ func randomMetrics(rng *rand.Rand, resources int) pmetric.Metrics {
 		}
 	}
 	return md
+}
+
+// TestTranslateReuse: a translator whose pooled scratch and caches have
+// served other batches, concurrently, translates each batch to the same
+// bytes as a fresh one; and the caches stay within their bounds when
+// every batch brings new names.
+func TestTranslateReuse(t *testing.T) {
+	marshal := func(b *batch) []byte {
+		raw, err := b.req.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	inputs := []pmetric.Metrics{benchMetrics(2, 20), edgeMetrics(), benchMetrics(1, 3)}
+	for seed := range uint64(12) {
+		inputs = append(inputs, randomMetrics(rand.New(rand.NewPCG(seed, 1)), 3))
+	}
+	cfg := func(c *Config) {
+		c.ResourceToTelemetryConversion = true
+		c.ExternalLabels = map[string]string{"site": "x"}
+	}
+	want := make([][]byte, len(inputs))
+	for i, md := range inputs {
+		want[i] = marshal(defaultTranslator(cfg).translate(md))
+	}
+	shared := defaultTranslator(cfg)
+	done := make(chan error, 4)
+	for w := range 4 {
+		go func() {
+			for round := range 5 {
+				for k := range inputs {
+					i := (k + w + round) % len(inputs)
+					if got := marshal(shared.translate(inputs[i])); !bytes.Equal(got, want[i]) {
+						done <- fmt.Errorf("worker %d round %d: batch %d differs from a fresh translator's", w, round, i)
+						return
+					}
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("workers did not finish within a minute")
+		}
+	}
+
+	// Every batch with new attribute keys and values: the caches are
+	// emptied at their bounds, and the output stays right.
+	tr := defaultTranslator(nil)
+	for i := range 3 * maxCacheEntries / 100 {
+		md, ms := metrics("service.name", "s")
+		dps := ms.AppendEmpty().SetEmptyGauge().DataPoints()
+		ms.At(0).SetName("g")
+		for j := range 100 {
+			dp := dps.AppendEmpty()
+			dp.SetTimestamp(nanos(t0))
+			dp.Attributes().PutInt(fmt.Sprintf("key.%d.%d", i, j), int64(i*1000+j))
+		}
+		b := tr.translate(md)
+		if len(b.req.Timeseries) != 100 {
+			t.Fatalf("batch %d: %d series, want 100", i, len(b.req.Timeseries))
+		}
+		if got, want := b.req.Timeseries[99].Labels[2], fmt.Sprintf("key_%d_99=%d", i, i*1000+99); got.Name+"="+got.Value != want {
+			t.Fatalf("batch %d: last series' label %s=%s, want %s", i, got.Name, got.Value, want)
+		}
+	}
+	s := tr.newBatch().s
+	if n := len(s.names) + len(s.metrics) + len(s.values) + len(s.floats); n > maxCacheEntries || s.cached > maxCacheBytes {
+		t.Errorf("caches hold %d entries, %d bytes; bounds %d, %d", n, s.cached, maxCacheEntries, maxCacheBytes)
+	}
 }
