@@ -153,10 +153,14 @@ type scratch struct {
 	hists    []pendingHistogram
 	exemps   []pendingExemplar
 	// The labels of the series and exemplars, and the spans and deltas
-	// of the histograms, that the pending lists point into.
-	lbuf []prompb.Label
-	sbuf []prompb.BucketSpan
-	dbuf []int64
+	// of the histograms, that the pending lists point into. lbuf becomes
+	// the request's labels as it is (copying labels costs write
+	// barriers): each batch starts a new one, with the length of the
+	// last as its capacity.
+	lbuf     []prompb.Label
+	lbufHint int
+	sbuf     []prompb.BucketSpan
+	dbuf     []int64
 	// ids holds the exemplars' trace and span IDs in hex; finish makes it
 	// one string and sets the label values of idLabels from it.
 	ids      []byte
@@ -165,9 +169,21 @@ type scratch struct {
 	attrs    []attr
 	promoted []prompb.Label
 	base     []prompb.Label
-	labels   []prompb.Label
 	exs      []pendingExemplar
+	exLabels []prompb.Label
 	num      []byte
+	key      []byte
+
+	// labels is the scratch base with __name__=prepName and, when
+	// prepExtra is set, prepExtra at labels[extraAt]: seriesFor reuses
+	// it for the series of one point that differ only in that value (a
+	// histogram's buckets). baseGen counts the changes of base; prepGen
+	// is the one labels was made from.
+	labels           []prompb.Label
+	prepName         string
+	prepExtra        string
+	extraAt          int
+	baseGen, prepGen int
 
 	names   map[string]labelName // attribute key → label name
 	metrics map[metricKey]*family
@@ -272,6 +288,7 @@ func (t *translator) newBatch() *batch {
 			metrics:  map[metricKey]*family{},
 			values:   map[string]string{},
 			floats:   map[uint64]string{},
+			prepGen:  -1,
 		}
 	}
 	return &batch{t: t, s: s, Dropped: map[string]int{}}
@@ -280,16 +297,15 @@ func (t *translator) newBatch() *batch {
 // release empties s of the batch's state and gives it back to t for the
 // next batch (the caches stay).
 func (t *translator) release(s *scratch) {
-	if len(s.points) > maxReusedEntries || len(s.index) > maxReusedEntries || len(s.lbuf) > maxReusedEntries {
+	if len(s.points) > maxReusedEntries || len(s.index) > maxReusedEntries || s.lbufHint > maxReusedEntries {
 		return
 	}
 	clear(s.series)
 	clear(s.samples)
 	clear(s.hists)
 	clear(s.exemps)
-	clear(s.lbuf)
 	s.series, s.samples, s.hists, s.exemps = s.series[:0], s.samples[:0], s.hists[:0], s.exemps[:0]
-	s.lbuf, s.sbuf, s.dbuf = s.lbuf[:0], s.sbuf[:0], s.dbuf[:0]
+	s.lbuf, s.sbuf, s.dbuf = nil, s.sbuf[:0], s.dbuf[:0]
 	s.ids, s.idLabels = s.ids[:0], s.idLabels[:0]
 	clear(s.index)
 	clear(s.points)
@@ -300,7 +316,9 @@ func (t *translator) release(s *scratch) {
 	clear(s.promoted)
 	clear(s.base)
 	clear(s.labels)
+	clear(s.exLabels)
 	clear(s.attrs)
+	s.prepName, s.prepExtra, s.prepGen = "", "", -1
 	t.scratch.Put(s)
 }
 
@@ -543,6 +561,7 @@ func (b *batch) withResource() {
 	}
 	sortLabels(base)
 	b.s.base = base
+	b.s.baseGen++
 }
 
 func has(ls []prompb.Label, name string) bool {
@@ -571,14 +590,15 @@ func set(ls []prompb.Label, name, value string) []prompb.Label {
 	return append(ls, prompb.Label{Name: name, Value: value})
 }
 
-// setSorted sets name to value in ls, sorted by name, keeping it sorted.
-func setSorted(ls []prompb.Label, name, value string) []prompb.Label {
+// setSorted sets name to value in ls, sorted by name, keeping it sorted;
+// it returns ls and the label's index.
+func setSorted(ls []prompb.Label, name, value string) ([]prompb.Label, int) {
 	i, found := slices.BinarySearchFunc(ls, name, func(l prompb.Label, n string) int { return strings.Compare(l.Name, n) })
 	if found {
 		ls[i].Value = value
-		return ls
+		return ls, i
 	}
-	return slices.Insert(ls, i, prompb.Label{Name: name, Value: value})
+	return slices.Insert(ls, i, prompb.Label{Name: name, Value: value}), i
 }
 
 func sortLabels(ls []prompb.Label) {
@@ -587,28 +607,21 @@ func sortLabels(ls []prompb.Label) {
 	}
 }
 
-var (
-	sepName  = []byte{0xff}
-	sepValue = []byte{0xfe}
-)
-
 // takePoint reports whether the point of family with the scratch base at
 // ts is the first of its series and timestamp in this batch (and
 // remembers it).
 func (b *batch) takePoint(family string, ts int64) bool {
-	var h xxhash.Digest
-	h.Reset()
-	_, _ = h.WriteString(family)
-	for _, l := range b.s.base {
-		_, _ = h.Write(sepName)
-		_, _ = h.WriteString(l.Name)
-		_, _ = h.Write(sepValue)
-		_, _ = h.WriteString(l.Value)
+	s := b.s
+	key := append(s.key[:0], family...)
+	for _, l := range s.base {
+		key = append(key, 0xff)
+		key = append(key, l.Name...)
+		key = append(key, 0xfe)
+		key = append(key, l.Value...)
 	}
-	var tsb [8]byte
-	binary.LittleEndian.PutUint64(tsb[:], uint64(ts))
-	_, _ = h.Write(tsb[:])
-	k := h.Sum64()
+	key = binary.LittleEndian.AppendUint64(key, uint64(ts))
+	s.key = key
+	k := xxhash.Sum64(key)
 	if _, dup := b.s.points[k]; dup {
 		return false
 	}
@@ -621,20 +634,26 @@ func (b *batch) takePoint(family string, ts int64) bool {
 // series is created on first use.
 func (b *batch) seriesFor(name, extraName, extraValue string) int32 {
 	s := b.s
-	s.labels = append(s.labels[:0], s.base...)
-	s.labels = setSorted(s.labels, "__name__", name)
-	if extraName != "" {
-		s.labels = setSorted(s.labels, extraName, extraValue)
+	if s.prepGen != s.baseGen || name != s.prepName || extraName != s.prepExtra {
+		s.labels = append(s.labels[:0], s.base...)
+		s.labels, _ = setSorted(s.labels, "__name__", name)
+		s.extraAt = -1
+		if extraName != "" {
+			s.labels, s.extraAt = setSorted(s.labels, extraName, extraValue)
+		}
+		s.prepGen, s.prepName, s.prepExtra = s.baseGen, name, extraName
+	} else if s.extraAt >= 0 {
+		s.labels[s.extraAt].Value = extraValue
 	}
-	var h xxhash.Digest
-	h.Reset()
+	key := s.key[:0]
 	for _, l := range s.labels {
-		_, _ = h.WriteString(l.Name)
-		_, _ = h.Write(sepName)
-		_, _ = h.WriteString(l.Value)
-		_, _ = h.Write(sepName)
+		key = append(key, l.Name...)
+		key = append(key, 0xff)
+		key = append(key, l.Value...)
+		key = append(key, 0xff)
 	}
-	k := h.Sum64()
+	s.key = key
+	k := xxhash.Sum64(key)
 	first, found := s.index[k]
 	if found {
 		// Labels with the same hash: the chain from first holds every
@@ -664,6 +683,9 @@ func (b *batch) seriesFor(name, extraName, extraValue string) int32 {
 
 // addLabels copies ls to lbuf.
 func (s *scratch) addLabels(ls []prompb.Label) span {
+	if s.lbuf == nil {
+		s.lbuf = make([]prompb.Label, 0, max(s.lbufHint, len(ls), 16))
+	}
 	sp := span{int32(len(s.lbuf)), int32(len(ls))}
 	s.lbuf = append(s.lbuf, ls...)
 	return sp
@@ -1059,7 +1081,7 @@ func (b *batch) exemplars(es pmetric.ExemplarSlice) []pendingExemplar {
 		default:
 			continue
 		}
-		ls := s.labels[:0]
+		ls := s.exLabels[:0]
 		runes := 0
 		// The IDs' values are set in finish, from one string for all.
 		var traceHex, spanHex span
@@ -1089,7 +1111,7 @@ func (b *batch) exemplars(es pmetric.ExemplarSlice) []pendingExemplar {
 			}
 		}
 		sortLabels(ls)
-		s.labels = ls
+		s.exLabels = ls
 		at := s.addLabels(ls)
 		for i, l := range ls {
 			switch {
@@ -1216,7 +1238,8 @@ func (b *batch) finish() {
 		return
 	}
 	ts := make([]prompb.TimeSeries, len(s.series))
-	labels := slices.Clone(s.lbuf)
+	labels := s.lbuf
+	s.lbufHint = len(labels)
 	if len(s.idLabels) > 0 {
 		ids := string(s.ids)
 		for _, l := range s.idLabels {
