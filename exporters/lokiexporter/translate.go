@@ -162,16 +162,23 @@ func (t *translator) put(tr *translation) {
 		return
 	}
 	clear(tr.streams)
-	clear(tr.stList)
-	clear(tr.entries)
-	clear(tr.meta)
 	clear(tr.values)
 	clear(tr.resVals)
-	clear(tr.resMeta)
-	clear(tr.scpMeta)
-	tr.stList, tr.entries, tr.meta, tr.arena = tr.stList[:0], tr.entries[:0], tr.meta[:0], tr.arena[:0]
-	tr.resMeta, tr.scpMeta = tr.resMeta[:0], tr.scpMeta[:0]
+	// entries and meta are long: their used part is what holds strings
+	// (and the few entries dedup cut from the last record's metadata,
+	// which stay). The short lists are cleared whole.
+	clear(tr.entries)
+	clear(tr.meta)
+	tr.entries, tr.meta, tr.arena = tr.entries[:0], tr.meta[:0], tr.arena[:0]
+	tr.stList, tr.resMeta, tr.scpMeta = reset(tr.stList), reset(tr.resMeta), reset(tr.scpMeta)
 	t.translations.Put(tr)
+}
+
+// reset empties s, up to its capacity, so that a pooled buffer keeps no
+// strings of the batch alive.
+func reset[T any](s []T) []T {
+	clear(s[:cap(s)])
+	return s[:0]
 }
 
 // translate maps ld to one PushRequest: one stream per distinct label set,

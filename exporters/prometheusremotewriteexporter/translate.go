@@ -119,11 +119,14 @@ func newTranslator(c *Config) *translator {
 // batch builds one WriteRequest. Samples of one series are merged into one
 // TimeSeries and put in time order when the request is finished.
 //
-// A batch allocates little per data point: the series' labels, samples,
-// exemplars and histograms (with their spans, deltas and counts) are
-// collected in flat, reused lists and copied, in finish, into one
-// allocation of the exact size each; label names, metric names, formatted
-// numbers and bucket bounds are translated once and cached (see scratch).
+// A batch allocates little per data point: the series' samples, exemplars
+// and histograms (with their spans, deltas and counts) are collected in
+// flat, reused lists and copied, in finish, into one allocation of the
+// exact size each; their labels go to one list that becomes the
+// request's; label names, metric names, formatted numbers and bucket
+// bounds are translated once and cached (see scratch). Of the request,
+// only the exemplars' trace and span IDs are strings the batch makes per
+// point, and they are cut from one string.
 type batch struct {
 	t   *translator
 	req prompb.WriteRequest
@@ -300,26 +303,29 @@ func (t *translator) release(s *scratch) {
 	if len(s.points) > maxReusedEntries || len(s.index) > maxReusedEntries || s.lbufHint > maxReusedEntries {
 		return
 	}
+	s.lbuf = nil // the request's now
+	// The long lists only grow during a batch: their used part is all
+	// there is to clear. The short ones are cleared whole.
 	clear(s.series)
 	clear(s.samples)
 	clear(s.hists)
 	clear(s.exemps)
 	s.series, s.samples, s.hists, s.exemps = s.series[:0], s.samples[:0], s.hists[:0], s.exemps[:0]
-	s.lbuf, s.sbuf, s.dbuf = nil, s.sbuf[:0], s.dbuf[:0]
-	s.ids, s.idLabels = s.ids[:0], s.idLabels[:0]
+	s.sbuf, s.dbuf, s.ids, s.idLabels = s.sbuf[:0], s.dbuf[:0], s.ids[:0], s.idLabels[:0]
+	s.meta, s.exs, s.promoted, s.base = reset(s.meta), reset(s.exs), reset(s.promoted), reset(s.base)
+	s.labels, s.exLabels, s.attrs = reset(s.labels), reset(s.exLabels), reset(s.attrs)
 	clear(s.index)
 	clear(s.points)
 	clear(s.families)
-	clear(s.meta)
-	s.meta = s.meta[:0]
-	clear(s.exs)
-	clear(s.promoted)
-	clear(s.base)
-	clear(s.labels)
-	clear(s.exLabels)
-	clear(s.attrs)
 	s.prepName, s.prepExtra, s.prepGen = "", "", -1
 	t.scratch.Put(s)
+}
+
+// reset empties s, up to its capacity, so that a pooled buffer keeps no
+// strings of the batch alive.
+func reset[T any](s []T) []T {
+	clear(s[:cap(s)])
+	return s[:0]
 }
 
 // reserve makes room in the caches for one more entry of size bytes:
@@ -1266,8 +1272,12 @@ func (b *batch) finish() {
 		all := make([]prompb.Histogram, len(s.hists))
 		spans := make([]prompb.BucketSpan, 0, len(s.sbuf))
 		deltas := make([]int64, 0, len(s.dbuf))
-		counts := make([]prompb.Histogram_CountInt, len(s.hists))
-		zeroCounts := make([]prompb.Histogram_ZeroCountInt, len(s.hists))
+		// The counts, as the oneof wrappers they must be, in one
+		// allocation.
+		counts := make([]struct {
+			count     prompb.Histogram_CountInt
+			zeroCount prompb.Histogram_ZeroCountInt
+		}, len(s.hists))
 		off := int32(0)
 		for i, st := range s.series {
 			if st.hists > 0 {
@@ -1277,8 +1287,9 @@ func (b *batch) finish() {
 		}
 		for i, p := range s.hists {
 			h := p.h
-			counts[i].CountInt, zeroCounts[i].ZeroCountInt = p.count, p.zeroCount
-			h.Count, h.ZeroCount = &counts[i], &zeroCounts[i]
+			c := &counts[i]
+			c.count.CountInt, c.zeroCount.ZeroCountInt = p.count, p.zeroCount
+			h.Count, h.ZeroCount = &c.count, &c.zeroCount
 			h.PositiveSpans, spans = tail(spans, s.sbuf, p.posSpans)
 			h.PositiveDeltas, deltas = tail(deltas, s.dbuf, p.posDeltas)
 			h.NegativeSpans, spans = tail(spans, s.sbuf, p.negSpans)
