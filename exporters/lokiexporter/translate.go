@@ -77,16 +77,22 @@ func newTranslator(cfg *Config) (*translator, error) {
 // what repeats from batch to batch: sanitised names, stream label
 // strings, formatted label values.
 type translation struct {
-	t        *translator
-	streams  map[string]int32 // stream label string → index in streamList
-	stList   []streamState
-	entries  []pendingEntry
-	meta     []metaItem // structured metadata of the entries
-	arena    []byte     // strings made by the translation; see span
-	values   []string   // label values of the record at hand, by rule
-	resVals  []string   // label values the resource decides, by rule
-	key      []byte     // stream label string being built
-	buf      []byte     // scratch for value strings
+	t       *translator
+	streams map[string]int32 // stream label string → index in streamList
+	stList  []streamState
+	entries []pendingEntry
+	// meta is the structured metadata of the entries, metaVal where the
+	// arena holds their values. meta becomes the request's as it is
+	// (copying costs write barriers): each batch starts a new one, with
+	// the length of the last as its capacity.
+	meta     []push.LabelAdapter
+	metaVal  []span
+	metaHint int
+	arena    []byte   // strings made by the translation; see span
+	values   []string // label values of the record at hand, by rule
+	resVals  []string // label values the resource decides, by rule
+	key      []byte   // stream label string being built
+	buf      []byte   // scratch for value strings
 	resMeta  []metaItem
 	scpMeta  []metaItem
 	seen     map[string]struct{}
@@ -158,18 +164,17 @@ func (t *translator) get(now time.Time) *translation {
 // put empties tr of its batch and keeps it for the next (the caches
 // stay).
 func (t *translator) put(tr *translation) {
-	if len(tr.entries) > maxReusedEntries || len(tr.meta) > maxReusedEntries || cap(tr.arena) > maxReusedArenaBytes {
+	if len(tr.entries) > maxReusedEntries || tr.metaHint > maxReusedEntries || cap(tr.arena) > maxReusedArenaBytes {
 		return
 	}
 	clear(tr.streams)
 	clear(tr.values)
 	clear(tr.resVals)
-	// entries and meta are long: their used part is what holds strings
-	// (and the few entries dedup cut from the last record's metadata,
-	// which stay). The short lists are cleared whole.
+	// entries is long and only grows during a batch: its used part is
+	// all there is to clear. The short lists are cleared whole.
 	clear(tr.entries)
-	clear(tr.meta)
-	tr.entries, tr.meta, tr.arena = tr.entries[:0], tr.meta[:0], tr.arena[:0]
+	tr.meta = nil // the request's now
+	tr.entries, tr.metaVal, tr.arena = tr.entries[:0], tr.metaVal[:0], tr.arena[:0]
 	tr.stList, tr.resMeta, tr.scpMeta = reset(tr.stList), reset(tr.resMeta), reset(tr.scpMeta)
 	t.translations.Put(tr)
 }
@@ -207,9 +212,12 @@ func (tr *translation) request() push.PushRequest {
 		}
 		return v
 	}
-	meta := make([]push.LabelAdapter, len(tr.meta))
-	for i, m := range tr.meta {
-		meta[i] = push.LabelAdapter{Name: m.name, Value: str(m.value, m.val)}
+	meta := tr.meta
+	tr.meta, tr.metaHint = nil, len(meta)
+	for i, at := range tr.metaVal {
+		if at.n > 0 {
+			meta[i].Value = arena[at.off : at.off+at.n]
+		}
 	}
 	entries := make([]push.Entry, len(tr.entries))
 	off := int32(0)
@@ -513,33 +521,52 @@ func (tr *translation) lineOf(body pcommon.Value) (string, span) {
 // sanitising) keeps its first, most specific value, and no name repeats a
 // label the stream has. It returns the entries' place in tr.meta.
 func (tr *translation) metadata(lr plog.LogRecord) span {
+	if tr.meta == nil {
+		tr.meta = make([]push.LabelAdapter, 0, max(tr.metaHint, 64))
+	}
 	start := len(tr.meta)
-	m := tr.meta
 	if id := lr.TraceID(); !id.IsEmpty() {
 		at := len(tr.arena)
 		tr.arena = hex.AppendEncode(tr.arena, id[:])
-		m = append(m, metaItem{name: metaTraceID, val: tr.span(at)})
+		tr.add(metaItem{name: metaTraceID, val: tr.span(at)})
 	}
 	if id := lr.SpanID(); !id.IsEmpty() {
 		at := len(tr.arena)
 		tr.arena = hex.AppendEncode(tr.arena, id[:])
-		m = append(m, metaItem{name: metaSpanID, val: tr.span(at)})
+		tr.add(metaItem{name: metaSpanID, val: tr.span(at)})
 	}
 	if s := lr.SeverityText(); s != "" {
-		m = append(m, metaItem{name: metaSeverityText, value: s})
+		tr.add(metaItem{name: metaSeverityText, value: s})
 	}
 	if n := lr.SeverityNumber(); n != plog.SeverityNumberUnspecified {
-		m = append(m, tr.number(metaSeverityNumber, int64(n)))
+		tr.add(tr.number(metaSeverityNumber, int64(n)))
 	}
 	if f := lr.Flags(); f != 0 {
-		m = append(m, tr.number(metaFlags, int64(f)))
+		tr.add(tr.number(metaFlags, int64(f)))
 	}
-	m = tr.appendAttrs(m, lr.Attributes(), tr.t.attributeKeys)
-	m = append(m, tr.scpMeta...)
-	m = append(m, tr.resMeta...)
-	entry := tr.dedup(m[start:])
-	tr.meta = m[:start+len(entry)]
-	return span{int32(start), int32(len(entry))}
+	skip := tr.t.attributeKeys
+	for k, v := range lr.Attributes().All() {
+		if skip[k] {
+			continue
+		}
+		if name := tr.name(k); name != "" {
+			s, at := tr.arenaValue(v)
+			tr.add(metaItem{name: name, value: s, val: at})
+		}
+	}
+	for _, m := range tr.scpMeta {
+		tr.add(m)
+	}
+	for _, m := range tr.resMeta {
+		tr.add(m)
+	}
+	n := tr.dedup(start)
+	return span{int32(start), int32(n)}
+}
+
+func (tr *translation) add(m metaItem) {
+	tr.meta = append(tr.meta, push.LabelAdapter{Name: m.name, Value: m.value})
+	tr.metaVal = append(tr.metaVal, m.val)
 }
 
 // number is a metadata entry of an integer in decimal; small ones
@@ -553,10 +580,11 @@ func (tr *translation) number(name string, n int64) metaItem {
 	return metaItem{name: name, val: tr.span(at)}
 }
 
-// dedup removes, in place, the entries whose name an earlier entry or a
-// label of the record's stream has.
-func (tr *translation) dedup(m []metaItem) []metaItem {
-	out := m[:0]
+// dedup removes, in place, the entries of tr.meta from start whose name
+// an earlier entry or a label of the record's stream has; it returns how
+// many stay.
+func (tr *translation) dedup(start int) int {
+	m, vals := tr.meta[start:], tr.metaVal[start:]
 	small := len(m) <= 16
 	if !small {
 		if tr.seen == nil {
@@ -564,26 +592,29 @@ func (tr *translation) dedup(m []metaItem) []metaItem {
 		}
 		clear(tr.seen)
 	}
+	n := 0
 next:
-	for _, l := range m {
+	for i, l := range m {
 		for j, r := range tr.t.rules {
-			if r.name == l.name && tr.values[j] != "" {
+			if r.name == l.Name && tr.values[j] != "" {
 				continue next
 			}
 		}
 		if small {
-			for _, p := range out {
-				if p.name == l.name {
+			for _, p := range m[:n] {
+				if p.Name == l.Name {
 					continue next
 				}
 			}
 		} else {
-			if _, dup := tr.seen[l.name]; dup {
+			if _, dup := tr.seen[l.Name]; dup {
 				continue
 			}
-			tr.seen[l.name] = struct{}{}
+			tr.seen[l.Name] = struct{}{}
 		}
-		out = append(out, l)
+		m[n], vals[n] = l, vals[i]
+		n++
 	}
-	return out
+	tr.meta, tr.metaVal = tr.meta[:start+n], tr.metaVal[:start+n]
+	return n
 }
