@@ -83,24 +83,24 @@ type translation struct {
 	entries []pendingEntry
 	// meta is the structured metadata of the entries, metaVal where the
 	// arena holds their values. meta becomes the request's as it is
-	// (copying costs write barriers): each batch starts a new one, with
-	// the length of the last as its capacity.
-	meta     []push.LabelAdapter
-	metaVal  []span
-	metaHint int
-	arena    []byte   // strings made by the translation; see span
-	values   []string // label values of the record at hand, by rule
-	resVals  []string // label values the resource decides, by rule
-	key      []byte   // stream label string being built
-	buf      []byte   // scratch for value strings
-	resMeta  []metaItem
-	scpMeta  []metaItem
-	seen     map[string]struct{}
-	now      time.Time
-	names    map[string]string // attribute key → sanitised name, for keys that need it
-	interned map[string]string // stream label strings and label values
-	lower    map[string]string // severity text → level label
-	cached   int               // bytes of the strings in the caches
+	// (copying costs write barriers): each batch starts a new one, sized
+	// for its records by the entries per record of the last batch.
+	meta          []push.LabelAdapter
+	metaVal       []span
+	metaPerRecord float64
+	arena         []byte   // strings made by the translation; see span
+	values        []string // label values of the record at hand, by rule
+	resVals       []string // label values the resource decides, by rule
+	key           []byte   // stream label string being built
+	buf           []byte   // scratch for value strings
+	resMeta       []metaItem
+	scpMeta       []metaItem
+	seen          map[string]struct{}
+	now           time.Time
+	names         map[string]string // attribute key → sanitised name, for keys that need it
+	interned      map[string]string // stream label strings and label values
+	lower         map[string]string // severity text → level label
+	cached        int               // bytes of the strings in the caches
 }
 
 // span is a part of the translation's arena; an empty span is no part.
@@ -164,7 +164,7 @@ func (t *translator) get(now time.Time) *translation {
 // put empties tr of its batch and keeps it for the next (the caches
 // stay).
 func (t *translator) put(tr *translation) {
-	if len(tr.entries) > maxReusedEntries || tr.metaHint > maxReusedEntries || cap(tr.arena) > maxReusedArenaBytes {
+	if len(tr.entries) > maxReusedEntries || cap(tr.metaVal) > maxReusedEntries || cap(tr.arena) > maxReusedArenaBytes {
 		return
 	}
 	clear(tr.streams)
@@ -192,6 +192,15 @@ func reset[T any](s []T) []T {
 // timestamp of records with neither a time nor an observed time.
 func (t *translator) translate(ld plog.Logs, now time.Time) push.PushRequest {
 	tr := t.get(now)
+	// Room for the metadata of ld's records, as many per record as the
+	// last batch had (8 at first), and an eighth more: one allocation
+	// when batches are alike, and no large one for a small batch after a
+	// large one.
+	per := tr.metaPerRecord
+	if per == 0 {
+		per = 8
+	}
+	tr.meta = make([]push.LabelAdapter, 0, int(per*float64(ld.LogRecordCount())*1.125)+16)
 	for _, rl := range ld.ResourceLogs().All() {
 		tr.resource(rl)
 	}
@@ -213,7 +222,10 @@ func (tr *translation) request() push.PushRequest {
 		return v
 	}
 	meta := tr.meta
-	tr.meta, tr.metaHint = nil, len(meta)
+	tr.meta = nil
+	if len(tr.entries) > 0 {
+		tr.metaPerRecord = float64(len(meta)) / float64(len(tr.entries))
+	}
 	for i, at := range tr.metaVal {
 		if at.n > 0 {
 			meta[i].Value = arena[at.off : at.off+at.n]
@@ -521,9 +533,6 @@ func (tr *translation) lineOf(body pcommon.Value) (string, span) {
 // sanitising) keeps its first, most specific value, and no name repeats a
 // label the stream has. It returns the entries' place in tr.meta.
 func (tr *translation) metadata(lr plog.LogRecord) span {
-	if tr.meta == nil {
-		tr.meta = make([]push.LabelAdapter, 0, max(tr.metaHint, 64))
-	}
 	start := len(tr.meta)
 	if id := lr.TraceID(); !id.IsEmpty() {
 		at := len(tr.arena)

@@ -158,12 +158,12 @@ type scratch struct {
 	// The labels of the series and exemplars, and the spans and deltas
 	// of the histograms, that the pending lists point into. lbuf becomes
 	// the request's labels as it is (copying labels costs write
-	// barriers): each batch starts a new one, with the length of the
-	// last as its capacity.
-	lbuf     []prompb.Label
-	lbufHint int
-	sbuf     []prompb.BucketSpan
-	dbuf     []int64
+	// barriers): each batch starts a new one, sized for its data points
+	// by the labels per point of the last batch.
+	lbuf           []prompb.Label
+	labelsPerPoint float64
+	sbuf           []prompb.BucketSpan
+	dbuf           []int64
 	// ids holds the exemplars' trace and span IDs in hex; finish makes it
 	// one string and sets the label values of idLabels from it.
 	ids      []byte
@@ -300,7 +300,7 @@ func (t *translator) newBatch() *batch {
 // release empties s of the batch's state and gives it back to t for the
 // next batch (the caches stay).
 func (t *translator) release(s *scratch) {
-	if len(s.points) > maxReusedEntries || len(s.index) > maxReusedEntries || s.lbufHint > maxReusedEntries {
+	if len(s.points) > maxReusedEntries || len(s.index) > maxReusedEntries {
 		return
 	}
 	s.lbuf = nil // the request's now
@@ -687,10 +687,25 @@ func (b *batch) seriesFor(name, extraName, extraValue string) int32 {
 	return i
 }
 
+// expect makes room in lbuf for the labels of points more data points,
+// as many per point as the last batch had (8 at first), and an eighth
+// more: one allocation when batches are alike, and no large one for a
+// small batch after a large one.
+func (b *batch) expect(points int) {
+	s := b.s
+	per := s.labelsPerPoint
+	if per == 0 {
+		per = 8
+	}
+	if want := int(per*float64(points)*1.125) + 16; points > 0 && cap(s.lbuf)-len(s.lbuf) < want {
+		s.lbuf = slices.Grow(s.lbuf, want)
+	}
+}
+
 // addLabels copies ls to lbuf.
 func (s *scratch) addLabels(ls []prompb.Label) span {
 	if s.lbuf == nil {
-		s.lbuf = make([]prompb.Label, 0, max(s.lbufHint, len(ls), 16))
+		s.lbuf = make([]prompb.Label, 0, max(len(ls), 16))
 	}
 	sp := span{int32(len(s.lbuf)), int32(len(ls))}
 	s.lbuf = append(s.lbuf, ls...)
@@ -749,6 +764,7 @@ func millis(ts pcommon.Timestamp) int64 { return int64(ts / 1e6) }
 
 // addMetrics translates every data point of md.
 func (b *batch) addMetrics(md pmetric.Metrics) {
+	b.expect(md.DataPointCount())
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
@@ -1245,7 +1261,9 @@ func (b *batch) finish() {
 	}
 	ts := make([]prompb.TimeSeries, len(s.series))
 	labels := s.lbuf
-	s.lbufHint = len(labels)
+	if b.Points > 0 {
+		s.labelsPerPoint = float64(len(labels)) / float64(b.Points)
+	}
 	if len(s.idLabels) > 0 {
 		ids := string(s.ids)
 		for _, l := range s.idLabels {
