@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/outpost-edge/outpost/pipeline"
 )
 
 // Reasons for data points dropped while translating; they are counted in
@@ -107,10 +109,15 @@ func newTranslator(c *Config) *translator {
 		t.external = append(t.external, prompb.Label{Name: k, Value: v})
 	}
 	slices.SortFunc(t.external, func(a, b prompb.Label) int { return cmp.Compare(a.Name, b.Name) })
-	if len(c.PromoteResourceAttributes) > 0 {
+	if len(c.PromoteResourceAttributes) > 0 || c.PromoteNodeAttributes {
 		t.promote = map[string]bool{}
 		for _, a := range c.PromoteResourceAttributes {
 			t.promote[a] = true
+		}
+		if c.PromoteNodeAttributes {
+			t.promote[pipeline.AttrNodeName] = true
+			t.promote[pipeline.AttrNodeSite] = true
+			t.promote[pipeline.AttrNodeRegion] = true
 		}
 	}
 	return t
