@@ -177,7 +177,9 @@ func TestParseErrors(t *testing.T) {
 		{"wrong type bool", "receivers: {recv: {debug: 3}}", []string{`expected true or false`}},
 		{"wrong type list", "receivers: {recv: {tags: x}}", []string{`expected a list`}},
 		{"wrong type struct", "receivers: {recv: {grpc: [1]}}", []string{`receivers.recv.grpc: expected a mapping`}},
-		{"bad size", "receivers: {recv: {limit: 12XB}}", []string{`invalid size "12XB"`}},
+		{"bad size", "receivers: {recv: {limit: 12XB}}", []string{`x.yaml:1:27: receivers.recv.limit: invalid size "12XB": want a non-negative number with an optional unit`}},
+		{"bad size list", "receivers: {recv: {limit: [1]}}", []string{`x.yaml:1:27: receivers.recv.limit: expected a single value, got a list`}},
+		{"bad rate", base("uplink: {bytes_per_second: fast}"), []string{`x.yaml:4:28: uplink.bytes_per_second: invalid rate "fast": want a size per second such as 64KiB/s`}},
 		{"validate", "receivers: {recv: {endpoint: \"\"}}", []string{`receivers.recv: endpoint: must be set`}},
 		{"validate joined", "exporters: {exp: {timeout: -1s}}", []string{`exporters.exp: timeout: must be positive`}},
 		{"validate joined 2", "exporters: {exp: {timeout: 2h}}", []string{`timeout: must be at most 1h`}},
@@ -220,26 +222,6 @@ func TestParseErrors(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestUnits(t *testing.T) {
-	for in, want := range map[string]int64{"0": 0, "512MiB": 512 << 20, "64KB": 64000, "1.5KiB": 1536, "10 B": 10, "2GiB": 2 << 30} {
-		got, err := ParseByteSize(in)
-		if err != nil || int64(got) != want {
-			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "-1", "1XB", "MiB", "NaN", "1e30GiB"} {
-		if _, err := ParseByteSize(bad); err == nil {
-			t.Errorf("ParseByteSize(%q) accepted", bad)
-		}
-	}
-	if r, err := ParseRate("64KiB/s"); err != nil || r != 64<<10 {
-		t.Errorf("ParseRate: %d %v", r, err)
-	}
-	if s := ByteSize(512 << 20).String(); s != "512MiB" {
-		t.Errorf("String: %s", s)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/outpost-edge/outpost/connectors/forwardconnector"
+	"github.com/outpost-edge/outpost/connectors/spanmetricsconnector"
 	"github.com/outpost-edge/outpost/exporters/debugexporter"
 	"github.com/outpost-edge/outpost/exporters/fileexporter"
 	"github.com/outpost-edge/outpost/exporters/jaegerexporter"
@@ -9,7 +10,16 @@ import (
 	"github.com/outpost-edge/outpost/exporters/otlpexporter"
 	"github.com/outpost-edge/outpost/exporters/prometheusremotewriteexporter"
 	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/processors/aggregateprocessor"
+	"github.com/outpost-edge/outpost/processors/attributesprocessor"
 	"github.com/outpost-edge/outpost/processors/batchprocessor"
+	"github.com/outpost-edge/outpost/processors/cardinalitylimitprocessor"
+	"github.com/outpost-edge/outpost/processors/filterprocessor"
+	"github.com/outpost-edge/outpost/processors/logdedupprocessor"
+	"github.com/outpost-edge/outpost/processors/probabilisticsamplerprocessor"
+	"github.com/outpost-edge/outpost/processors/redactionprocessor"
+	"github.com/outpost-edge/outpost/processors/resourceprocessor"
+	"github.com/outpost-edge/outpost/processors/throttleprocessor"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
 )
 
@@ -29,6 +39,15 @@ func components() pipeline.Factories {
 	}
 	for _, p := range []pipeline.ProcessorFactory{
 		batchprocessor.NewFactory(),
+		cardinalitylimitprocessor.NewFactory(),
+		logdedupprocessor.NewFactory(),
+		probabilisticsamplerprocessor.NewFactory(),
+		throttleprocessor.NewFactory(),
+		attributesprocessor.NewFactory(),
+		resourceprocessor.NewFactory(),
+		filterprocessor.NewFactory(),
+		redactionprocessor.NewFactory(),
+		aggregateprocessor.NewFactory(),
 	} {
 		f.Processors[p.Type] = p
 	}
@@ -45,6 +64,7 @@ func components() pipeline.Factories {
 	}
 	for _, c := range []pipeline.ConnectorFactory{
 		forwardconnector.NewFactory(),
+		spanmetricsconnector.NewFactory(),
 	} {
 		f.Connectors[c.Type] = c
 	}

@@ -43,14 +43,8 @@ func TestFault10_RotatedTokenKeepsBacklog(t *testing.T) {
 	o := newOutpost(t)
 	tokenFile := filepath.Join(filepath.Dir(o.config), "token")
 	writeFileAtomic(t, tokenFile, oldToken+"\n")
-	o.start(t, testutil.Sprintf(`
+	o.start(t, o.otlpIn()+testutil.Sprintf(`
 node: {name: e2e-node, site: lab}
-storage: {directory: %s}
-telemetry: {address: %s}
-receivers:
-  otlp:
-    protocols:
-      grpc: {endpoint: %s}
 processors:
   batch: {timeout: 100ms, send_batch_size: 512}
 exporters:
@@ -62,7 +56,7 @@ exporters:
 service:
   pipelines:
     traces: {receivers: [otlp], processors: [batch], exporters: [otlp]}
-`, filepath.Join(filepath.Dir(o.config), "data"), o.telemetry, o.grpc, sink.GRPCAddr(), tokenFile))
+`, sink.GRPCAddr(), tokenFile))
 
 	// Load for the whole scenario: before, during and after the 401s.
 	var load sync.WaitGroup

@@ -42,16 +42,9 @@ const (
 // queueConfig is an OTLP relay whose exporter has a disk queue with the
 // given settings (YAML flow mapping body) and the test's lane rules.
 func queueConfig(o *outpost, sink, queue, top string) string {
-	return testutil.Sprintf(`
+	return o.otlpIn() + testutil.Sprintf(`
 node: {name: durable}
-storage: {directory: %s}
-telemetry: {address: %s}
 %s
-receivers:
-  otlp:
-    protocols:
-      grpc: {endpoint: %s}
-      http: {endpoint: %s}
 processors:
   batch: {timeout: 50ms, send_batch_size: 400, send_batch_max_size: 400}
 exporters:
@@ -69,7 +62,7 @@ exporters:
 service:
   pipelines:
     logs: {receivers: [otlp], processors: [batch], exporters: [otlp]}
-`, filepath.Join(filepath.Dir(o.config), "data"), o.telemetry, top, o.grpc, o.http, sink, queue)
+`, top, sink, queue)
 }
 
 // logLoad sends log records numbered by a `seq` attribute and remembers

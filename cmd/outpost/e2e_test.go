@@ -34,17 +34,30 @@ type outpost struct {
 	config    string
 }
 
-// relayConfig is OTLP in (gRPC and HTTP) → batch → OTLP/gRPC out to sink.
-func relayConfig(o *outpost, sink, site, extra string) string {
-	return testutil.Sprintf(`
-node: {name: e2e-node, site: %s}
-storage: {directory: %s}
+// otlpInYAML is the part of a test configuration that the e2e tests
+// share: storage under storage, the telemetry server on telemetry, and an
+// OTLP receiver on the gRPC and HTTP addresses. The rest of a
+// configuration follows it.
+func otlpInYAML(storage, telemetry, grpc, http string) string {
+	return testutil.Sprintf(`storage: {directory: %s}
 telemetry: {address: %s}
 receivers:
   otlp:
     protocols:
       grpc: {endpoint: %s}
       http: {endpoint: %s}
+`, storage, telemetry, grpc, http)
+}
+
+// otlpIn is otlpInYAML for o: its data directory and addresses.
+func (o *outpost) otlpIn() string {
+	return otlpInYAML(filepath.Join(filepath.Dir(o.config), "data"), o.telemetry, o.grpc, o.http)
+}
+
+// relayConfig is OTLP in (gRPC and HTTP) → batch → OTLP/gRPC out to sink.
+func relayConfig(o *outpost, sink, site, extra string) string {
+	return o.otlpIn() + testutil.Sprintf(`
+node: {name: e2e-node, site: %s}
 processors:
   batch: {timeout: 100ms, send_batch_size: 512}
 exporters:
@@ -59,7 +72,7 @@ service:
     traces: {receivers: [otlp], processors: [batch], exporters: [otlp]}
     metrics: {receivers: [otlp], processors: [batch], exporters: [otlp]}
     logs: {receivers: [otlp], processors: [batch], exporters: [otlp]}
-`, site, filepath.Join(filepath.Dir(o.config), "data"), o.telemetry, o.grpc, o.http, sink, extra)
+`, site, sink, extra)
 }
 
 func newOutpost(t *testing.T) *outpost {

@@ -209,15 +209,8 @@ func sortTraceAttributes(td ptrace.Traces) {
 func TestJaegerThroughOutpost(t *testing.T) {
 	j := startJaegerPeer(t)
 	o := newOutpost(t)
-	o.start(t, testutil.Sprintf(`
+	o.start(t, o.otlpIn()+testutil.Sprintf(`
 node: {name: e2e-node, site: lab}
-storage: {directory: %s}
-telemetry: {address: %s}
-receivers:
-  otlp:
-    protocols:
-      grpc: {endpoint: %s}
-      http: {endpoint: %s}
 processors:
   batch: {timeout: 100ms, send_batch_size: 512}
 exporters:
@@ -227,7 +220,7 @@ exporters:
 service:
   pipelines:
     traces: {receivers: [otlp], processors: [batch], exporters: [jaeger]}
-`, filepath.Join(filepath.Dir(o.config), "data"), o.telemetry, o.grpc, o.http, j.otlpGRPC))
+`, j.otlpGRPC))
 
 	const genTraces = 200
 	telemetrygen(t, "traces", "--otlp-endpoint", o.grpc, "--traces", fmt.Sprint(genTraces), "--service", "e2e-telemetrygen")

@@ -202,15 +202,8 @@ func TestLokiEndToEnd(t *testing.T) {
 	}
 	loki := startLoki(t)
 	o := newOutpost(t)
-	o.start(t, testutil.Sprintf(`
+	o.start(t, o.otlpIn()+testutil.Sprintf(`
 node: {name: e2e-node, site: lab}
-storage: {directory: %s}
-telemetry: {address: %s}
-receivers:
-  otlp:
-    protocols:
-      grpc: {endpoint: %s}
-      http: {endpoint: %s}
 processors:
   batch: {timeout: 100ms, send_batch_size: 512}
 exporters:
@@ -221,7 +214,7 @@ exporters:
 service:
   pipelines:
     logs: {receivers: [otlp], processors: [batch], exporters: [loki]}
-`, filepath.Join(filepath.Dir(o.config), "data"), o.telemetry, o.grpc, o.http, loki, lokiTenant))
+`, loki, lokiTenant))
 
 	from := time.Now().Add(-time.Minute)
 	const genGRPC, genHTTP = 120, 45

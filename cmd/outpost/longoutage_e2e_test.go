@@ -131,15 +131,8 @@ func longOutage(t *testing.T, c longOutageCase) {
 		labels = ""
 	}
 	o := newOutpost(t)
-	o.start(t, testutil.Sprintf(`
+	o.start(t, o.otlpIn()+testutil.Sprintf(`
 node: {name: %s, site: %s}
-storage: {directory: %s}
-telemetry: {address: %s}
-receivers:
-  otlp:
-    protocols:
-      grpc: {endpoint: %s}
-      http: {endpoint: %s}
 exporters:
   prometheusremotewrite:
     endpoint: http://%s/api/v1/write
@@ -154,8 +147,7 @@ service:
   pipelines:
     metrics: {receivers: [otlp], exporters: [prometheusremotewrite]}
     logs: {receivers: [otlp], exporters: [loki]}
-`, outageNode, outageSite, filepath.Join(filepath.Dir(o.config), "data"), o.telemetry, o.grpc, o.http,
-		promLink.addr, lokiLink.addr, lokiTenant, labels))
+`, outageNode, outageSite, promLink.addr, lokiLink.addr, lokiTenant, labels))
 
 	// The outage: only this edge's links go down.
 	promLink.down()

@@ -116,14 +116,7 @@ func value(t *testing.T, r promResult) float64 {
 }
 
 func prwConfig(o *outpost, endpoint, extra string) string {
-	return testutil.Sprintf(`
-storage: {directory: %s}
-telemetry: {address: %s}
-receivers:
-  otlp:
-    protocols:
-      grpc: {endpoint: %s}
-      http: {endpoint: %s}
+	return o.otlpIn() + testutil.Sprintf(`
 processors:
   batch: {timeout: 100ms, send_batch_size: 512}
 exporters:
@@ -135,7 +128,7 @@ exporters:
 service:
   pipelines:
     metrics: {receivers: [otlp], processors: [batch], exporters: [prometheusremotewrite]}
-`, filepath.Join(filepath.Dir(o.config), "data"), o.telemetry, o.grpc, o.http, endpoint, extra)
+`, endpoint, extra)
 }
 
 // exportOTLP sends md to outpost over OTLP/gRPC.

@@ -78,15 +78,8 @@ func (c svcConfig) storage() string { return filepath.Join(c.dir, "storage") }
 func (c svcConfig) path() string    { return filepath.Join(c.dir, "outpost.yaml") }
 
 func (c svcConfig) yaml() string {
-	return testutil.Sprintf(`
-storage: {directory: %s}
-telemetry: {address: %s}
+	return otlpInYAML(c.storage(), c.telemetry, c.grpc, c.http) + testutil.Sprintf(`
 %s
-receivers:
-  otlp:
-    protocols:
-      grpc: {endpoint: %s}
-      http: {endpoint: %s}
 exporters:
   %s:
     endpoint: %s
@@ -98,7 +91,7 @@ exporters:
 service:
   pipelines:
     logs: {receivers: [otlp], exporters: [%s]}
-`, c.storage(), c.telemetry, c.top, c.grpc, c.http, c.exporter, c.sink, c.queue, c.exporter)
+`, c.top, c.exporter, c.sink, c.queue, c.exporter)
 }
 
 func (c svcConfig) write(t *testing.T) {

@@ -3,8 +3,6 @@ package lokiexporter
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/klauspost/compress/snappy"
@@ -40,18 +38,10 @@ type exporter struct {
 	id    string
 	tel   *selftelemetry.Metrics
 	tr    *translator
-	http  *httpTransport
+	life  *sender.Lifecycle
 	out   *sender.Output
 	lanes *lanes.Classifier // nil without a queue
-	mu    sync.Mutex        // guards state
-	state int               // stateCreated, stateStarted, stateStopped
 }
-
-const (
-	stateCreated = iota
-	stateStarted
-	stateStopped
-)
 
 var (
 	_ consumer.Logs      = (*exporter)(nil)
@@ -59,9 +49,6 @@ var (
 )
 
 func newExporter(set pipeline.Settings, cfg *Config, client clientOptions) (*exporter, error) {
-	if set.Logger == nil {
-		set.Logger = slog.New(slog.DiscardHandler)
-	}
 	if set.Telemetry == nil {
 		set.Telemetry = selftelemetry.New()
 	}
@@ -69,77 +56,39 @@ func newExporter(set pipeline.Settings, cfg *Config, client clientOptions) (*exp
 	if err != nil {
 		return nil, err
 	}
-	e := &exporter{id: set.ID.String(), tel: set.Telemetry, tr: tr, http: newHTTPTransport(cfg, client)}
-	if cfg.Queue.Enabled {
-		cl, err := lanes.New(cfg.Priority)
-		if err != nil {
-			return nil, fmt.Errorf("priority: %w", err)
-		}
-		e.lanes = cl
-	}
-	out, err := sender.NewOutput(sender.OutputSettings{
-		Exporter:  e.id,
-		Logger:    set.Logger,
-		Telemetry: set.Telemetry,
-		Queue:     cfg.Queue,
-		Dir:       set.StorageDir,
-		Registry:  set.Queues,
-		Memory:    set.Memory,
-		Uplink:    set.Uplink,
-		Retry:     cfg.RetryOnFailure,
-		Timeout:   cfg.Timeout,
-		Send:      e.http.send,
-		Split:     splitPush,
+	transport := newHTTPTransport(cfg, client)
+	life, err := sender.NewLifecycle(set, sender.LifecycleSettings{
+		Transport: transport,
+		Priority:  cfg.Priority,
+		Output: sender.OutputSettings{
+			Queue:   cfg.Queue,
+			Retry:   cfg.RetryOnFailure,
+			Timeout: cfg.Timeout,
+			Send:    transport.send,
+			Split:   splitPush,
+			// PushRequest's one field, streams, is repeated: bodies
+			// concatenate; mergePush also gathers the entries of equal
+			// streams.
+			Mergeable:   true,
+			Merge:       mergePush,
+			Compress:    compressSnappy,
+			Compression: compressionSnappy,
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	e.out = out
-	return e, nil
+	return &exporter{id: set.ID.String(), tel: set.Telemetry, tr: tr, life: life, out: life.Output(), lanes: life.Lanes()}, nil
 }
 
 // Start prepares the HTTP client and opens the queue. It is idempotent; it
-// fails after Shutdown.
-func (e *exporter) Start(context.Context, pipeline.Host) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	switch e.state {
-	case stateStarted:
-		return nil
-	case stateStopped:
-		return fmt.Errorf("exporter %s: start after shutdown", e.id)
-	}
-	if err := e.http.start(); err != nil {
-		return fmt.Errorf("exporter %s: %w", e.id, err)
-	}
-	if err := e.out.Start(); err != nil {
-		e.http.close()
-		return fmt.Errorf("exporter %s: %w", e.id, err)
-	}
-	e.state = stateStarted
-	return nil
-}
+// fails after Shutdown (sender.Lifecycle).
+func (e *exporter) Start(context.Context, pipeline.Host) error { return e.life.Start() }
 
 // Shutdown stops the senders (a disk queue keeps what is unsent for the
 // next run; a memory queue is drained within ctx's deadline), then closes
 // idle connections. It is idempotent.
-func (e *exporter) Shutdown(ctx context.Context) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.state == stateStopped {
-		return nil
-	}
-	started := e.state == stateStarted
-	e.state = stateStopped
-	err := e.out.Shutdown(ctx)
-	if started {
-		e.http.close()
-	}
-	if err != nil {
-		return fmt.Errorf("exporter %s: %w", e.id, err)
-	}
-	return nil
-}
+func (e *exporter) Shutdown(ctx context.Context) error { return e.life.Shutdown(ctx) }
 
 // Capabilities implements consumer.Logs: the exporter only reads the data.
 func (e *exporter) Capabilities() consumer.Capabilities {
@@ -191,8 +140,9 @@ func (e *exporter) encode(items int, ld plog.Logs) (sender.Request, error) {
 	return r, nil
 }
 
-// encode translates ld into a ready-to-send Request: the PushRequest in
-// protobuf, snappy block-compressed.
+// encode translates ld into a Request: the PushRequest in protobuf,
+// uncompressed. The Output snappy-compresses each wire request
+// (compressSnappy) once queued records are merged.
 func encode(t *translator, ld plog.Logs, items int, now time.Time) (sender.Request, error) {
 	req := t.translate(ld, now.UTC())
 	raw, err := req.Marshal()
@@ -200,10 +150,13 @@ func encode(t *translator, ld plog.Logs, items int, now time.Time) (sender.Reque
 		return sender.Request{}, err
 	}
 	return sender.Request{
-		Signal:      pipeline.SignalLogs,
-		Items:       items,
-		Body:        snappy.Encode(nil, raw),
-		Encoding:    EncodingPush,
-		Compression: compressionSnappy,
+		Signal:   pipeline.SignalLogs,
+		Items:    items,
+		Body:     raw,
+		Encoding: EncodingPush,
 	}, nil
 }
+
+// compressSnappy is the wire compression of push bodies (snappy block
+// format, the only one Loki takes for protobuf).
+func compressSnappy(raw []byte) ([]byte, error) { return snappy.Encode(nil, raw), nil }

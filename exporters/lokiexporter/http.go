@@ -3,13 +3,11 @@ package lokiexporter
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -47,15 +45,17 @@ type clientOptions struct {
 // picks up a change); like every Go client it never proxies requests to
 // localhost or a loopback address.
 type httpTransport struct {
+	// LazyHTTPClient is the client: Start makes it, Close closes its
+	// idle connections.
+	clientconfig.LazyHTTPClient
+
 	url     string
-	headers http.Header // configured headers, tenant, User-Agent, Content-Type
-	tlsCfg  *tls.Config
-	auth    *clientconfig.Authorizer    // nil without auth
-	client  atomic.Pointer[http.Client] // set by start
+	headers http.Header              // configured headers, tenant, User-Agent, Content-Type
+	auth    *clientconfig.Authorizer // nil without auth
 }
 
 func newHTTPTransport(cfg *Config, client clientOptions) *httpTransport {
-	t := &httpTransport{url: cfg.Endpoint, headers: http.Header{}, tlsCfg: client.TLS, auth: client.Auth}
+	t := &httpTransport{LazyHTTPClient: clientconfig.LazyHTTPClient{TLS: client.TLS}, url: cfg.Endpoint, headers: http.Header{}, auth: client.Auth}
 	// In key order: two keys that differ only in case are one header, and
 	// the same one must win at every start.
 	for _, k := range slices.Sorted(maps.Keys(cfg.Headers)) {
@@ -69,21 +69,6 @@ func newHTTPTransport(cfg *Config, client clientOptions) *httpTransport {
 	return t
 }
 
-func (t *httpTransport) start() error {
-	hc, err := clientconfig.NewHTTPClient(t.tlsCfg)
-	if err != nil {
-		return err
-	}
-	t.client.Store(hc)
-	return nil
-}
-
-func (t *httpTransport) close() {
-	if c := t.client.Load(); c != nil {
-		c.CloseIdleConnections()
-	}
-}
-
 // send implements sender.SendFunc: one POST of a push body.
 func (t *httpTransport) send(ctx context.Context, r sender.Request) error {
 	if r.Encoding != EncodingPush {
@@ -91,9 +76,9 @@ func (t *httpTransport) send(ctx context.Context, r sender.Request) error {
 		// it can never be sent here.
 		return consumererror.NewPermanent(fmt.Errorf("request encoded as %q, want %q", r.Encoding, EncodingPush))
 	}
-	client := t.client.Load()
-	if client == nil {
-		return errors.New("exporter not started")
+	client, err := t.Client()
+	if err != nil {
+		return err
 	}
 	req, err := sender.NewHTTPRequest(ctx, t.url, r.Body)
 	if err != nil {

@@ -3,10 +3,8 @@ package prometheusremotewriteexporter
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/klauspost/compress/snappy"
 	"go.opentelemetry.io/collector/consumer"
@@ -38,22 +36,13 @@ const reasonEncode = "encode"
 // directly).
 type exporter struct {
 	id    string
-	log   *slog.Logger
 	tel   *selftelemetry.Metrics
 	tr    *translator
 	cl    *client
+	life  *sender.Lifecycle
 	out   *sender.Output
 	lanes *lanes.Classifier // nil without a queue
-
-	mu    sync.Mutex // guards state
-	state int        // stateCreated, stateStarted, stateStopped
 }
-
-const (
-	stateCreated = iota
-	stateStarted
-	stateStopped
-)
 
 var (
 	_ consumer.Metrics   = (*exporter)(nil)
@@ -61,81 +50,37 @@ var (
 )
 
 func newExporter(set pipeline.Settings, c *Config, cl *client) (*exporter, error) {
-	if set.Logger == nil {
-		set.Logger = slog.New(slog.DiscardHandler)
-	}
 	if set.Telemetry == nil {
 		set.Telemetry = selftelemetry.New()
 	}
-	e := &exporter{id: set.ID.String(), log: set.Logger, tel: set.Telemetry, tr: newTranslator(c), cl: cl}
-	if c.Queue.Enabled {
-		cls, err := lanes.New(c.Priority)
-		if err != nil {
-			return nil, fmt.Errorf("priority: %w", err)
-		}
-		e.lanes = cls
-	}
-	out, err := sender.NewOutput(sender.OutputSettings{
-		Exporter:  e.id,
-		Logger:    set.Logger,
-		Telemetry: set.Telemetry,
-		Queue:     c.Queue,
-		Dir:       set.StorageDir,
-		Registry:  set.Queues,
-		Memory:    set.Memory,
-		Uplink:    set.Uplink,
-		Retry:     c.RetryOnFailure,
-		Timeout:   c.Timeout,
-		Send:      cl.send,
+	life, err := sender.NewLifecycle(set, sender.LifecycleSettings{
+		Transport: cl,
+		Priority:  c.Priority,
+		Output: sender.OutputSettings{
+			Queue:   c.Queue,
+			Retry:   c.RetryOnFailure,
+			Timeout: c.Timeout,
+			Send:    cl.send,
+			// WriteRequest 1.0's fields (timeseries, metadata) are
+			// repeated: bodies concatenate.
+			Mergeable:   true,
+			Compress:    compressSnappy,
+			Compression: compressionSnappy,
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	e.out = out
-	return e, nil
+	return &exporter{id: set.ID.String(), tel: set.Telemetry, tr: newTranslator(c), cl: cl, life: life, out: life.Output(), lanes: life.Lanes()}, nil
 }
 
 // Start prepares the HTTP client and opens the queue. It is idempotent; it
-// fails after Shutdown.
-func (e *exporter) Start(context.Context, pipeline.Host) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	switch e.state {
-	case stateStarted:
-		return nil
-	case stateStopped:
-		return fmt.Errorf("exporter %s: start after shutdown", e.id)
-	}
-	if err := e.cl.start(); err != nil {
-		return fmt.Errorf("exporter %s: %w", e.id, err)
-	}
-	if err := e.out.Start(); err != nil {
-		e.cl.close()
-		return fmt.Errorf("exporter %s: %w", e.id, err)
-	}
-	e.state = stateStarted
-	return nil
-}
+// fails after Shutdown (sender.Lifecycle).
+func (e *exporter) Start(context.Context, pipeline.Host) error { return e.life.Start() }
 
 // Shutdown stops the senders (a queued request stays queued for the next
 // run), then closes idle connections. It is idempotent.
-func (e *exporter) Shutdown(ctx context.Context) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.state == stateStopped {
-		return nil
-	}
-	started := e.state == stateStarted
-	e.state = stateStopped
-	err := e.out.Shutdown(ctx)
-	if started {
-		e.cl.close()
-	}
-	if err != nil {
-		return fmt.Errorf("exporter %s: %w", e.id, err)
-	}
-	return nil
-}
+func (e *exporter) Shutdown(ctx context.Context) error { return e.life.Shutdown(ctx) }
 
 // Capabilities implements consumer.Metrics: the exporter only reads.
 func (e *exporter) Capabilities() consumer.Capabilities {
@@ -229,14 +174,19 @@ func (e *exporter) encode(b *batch, dropped map[string]int) (r sender.Request, o
 		e.tel.ExporterFailed.WithLabelValues(e.id, string(pipeline.SignalMetrics), reasonEncode).Add(float64(b.Points))
 		return sender.Request{}, false, consumererror.NewPermanent(fmt.Errorf("encode %d data points: %w", b.Points, err))
 	}
+	// Uncompressed: the Output snappy-compresses each wire request
+	// (compressSnappy) once queued records are merged.
 	return sender.Request{
-		Signal:      pipeline.SignalMetrics,
-		Items:       b.Points,
-		Body:        snappy.Encode(nil, raw),
-		Encoding:    EncodingRW1,
-		Compression: compressionSnappy,
+		Signal:   pipeline.SignalMetrics,
+		Items:    b.Points,
+		Body:     raw,
+		Encoding: EncodingRW1,
 	}, true, nil
 }
+
+// compressSnappy is the wire compression of remote-write 1.0 bodies
+// (snappy block format, the only one the protocol allows).
+func compressSnappy(raw []byte) ([]byte, error) { return snappy.Encode(nil, raw), nil }
 
 func sum(m map[string]int) int {
 	n := 0

@@ -3,12 +3,10 @@ package prometheusremotewriteexporter
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -43,17 +41,19 @@ const (
 // picks up a change); like every Go client it never proxies requests to
 // localhost or a loopback address.
 type client struct {
+	// LazyHTTPClient is the HTTP client: Start makes it, Close closes its
+	// idle connections.
+	clientconfig.LazyHTTPClient
+
 	url     string
-	headers http.Header // configured and protocol headers, canonical keys
-	tlsCfg  *tls.Config
-	auth    *clientconfig.Authorizer    // nil without auth
-	hc      atomic.Pointer[http.Client] // set by start
+	headers http.Header              // configured and protocol headers, canonical keys
+	auth    *clientconfig.Authorizer // nil without auth
 }
 
 // newClient returns the client of c; tlsCfg (nil for Go's defaults) and
 // auth (nil for none) are c.TLS and c.Auth loaded.
 func newClient(c *Config, tlsCfg *tls.Config, auth *clientconfig.Authorizer) *client {
-	cl := &client{url: c.Endpoint, headers: http.Header{}, tlsCfg: tlsCfg, auth: auth}
+	cl := &client{LazyHTTPClient: clientconfig.LazyHTTPClient{TLS: tlsCfg}, url: c.Endpoint, headers: http.Header{}, auth: auth}
 	for k, v := range c.Headers {
 		cl.headers.Set(k, v)
 	}
@@ -66,29 +66,14 @@ func newClient(c *Config, tlsCfg *tls.Config, auth *clientconfig.Authorizer) *cl
 	return cl
 }
 
-func (c *client) start() error {
-	hc, err := clientconfig.NewHTTPClient(c.tlsCfg)
-	if err != nil {
-		return err
-	}
-	c.hc.Store(hc)
-	return nil
-}
-
-func (c *client) close() {
-	if hc := c.hc.Load(); hc != nil {
-		hc.CloseIdleConnections()
-	}
-}
-
 // send implements sender.SendFunc: one POST of r, classified.
 func (c *client) send(ctx context.Context, r sender.Request) error {
 	if r.Encoding != EncodingRW1 || r.Compression != compressionSnappy {
 		return consumererror.NewPermanent(fmt.Errorf("stored request is %s/%s, this exporter sends %s/%s", r.Encoding, r.Compression, EncodingRW1, compressionSnappy))
 	}
-	hc := c.hc.Load()
-	if hc == nil {
-		return errors.New("exporter not started")
+	hc, err := c.Client()
+	if err != nil {
+		return err
 	}
 	req, err := sender.NewHTTPRequest(ctx, c.url, r.Body)
 	if err != nil {

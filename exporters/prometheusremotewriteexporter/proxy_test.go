@@ -72,7 +72,11 @@ func TestProxyHTTPFromEnvironment(t *testing.T) {
 func TestProxyNoProxy(t *testing.T) {
 	setProxyEnv(t, "http://proxy.outpost.test:3128", "http://proxy.outpost.test:3128", "prometheus.outpost.test,.internal.test")
 	e, _ := startExporter(t, testConfig("http://prometheus.outpost.test:9090/api/v1/write", nil), "")
-	tr := e.cl.hc.Load().Transport.(*http.Transport)
+	hc, err := e.cl.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := hc.Transport.(*http.Transport)
 	for u, want := range map[string]string{
 		"http://prometheus.outpost.test:9090/api/v1/write": "",
 		"https://mimir.internal.test/api/v1/push":          "",

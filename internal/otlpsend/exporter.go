@@ -2,10 +2,7 @@ package otlpsend
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer"
@@ -29,12 +26,12 @@ import (
 const reasonEncode = "encode"
 
 // Transport is one wire protocol: it makes one attempt to deliver a
-// ready-to-send Request (a sender.SendFunc) and classifies the outcome.
+// ready-to-send Request (a sender.SendFunc) and classifies the outcome;
+// Start and Close are the sender.Transport the exporter's Lifecycle runs.
 // GRPC and HTTP are the two there are.
 type Transport interface {
-	Start() error
+	sender.Transport
 	Send(ctx context.Context, r sender.Request) error
-	Close() error
 }
 
 // Options are the parts of an OTLP exporter's configuration that shape the
@@ -66,18 +63,10 @@ type Exporter struct {
 	id    string
 	tel   *selftelemetry.Metrics
 	enc   encoder
-	tr    Transport
+	life  *sender.Lifecycle
 	out   *sender.Output
 	lanes *lanes.Classifier // nil without a queue
-	mu    sync.Mutex        // guards state
-	state int               // stateCreated, stateStarted, stateStopped
 }
-
-const (
-	stateCreated = iota
-	stateStarted
-	stateStopped
-)
 
 var (
 	_ consumer.Traces    = (*Exporter)(nil)
@@ -89,67 +78,42 @@ var (
 // New returns an exporter sending through tr. It starts nothing: Start
 // does.
 func New(set pipeline.Settings, tr Transport, o Options) (*Exporter, error) {
+	// The body is encoded uncompressed: the Output compresses it once
+	// per wire request, after merging queued records (wire).
 	enc := encoder{encoding: o.Encoding}
+	var wire *bodyCompressor
 	if o.Compression != CompressionNone && o.Compression != "" {
-		enc.compressor = newBodyCompressor(o.Compression, o.FastestZstd)
-	}
-	c := common{o.Timeout, o.Retry, o.Queue, o.Priority}
-	if set.Logger == nil {
-		set.Logger = slog.New(slog.DiscardHandler)
+		wire = newBodyCompressor(o.Compression, o.FastestZstd)
 	}
 	if set.Telemetry == nil {
 		set.Telemetry = selftelemetry.New()
 	}
-	e := &Exporter{id: set.ID.String(), tel: set.Telemetry, enc: enc, tr: tr}
-	if c.queue.Enabled {
-		cl, err := lanes.New(c.priority)
-		if err != nil {
-			return nil, fmt.Errorf("priority: %w", err)
-		}
-		e.lanes = cl
-	}
-	out, err := sender.NewOutput(sender.OutputSettings{
-		Exporter:  e.id,
-		Logger:    set.Logger,
-		Telemetry: set.Telemetry,
-		Queue:     c.queue,
-		Dir:       set.StorageDir,
-		Registry:  set.Queues,
-		Memory:    set.Memory,
-		Uplink:    set.Uplink,
-		Retry:     c.retry,
-		Timeout:   c.timeout,
+	oset := sender.OutputSettings{
+		Queue:     o.Queue,
+		Retry:     o.Retry,
+		Timeout:   o.Timeout,
 		Send:      tr.Send,
 		Split:     SplitRequest,
+		Mergeable: o.Encoding != sender.EncodingJSON,
+	}
+	if wire != nil {
+		oset.Compress, oset.Compression = wire.compress, wire.name
+	}
+	life, err := sender.NewLifecycle(set, sender.LifecycleSettings{
+		Transport: tr,
+		Priority:  o.Priority,
+		Output:    oset,
 	})
 	if err != nil {
 		return nil, err
 	}
-	e.out = out
-	return e, nil
+	return &Exporter{id: set.ID.String(), tel: set.Telemetry, enc: enc, life: life, out: life.Output(), lanes: life.Lanes()}, nil
 }
 
-// Start prepares the connection (gRPC dials lazily, on the first send). It
-// is idempotent; it fails after Shutdown.
-func (e *Exporter) Start(context.Context, pipeline.Host) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	switch e.state {
-	case stateStarted:
-		return nil
-	case stateStopped:
-		return fmt.Errorf("exporter %s: start after shutdown", e.id)
-	}
-	if err := e.tr.Start(); err != nil {
-		return fmt.Errorf("exporter %s: %w", e.id, err)
-	}
-	if err := e.out.Start(); err != nil {
-		_ = e.tr.Close()
-		return fmt.Errorf("exporter %s: %w", e.id, err)
-	}
-	e.state = stateStarted
-	return nil
-}
+// Start prepares the connection (gRPC dials lazily, on the first send),
+// then opens the queue and starts the senders. It is idempotent; it fails
+// after Shutdown (sender.Lifecycle).
+func (e *Exporter) Start(context.Context, pipeline.Host) error { return e.life.Start() }
 
 // Shutdown stops the senders, cancelling sends in progress: a queued record
 // stays queued (a disk queue keeps it for the next run, or for the
@@ -157,23 +121,7 @@ func (e *Exporter) Start(context.Context, pipeline.Host) error {
 // gets a retryable error and keeps its data. A memory queue is first
 // drained within ctx's deadline. Then the connection is closed. It is
 // idempotent.
-func (e *Exporter) Shutdown(ctx context.Context) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.state == stateStopped {
-		return nil
-	}
-	started := e.state == stateStarted
-	e.state = stateStopped
-	err := e.out.Shutdown(ctx)
-	if started {
-		err = errors.Join(err, e.tr.Close())
-	}
-	if err != nil {
-		return fmt.Errorf("exporter %s: %w", e.id, err)
-	}
-	return nil
-}
+func (e *Exporter) Shutdown(ctx context.Context) error { return e.life.Shutdown(ctx) }
 
 // Capabilities implements consumer.Traces, Metrics and Logs: the exporter
 // only reads the data.
@@ -306,12 +254,4 @@ func (e encoder) encode(sig pipeline.Signal, items int, req exportRequest) (send
 		r.Compression = e.compressor.name
 	}
 	return r, nil
-}
-
-// common is the part of the configuration every OTLP exporter shares.
-type common struct {
-	timeout  time.Duration
-	retry    sender.RetryConfig
-	queue    sender.QueueConfig
-	priority lanes.Config
 }

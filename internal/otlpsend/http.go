@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -53,18 +52,20 @@ type HTTPOptions struct {
 // (so a reload picks up a change); like every Go client it never proxies
 // requests to localhost or a loopback address.
 type HTTP struct {
+	// LazyHTTPClient is the client: Start makes it, Close closes its
+	// idle connections.
+	clientconfig.LazyHTTPClient
+
 	urls    map[pipeline.Signal]string // "" for a signal with no endpoint
 	headers http.Header                // configured headers, canonical keys
-	tlsCfg  *tls.Config
 	auth    *clientconfig.Authorizer
-	client  atomic.Pointer[http.Client] // set by Start
 }
 
 var _ Transport = (*HTTP)(nil)
 
 // NewHTTP returns a transport for o; Start makes its client.
 func NewHTTP(o HTTPOptions) *HTTP {
-	t := &HTTP{urls: map[pipeline.Signal]string{}, headers: http.Header{}, tlsCfg: o.TLS, auth: o.Auth}
+	t := &HTTP{LazyHTTPClient: clientconfig.LazyHTTPClient{TLS: o.TLS}, urls: map[pipeline.Signal]string{}, headers: http.Header{}, auth: o.Auth}
 	for _, sig := range pipeline.Signals {
 		t.urls[sig] = o.URLs[sig]
 	}
@@ -75,33 +76,15 @@ func NewHTTP(o HTTPOptions) *HTTP {
 	return t
 }
 
-// Start makes the client.
-func (t *HTTP) Start() error {
-	hc, err := clientconfig.NewHTTPClient(t.tlsCfg)
-	if err != nil {
-		return err
-	}
-	t.client.Store(hc)
-	return nil
-}
-
-// Close closes idle connections.
-func (t *HTTP) Close() error {
-	if c := t.client.Load(); c != nil {
-		c.CloseIdleConnections()
-	}
-	return nil
-}
-
 // Send implements sender.SendFunc.
 func (t *HTTP) Send(ctx context.Context, r sender.Request) error {
 	url := t.urls[r.Signal]
 	if url == "" {
 		return consumererror.NewPermanent(fmt.Errorf("no endpoint for %s: set endpoint or %s_endpoint", r.Signal, r.Signal))
 	}
-	client := t.client.Load()
-	if client == nil {
-		return errors.New("exporter not started")
+	client, err := t.Client()
+	if err != nil {
+		return err
 	}
 	req, err := sender.NewHTTPRequest(ctx, url, r.Body)
 	if err != nil {

@@ -68,6 +68,20 @@ type Metrics struct {
 	MemoryLimit    prometheus.Gauge // bytes; 0 when unlimited
 	MemoryInFlight prometheus.Gauge // bytes held by requests in flight and memory queues
 
+	// Reduce holds the metrics of the stateful reducing processors.
+	Reduce *ReduceMetrics
+	// ProcessorRedacted counts what the redaction processor removed or
+	// masked.
+	ProcessorRedacted *prometheus.CounterVec // processor, signal, reason
+	// The aggregate processor (processors/aggregateprocessor); its drops
+	// go to ProcessorDropped.
+	AggregateStateBytes *prometheus.GaugeVec // processor: bytes of state, as counted against max_bytes
+	AggregateSeries     *prometheus.GaugeVec // processor: input series tracked
+	// SpanMetrics holds the metrics of the spanmetrics connector.
+	SpanMetrics *SpanMetricsMetrics
+	// Sampling holds the metrics of the sampling processors.
+	Sampling *SamplingMetrics
+
 	BuildInfo     *prometheus.GaugeVec   // version, revision, config_hash
 	ConfigReloads *prometheus.CounterVec // result
 
@@ -138,6 +152,9 @@ func New() *Metrics {
 	m.UplinkWait = counter("outpost_uplink_wait_seconds_total",
 		"Time an exporter's senders spent waiting for the uplink budget.",
 		"exporter")
+	m.ProcessorRedacted = counter("outpost_processor_redacted_total",
+		"Attributes and log bodies the redaction processor changed, by reason (key_not_allowed: removed; blocked_key: whole value masked; blocked_value: matches in the value masked).",
+		"processor", "signal", "reason")
 	m.ConfigReloads = counter("outpost_config_reloads_total",
 		"Configuration reloads, by result (success, invalid, failed).",
 		"result")
@@ -190,6 +207,12 @@ func New() *Metrics {
 		"The memory_limit: bytes in flight above which receivers refuse new data; 0 when unlimited.").WithLabelValues()
 	m.MemoryInFlight = gauge("outpost_memory_in_flight_bytes",
 		"Bytes held by requests in flight through receivers and processors and by memory queues, as counted against memory_limit.").WithLabelValues()
+	m.AggregateStateBytes = gauge("outpost_processor_aggregate_state_bytes",
+		"Bytes of state an aggregate processor holds (input series, output groups, quantile samples), as counted against its max_bytes.",
+		"processor")
+	m.AggregateSeries = gauge("outpost_processor_aggregate_series",
+		"Input series an aggregate processor tracks, over all its rules.",
+		"processor")
 	m.BuildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "outpost_build_info",
 		Help: "Always 1; labels give the version and revision of the binary and a hash of the running configuration.",
@@ -200,6 +223,9 @@ func New() *Metrics {
 		Family{Name: "outpost_exporter_send_duration_seconds", Help: "Duration of each send attempt, successful or not."},
 		Family{Name: "outpost_build_info", Help: "Always 1; labels give the version and revision of the binary and a hash of the running configuration."},
 	)
+	m.Reduce = m.newReduceMetrics()
+	m.SpanMetrics = m.newSpanMetricsMetrics()
+	m.Sampling = m.newSamplingMetrics()
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/outpost-edge/outpost/configs"
+	"github.com/outpost-edge/outpost/internal/units"
 	"github.com/outpost-edge/outpost/pipeline/queue"
 )
 
@@ -22,7 +22,7 @@ type QueueConfig struct {
 	Kind string `yaml:"kind"`
 	// MaxBytes bounds the queue: bytes of segment files on disk, or bytes
 	// held in memory. Default 256MiB.
-	MaxBytes configs.ByteSize `yaml:"max_bytes"`
+	MaxBytes units.ByteSize `yaml:"max_bytes"`
 	// MaxAge drops records older than this instead of sending them, and
 	// ends the retries of a record once it is this old; 0 (default) keeps
 	// records until they are delivered or refused for good.
@@ -46,6 +46,8 @@ type QueueConfig struct {
 	// UplinkWeight is this exporter's share of the uplink budget relative
 	// to the other exporters that are waiting for it (default 1).
 	UplinkWeight float64 `yaml:"uplink_weight"`
+	// Batch is how senders merge queued records into wire requests.
+	Batch BatchConfig `yaml:"batch"`
 }
 
 // Queue defaults.
@@ -66,6 +68,7 @@ func DefaultQueueConfig() QueueConfig {
 		FsyncInterval: DefaultQueueFsyncInterval,
 		Consumers:     1,
 		UplinkWeight:  1,
+		Batch:         DefaultBatchConfig(),
 	}
 }
 
@@ -102,6 +105,7 @@ func (c QueueConfig) Validate() error {
 	if !(c.UplinkWeight > 0) {
 		errs = append(errs, fmt.Errorf("uplink_weight: must be positive, got %g", c.UplinkWeight))
 	}
+	errs = append(errs, c.Batch.Validate())
 	return errors.Join(errs...)
 }
 
