@@ -275,7 +275,7 @@ func TestDecisionCacheEvicts(t *testing.T) {
 	c.put(traceID(1), true)
 	c.put(traceID(2), true)
 	c.put(traceID(3), false)
-	c.put(traceID(4), true) // evicts 1
+	c.put(traceID(4), true)  // evicts 1
 	c.put(traceID(5), false) // evicts 3
 	for id, want := range map[uint64]int{1: -1, 2: 1, 3: -1, 4: 1, 5: 0} {
 		keep, ok := c.get(traceID(id))
