@@ -17,6 +17,7 @@ import (
 	"github.com/outpost-edge/outpost/processors/logdedupprocessor"
 	"github.com/outpost-edge/outpost/processors/redactionprocessor"
 	"github.com/outpost-edge/outpost/processors/resourceprocessor"
+	"github.com/outpost-edge/outpost/processors/tailsamplingprocessor"
 	"github.com/outpost-edge/outpost/processors/throttleprocessor"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
 )
@@ -45,6 +46,7 @@ func components() pipeline.Factories {
 		filterprocessor.NewFactory(),
 		redactionprocessor.NewFactory(),
 		aggregateprocessor.NewFactory(),
+		tailsamplingprocessor.NewFactory(),
 	} {
 		f.Processors[p.Type] = p
 	}

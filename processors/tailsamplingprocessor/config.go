@@ -43,8 +43,8 @@ const (
 // Config is the tail_sampling processor's configuration. The keys are the
 // OpenTelemetry Collector contrib tail_sampling processor's, less
 // expected_new_traces_per_sec, sample_on_first_match,
-// drop_pending_traces_on_shutdown, decision_cache.sampling_cache_* variants
-// and the ottl_condition and drop policies, plus max_bytes.
+// drop_pending_traces_on_shutdown and the ottl_condition and drop
+// policies, plus max_bytes.
 type Config struct {
 	// DecisionWait is how long after the first span of a trace arrives
 	// its policies are evaluated (> 0).
@@ -405,7 +405,11 @@ func (p *PolicyConfig) validate(at string, depth int) []error {
 			if p.Not.SubPolicy == nil {
 				add("not.not_sub_policy: required")
 			} else {
-				errs = append(errs, validatePolicies([]PolicyConfig{*p.Not.SubPolicy}, at+".not.not_sub_policy", depth+1)...)
+				sub, subAt := p.Not.SubPolicy, at+".not.not_sub_policy"
+				if sub.Name == "" {
+					errs = append(errs, fmt.Errorf("%s.name: must not be empty", subAt))
+				}
+				errs = append(errs, sub.validate(subAt, depth+1)...)
 			}
 		}
 	case Composite:
