@@ -72,6 +72,18 @@ func (s *shard) oldest() *trace {
 	return nil
 }
 
+// push queues t, first moving the queue down over the slots already
+// decided when they are half of it, so that it stays within twice the
+// traces held.
+func (s *shard) push(t *trace) {
+	if s.head > 0 && s.head >= len(s.queue)/2 {
+		n := copy(s.queue, s.queue[s.head:])
+		clear(s.queue[n:])
+		s.queue, s.head = s.queue[:n], 0
+	}
+	s.queue = append(s.queue, t)
+}
+
 // telemetry is the processor's metric handles; nil without telemetry.
 type telemetry struct {
 	received, sampled     prometheus.Counter
@@ -397,7 +409,7 @@ func (p *processor) holdLocked(sh *shard, id pcommon.TraceID, h heldSpan, now ti
 		}
 		t = &trace{id: id, arrived: now}
 		sh.traces[id] = t
-		sh.queue = append(sh.queue, t)
+		sh.push(t)
 		mem = traceOverhead
 	}
 	m, w := spanBytes(h.span)

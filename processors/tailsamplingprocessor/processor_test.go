@@ -294,3 +294,20 @@ func TestDecisionCacheEvicts(t *testing.T) {
 		t.Errorf("len %d, want 3", c.len())
 	}
 }
+
+// TestQueueStaysBounded: in steady state (traces decided as fast as they
+// come) a shard's arrival queue does not grow with the traces seen.
+func TestQueueStaysBounded(t *testing.T) {
+	cfg := configWith(policy("all", AlwaysSample, nil))
+	cfg.NumTraces = 16
+	p, _ := newTest(t, cfg, &sink{}, nil)
+	for i := range uint64(20000) {
+		consume(t, p, request(nil, spanSpec{trace: i}))
+	}
+	for i, sh := range p.shards {
+		if cap(sh.queue) > 64 {
+			t.Errorf("shard %d: queue capacity %d after 20000 traces, holding %d", i, cap(sh.queue), len(sh.traces))
+		}
+	}
+	_ = p.Shutdown(context.Background())
+}
