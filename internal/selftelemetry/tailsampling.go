@@ -44,13 +44,13 @@ func (m *Metrics) newTailSamplingMetrics() *TailSamplingMetrics {
 			"Spans that arrived after their trace was decided and followed the cached decision (sampled: passed on; not_sampled: dropped).",
 			"processor", "decision"),
 		HeldSpans: gauge("outpost_processor_tail_sampling_held_spans",
-			"Spans the tail_sampling processor holds awaiting their trace's decision.",
+			"Spans the tail_sampling processor holds: awaiting their trace's decision, or refused by the next consumer and waiting to be sent again.",
 			"processor"),
 		HeldTraces: gauge("outpost_processor_tail_sampling_held_traces",
 			"Traces the tail_sampling processor holds awaiting a decision.",
 			"processor"),
 		StateBytes: gauge("outpost_processor_tail_sampling_state_bytes",
-			"Estimated bytes of the spans the tail_sampling processor holds, as counted against max_bytes and charged to memory_limit.",
+			"Estimated bytes of the spans the tail_sampling processor holds (refused ones waiting included), as charged to memory_limit.",
 			"processor"),
 	}
 }

@@ -74,24 +74,38 @@
 // max_bytes, memory_limit) until it fits; when the span's own trace is all
 // that is left, that trace is decided at once. Nothing is dropped for
 // lack of room: a trace decided early is sampled or not by its policies.
-// Spans of an early-decided sampled trace go on in the caller's request,
-// and the caller gets that hand-off's error.
+// Spans of an early-decided sampled trace go on in the caller's request.
+//
+// # Refused hand-offs and back-pressure
+//
+// Sampled spans the next consumer refuses with a retryable error (a full
+// queue under block) are kept, charged to memory_limit, and sent again
+// in order at each tick before anything newer; while any wait, new
+// requests are refused with a retryable error (the receiver answers 429 /
+// RESOURCE_EXHAUSTED), so that back-pressure reaches the clients without
+// making them resend spans already held. Refused spans kept are bounded by
+// max_bytes (beyond it, and when memory_limit has no room, the oldest are
+// dropped, reason refused), so the processor holds at most twice
+// max_bytes. A permanent refusal drops the spans (reason refused). The
+// held_spans gauge counts refused spans kept.
 //
 // # Accounting
 //
 // Every span received is, at any time, exactly one of: held (the
-// held_spans gauge), passed on (sampled_spans_total) or dropped
-// (outpost_processor_dropped_items_total, reason not_sampled,
-// late_not_sampled, refused: the next consumer refused a hand-off, or
-// shutdown: it refused the final one). Decisions are counted by decision
+// held_spans gauge, refused spans kept included), passed on
+// (sampled_spans_total) or dropped (outpost_processor_dropped_items_total,
+// reason not_sampled, late_not_sampled, refused: the next consumer refused
+// it for good, or more than max_bytes of refused spans were kept; shutdown:
+// still refused at Shutdown). Decisions are counted by decision
 // and trigger (decision_wait for the normal path, the others early).
 //
 // # Durability and what it does not do
 //
 // Spans held here are acknowledged to their clients: like every buffering
-// processor, this one loses what it holds on kill -9 or a power cut. A
-// hand-off the next consumer refuses (even with a retryable error: a
-// full queue under block) is dropped and counted, not retried.
+// processor, this one loses what it holds on kill -9 or a power cut.
+// Shutdown decides every held trace and tries once more to send what was
+// refused, within its context; what is still refused is dropped (reason
+// shutdown) and Shutdown returns the error.
 //
 // Not offered, refused as unknown keys: expected_new_traces_per_sec (the
 // maps grow as needed, bounded by num_traces), sample_on_first_match,

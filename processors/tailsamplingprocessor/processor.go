@@ -44,7 +44,10 @@ const (
 
 var (
 	errShutdown = consumererror.NewRetryableError(errors.New("tail_sampling processor is shut down"))
-	errNilNext  = errors.New("tail_sampling processor: nil next consumer")
+	// errBackPressure refuses new spans while sampled spans the next
+	// consumer refused wait to be sent again.
+	errBackPressure = consumererror.NewRetryableError(errors.New("tail_sampling processor: the next consumer refuses sampled spans; retry later"))
+	errNilNext      = errors.New("tail_sampling processor: nil next consumer")
 )
 
 // shard holds the traces whose ID hashes to it.
@@ -130,6 +133,7 @@ type output struct {
 	td     ptrace.Traces
 	scopes map[*group]ptrace.SpanSlice
 	spans  int64
+	bytes  int64 // estimated memory of the spans, as they were charged
 }
 
 func (o *output) add(g *group, s ptrace.Span) {
@@ -152,6 +156,13 @@ func (o *output) add(g *group, s ptrace.Span) {
 	o.spans++
 }
 
+// refused is a request of sampled spans the next consumer refused with a
+// retryable error, kept to be sent again.
+type refused struct {
+	td           ptrace.Traces
+	spans, bytes int64
+}
+
 // processor is the tail_sampling processor.
 type processor struct {
 	next      consumer.Traces
@@ -164,6 +175,16 @@ type processor struct {
 	logger    *slog.Logger
 	tel       telemetry
 	lastLog   atomic.Int64 // unix nanoseconds of the last refusal logged
+	mutates   bool         // the next consumer mutates data: send it copies
+
+	// Sampled spans refused by the next consumer, oldest first, charged
+	// to memory_limit and bounded by max_bytes; while any wait, new spans
+	// are refused (back-pressure).
+	pendMu     sync.Mutex
+	pending    []refused
+	pendBytes  int64
+	pendCharge *memlimit.Charge
+	backlogged atomic.Bool
 
 	mu      sync.Mutex
 	started bool
@@ -194,6 +215,14 @@ func newProcessor(set pipeline.Settings, cfg pipeline.Config, next consumer.Trac
 	}
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
+	}
+	p.mutates = next.Capabilities().MutatesData
+	if set.Memory != nil {
+		ch, err := set.Memory.Admit(0)
+		if err != nil {
+			return nil, fmt.Errorf("tail_sampling processor: memory charge: %w", err)
+		}
+		p.pendCharge = ch
 	}
 	for i := range c.Policies {
 		p.policies = append(p.policies, newEvaluator(&c.Policies[i]))
@@ -281,6 +310,7 @@ func (p *processor) loop(ctx context.Context) {
 // decideDue decides every trace that arrived decision_wait or more before
 // now and passes the sampled ones on in one request.
 func (p *processor) decideDue(ctx context.Context, now time.Time) {
+	p.retryPending(ctx)
 	var out output
 	var st tally
 	cutoff := now.Add(-p.cfg.DecisionWait)
@@ -291,15 +321,14 @@ func (p *processor) decideDue(ctx context.Context, now time.Time) {
 		}
 		sh.mu.Unlock()
 	}
-	if err := p.emit(ctx, &out, &st, reasonRefused); err != nil {
-		p.logRefusal(err, out.spans)
-	}
+	p.emit(ctx, &out, &st)
 }
 
 // Shutdown stops the decision loop, decides every held trace on what has
-// arrived (trigger shutdown) and passes the sampled ones on within ctx;
-// what the next consumer refuses then is dropped (reason shutdown) and its
-// error returned. Later calls to ConsumeTraces get a retryable error.
+// arrived (trigger shutdown) and passes the sampled ones, and those
+// refused before, on within ctx; what the next consumer still refuses is
+// dropped (reason shutdown) and its error returned. Later calls to
+// ConsumeTraces get a retryable error.
 func (p *processor) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closed {
@@ -327,14 +356,29 @@ func (p *processor) Shutdown(ctx context.Context) error {
 		}
 		sh.mu.Unlock()
 	}
-	err := p.emit(ctx, &out, &st, reasonShutdown)
+	p.emit(ctx, &out, &st)
+	// Everything sampled now waits in pending: one last try each, within
+	// ctx; what is still refused is dropped (reason shutdown).
+	err := p.retryPending(ctx)
+	p.pendMu.Lock()
+	var lost int64
+	for _, r := range p.pending {
+		lost += r.spans
+	}
+	p.pending, p.pendBytes = nil, 0
+	p.backlogged.Store(false)
+	p.pendCharge.Release()
+	p.pendMu.Unlock()
+	add(p.tel.dropShut, lost)
 	for _, sh := range p.shards {
 		sh.mu.Lock()
 		sh.charge.Release()
 		sh.mu.Unlock()
 	}
-	if err != nil {
-		return fmt.Errorf("tail_sampling: final hand-off of %d sampled spans: %w", out.spans, err)
+	p.report()
+	if lost > 0 {
+		p.logger.Error("tail_sampling: sampled spans refused at shutdown; dropped", "spans", lost, "error", err)
+		return fmt.Errorf("tail_sampling: final hand-off, %d sampled spans dropped: %w", lost, err)
 	}
 	return nil
 }
@@ -342,13 +386,18 @@ func (p *processor) Shutdown(ctx context.Context) error {
 // ConsumeTraces holds each span for its trace's decision, or, when the
 // trace was decided already, passes it on (sampled) or drops it (not
 // sampled) by the decision cache. Traces decided early to make room are
-// passed on with this call, and the caller gets that hand-off's error.
+// passed on with this call; a refusal of those is kept for a retry, not
+// returned. While refused spans wait, it refuses every request with a
+// retryable error (back-pressure) and takes none of it.
 func (p *processor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	p.mu.Lock()
 	closed := p.closed
 	p.mu.Unlock()
 	if closed {
 		return errShutdown
+	}
+	if p.backlogged.Load() {
+		return errBackPressure
 	}
 	add(p.tel.received, int64(td.SpanCount()))
 	now := time.Now()
@@ -381,7 +430,8 @@ func (p *processor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 		}
 		sh.mu.Unlock()
 	}
-	return p.emit(ctx, &out, &st, reasonRefused)
+	p.emit(ctx, &out, &st)
+	return nil
 }
 
 // shardOf picks a trace's shard from bytes of its ID that the hash used
@@ -394,6 +444,8 @@ func (p *processor) shardOf(id pcommon.TraceID) int {
 func (p *processor) holdLocked(sh *shard, id pcommon.TraceID, h heldSpan, now time.Time, out *output, st *tally) {
 	if keep, ok := sh.cache.get(id); ok {
 		if keep {
+			m, _ := spanBytes(h.span)
+			out.bytes += m
 			out.add(h.g, h.span)
 			st.lateSampled++
 		} else {
@@ -474,15 +526,17 @@ func (p *processor) decideLocked(sh *shard, t *trace, trigger string, out *outpu
 		for _, h := range t.spans {
 			out.add(h.g, h.span)
 		}
+		out.bytes += t.bytes
 	} else {
 		st.notSampled += t.spanCount()
 	}
 	t.spans = nil
 }
 
-// emit passes the sampled spans on and adds the tally to the metrics. A
-// refusal drops them, counted with reason, and is returned.
-func (p *processor) emit(ctx context.Context, out *output, st *tally, reason string) error {
+// emit adds the tally to the metrics and passes the sampled spans on. A
+// retryable refusal keeps them for retryPending; a permanent one drops
+// them (reason refused).
+func (p *processor) emit(ctx context.Context, out *output, st *tally) {
 	for tr, c := range st.decided {
 		h := p.tel.decided[tr]
 		add(h[0], c[0])
@@ -492,19 +546,93 @@ func (p *processor) emit(ctx context.Context, out *output, st *tally, reason str
 	add(p.tel.dropLate, st.late)
 	add(p.tel.lateNot, st.late)
 	add(p.tel.lateSampled, st.lateSampled)
-	p.report()
-	if out.spans == 0 {
-		return nil
-	}
-	if err := p.next.ConsumeTraces(ctx, out.td); err != nil {
-		if reason == reasonShutdown {
-			add(p.tel.dropShut, out.spans)
-		} else {
-			add(p.tel.dropRefused, out.spans)
+	if out.spans > 0 {
+		p.pendMu.Lock()
+		waiting := len(p.pending) > 0
+		p.pendMu.Unlock()
+		r := refused{td: out.td, spans: out.spans, bytes: out.bytes}
+		if waiting {
+			// Keep the order: older refused spans go first.
+			p.keep(r)
+		} else if err := p.send(ctx, r); err != nil {
+			p.onRefused(err, r)
 		}
+	}
+	p.report()
+}
+
+// send hands r on (a copy, when the next consumer mutates data, so that
+// a refused r can be sent again) and counts it sampled when accepted.
+func (p *processor) send(ctx context.Context, r refused) error {
+	td := r.td
+	if p.mutates {
+		td = ptrace.NewTraces()
+		r.td.CopyTo(td)
+	}
+	if err := p.next.ConsumeTraces(ctx, td); err != nil {
 		return err
 	}
-	add(p.tel.sampled, out.spans)
+	add(p.tel.sampled, r.spans)
+	return nil
+}
+
+// onRefused handles a refused hand-off of r.
+func (p *processor) onRefused(err error, r refused) {
+	p.logRefusal(err, r.spans)
+	if consumererror.IsPermanent(err) {
+		add(p.tel.dropRefused, r.spans)
+		return
+	}
+	p.keep(r)
+}
+
+// keep queues r for retryPending, charging its bytes to memory_limit;
+// beyond max_bytes of refused spans, or without room in memory_limit, the
+// oldest are dropped (reason refused).
+func (p *processor) keep(r refused) {
+	p.pendMu.Lock()
+	defer p.pendMu.Unlock()
+	if err := p.pendCharge.Grow(r.bytes); err != nil {
+		add(p.tel.dropRefused, r.spans)
+		return
+	}
+	p.pending = append(p.pending, r)
+	p.pendBytes += r.bytes
+	for len(p.pending) > 1 && p.pendBytes > int64(p.cfg.MaxBytes) {
+		old := p.pending[0]
+		p.pending[0] = refused{}
+		p.pending = p.pending[1:]
+		p.pendBytes -= old.bytes
+		add(p.tel.dropRefused, old.spans)
+	}
+	_ = p.pendCharge.Resize(p.pendBytes) // shrinking never fails
+	p.backlogged.Store(true)
+}
+
+// retryPending sends the refused requests again, oldest first, until one
+// is refused again; a permanent refusal drops it (reason refused). It
+// returns the last refusal.
+func (p *processor) retryPending(ctx context.Context) error {
+	p.pendMu.Lock()
+	defer p.pendMu.Unlock()
+	for len(p.pending) > 0 {
+		r := p.pending[0]
+		err := p.send(ctx, r)
+		if err != nil && !consumererror.IsPermanent(err) {
+			p.logRefusal(err, r.spans)
+			return err
+		}
+		if err != nil {
+			p.logRefusal(err, r.spans)
+			add(p.tel.dropRefused, r.spans)
+		}
+		p.pending[0] = refused{}
+		p.pending = p.pending[1:]
+		p.pendBytes -= r.bytes
+		_ = p.pendCharge.Resize(p.pendBytes)
+	}
+	p.pending = nil
+	p.backlogged.Store(false)
 	return nil
 }
 
@@ -521,6 +649,12 @@ func (p *processor) report() {
 		bytes += sh.bytes
 		sh.mu.Unlock()
 	}
+	p.pendMu.Lock()
+	for _, r := range p.pending {
+		spans += r.spans
+	}
+	bytes += p.pendBytes
+	p.pendMu.Unlock()
 	p.tel.heldSpans.Set(float64(spans))
 	p.tel.heldTraces.Set(float64(traces))
 	p.tel.stateBytes.Set(float64(bytes))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -202,29 +203,92 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
-// TestRefusedHandOff: a refused hand-off is counted (refused) and, in a
-// caller's request, returned to it.
+// TestRefusedHandOff: sampled spans the next consumer refuses with a
+// retryable error are kept and sent again, in order, and new spans are
+// refused (back-pressure) meanwhile; a permanent refusal drops them.
 func TestRefusedHandOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		refuse := consumererror.NewRetryableError(errors.New("queue full"))
-		next := &sink{errFor: func(int) error { return refuse }}
+		full := consumererror.NewRetryableError(errors.New("queue full"))
+		var accept atomic.Bool
+		next := &sink{errFor: func(int) error {
+			if accept.Load() {
+				return nil
+			}
+			return full
+		}}
 		cfg := configWith(policy("all", AlwaysSample, nil))
 		cfg.DecisionWait = time.Second
 		cfg.NumTraces = 1
 		p, tel := newTest(t, cfg, next, nil)
 		_ = p.Start(context.Background(), nil)
 		defer p.Shutdown(context.Background())
-		consume(t, p, request(nil, spanSpec{trace: 1}, spanSpec{trace: 1}))
-		// The second trace decides the first early; its hand-off fails.
-		if err := p.ConsumeTraces(context.Background(), request(nil, spanSpec{trace: 2})); !errors.Is(err, refuse) {
-			t.Fatalf("err %v, want the refusal", err)
+		consume(t, p, request(nil, spanSpec{trace: 1, name: "a"}, spanSpec{trace: 1, name: "b"}))
+		// The second trace decides the first early; its hand-off is
+		// refused and kept; the caller's own spans are held.
+		consume(t, p, request(nil, spanSpec{trace: 2, name: "c"}))
+		if err := p.ConsumeTraces(context.Background(), request(nil, spanSpec{trace: 3})); !errors.Is(err, errBackPressure) {
+			t.Fatalf("while refused spans wait: %v, want back-pressure", err)
 		}
-		time.Sleep(2 * time.Second) // the loop decides trace 2; refused too
+		time.Sleep(2 * time.Second) // retries fail; trace 2 is decided and kept too
 		synctest.Wait()
-		c := checkBalance(t, tel)
-		if c.refused != 3 || c.held != 0 {
+		if c := checkBalance(t, tel); c.held != 3 || c.refused != 0 || c.sampled != 0 || c.received != 3 {
 			t.Fatalf("counts %+v", c)
 		}
+		accept.Store(true)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if c := checkBalance(t, tel); c.held != 0 || c.sampled != 3 {
+			t.Fatalf("counts %+v after the next consumer recovered", c)
+		}
+		if got := next.names(traceID(1)); !slices.Equal(got, []string{"a", "b"}) {
+			t.Fatalf("trace 1: %v", got)
+		}
+		consume(t, p, request(nil, spanSpec{trace: 4}))
+	})
+}
+
+func TestRefusedPermanentAndBounded(t *testing.T) {
+	t.Run("permanent", func(t *testing.T) {
+		next := &sink{errFor: func(int) error { return consumererror.NewPermanent(errors.New("bad data")) }}
+		cfg := configWith(policy("all", AlwaysSample, nil))
+		cfg.NumTraces = 1
+		p, tel := newTest(t, cfg, next, nil)
+		consume(t, p, request(nil, spanSpec{trace: 1}, spanSpec{trace: 1}))
+		consume(t, p, request(nil, spanSpec{trace: 2}))
+		if c := checkBalance(t, tel); c.refused != 2 || c.held != 1 {
+			t.Fatalf("counts %+v", c)
+		}
+		_ = p.Shutdown(context.Background())
+		if c := checkBalance(t, tel); c.refused != 3 {
+			t.Fatalf("counts %+v", c)
+		}
+	})
+	t.Run("bounded by max_bytes", func(t *testing.T) {
+		next := &sink{errFor: func(int) error { return errors.New("down") }}
+		cfg := configWith(policy("all", AlwaysSample, nil))
+		cfg.NumTraces = 1
+		cfg.MaxBytes = 4 << 10
+		p, tel := newTest(t, cfg, next, nil)
+		consume(t, p, request(nil, spanSpec{trace: 0}))
+		for i := range uint64(50) {
+			// Each request decides the held trace early and its
+			// refused spans join those kept. The back-pressure flag
+			// is lowered to let the next request in, as a retry
+			// would between requests.
+			p.backlogged.Store(false)
+			consume(t, p, request(nil, spanSpec{trace: i + 1, attrs: map[string]any{"pad": "0123456789012345678901234567890123456789"}}))
+		}
+		p.pendMu.Lock()
+		pend := p.pendBytes
+		p.pendMu.Unlock()
+		if pend > int64(cfg.MaxBytes) {
+			t.Fatalf("%d bytes of refused spans kept, max_bytes %d", pend, cfg.MaxBytes)
+		}
+		if c := checkBalance(t, tel); c.refused == 0 {
+			t.Fatalf("counts %+v: the oldest refused spans were not dropped", c)
+		}
+		_ = p.Shutdown(context.Background())
+		checkBalance(t, tel)
 	})
 }
 
