@@ -470,9 +470,10 @@ func (p *processor) holdLocked(sh *shard, id pcommon.TraceID, h heldSpan, now ti
 		mem, wire = mem+h.g.bytes, wire+h.g.wire
 		t.last = h.g
 	}
-	held := ptrace.NewSpan()
-	h.span.MoveTo(held)
-	t.spans = append(t.spans, heldSpan{g: h.g, span: held})
+	// The span stays where the request put it: the processor owns the
+	// request (MutatesData), and the rest of the request is not
+	// referenced, so only this span's own memory is held.
+	t.spans = append(t.spans, h)
 	t.wire += wire
 	sh.spans++
 	if trigger := p.roomLocked(sh, t, mem, out, st); trigger != "" {
