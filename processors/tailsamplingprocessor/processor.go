@@ -186,6 +186,9 @@ type processor struct {
 	pendCharge *memlimit.Charge
 	backlogged atomic.Bool
 
+	// calls is held shared by each ConsumeTraces and taken by Shutdown,
+	// so that no call still holds spans once Shutdown decides them all.
+	calls   sync.RWMutex
 	mu      sync.Mutex
 	started bool
 	closed  bool
@@ -338,6 +341,8 @@ func (p *processor) Shutdown(ctx context.Context) error {
 	p.closed = true
 	cancel, done := p.cancel, p.done
 	p.mu.Unlock()
+	p.calls.Lock() // calls in flight end; later ones see closed
+	p.calls.Unlock()
 	if cancel != nil {
 		cancel()
 		select {
@@ -390,6 +395,8 @@ func (p *processor) Shutdown(ctx context.Context) error {
 // returned. While refused spans wait, it refuses every request with a
 // retryable error (back-pressure) and takes none of it.
 func (p *processor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	p.calls.RLock()
+	defer p.calls.RUnlock()
 	p.mu.Lock()
 	closed := p.closed
 	p.mu.Unlock()

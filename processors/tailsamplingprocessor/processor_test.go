@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -374,4 +375,30 @@ func TestQueueStaysBounded(t *testing.T) {
 		}
 	}
 	_ = p.Shutdown(context.Background())
+}
+
+// TestConcurrentConsumeAndShutdown: calls racing with Shutdown either are
+// refused or have every span accounted for once Shutdown returns.
+func TestConcurrentConsumeAndShutdown(t *testing.T) {
+	next := &sink{}
+	cfg := configWith(policy("all", AlwaysSample, nil))
+	p, tel := newTest(t, cfg, next, nil)
+	_ = p.Start(context.Background(), nil)
+	var wg sync.WaitGroup
+	for w := range uint64(4) {
+		wg.Go(func() {
+			for i := range uint64(200) {
+				_ = p.ConsumeTraces(context.Background(), request(nil, spanSpec{trace: w<<32 | i}, spanSpec{trace: w<<32 | i}))
+			}
+		})
+	}
+	time.Sleep(time.Millisecond)
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	c := checkBalance(t, tel)
+	if c.held != 0 || c.sampled != c.received || int(c.sampled) != next.count() {
+		t.Fatalf("counts %+v, next got %d", c, next.count())
+	}
 }
