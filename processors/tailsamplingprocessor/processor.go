@@ -341,8 +341,9 @@ func (p *processor) Shutdown(ctx context.Context) error {
 	p.closed = true
 	cancel, done := p.cancel, p.done
 	p.mu.Unlock()
-	p.calls.Lock() // calls in flight end; later ones see closed
-	p.calls.Unlock()
+	// Calls in flight end first; later ones wait, then see closed.
+	p.calls.Lock()
+	defer p.calls.Unlock()
 	if cancel != nil {
 		cancel()
 		select {
