@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/outpost-edge/outpost/connectors/forwardconnector"
+	"github.com/outpost-edge/outpost/connectors/spanmetricsconnector"
 	"github.com/outpost-edge/outpost/exporters/debugexporter"
 	"github.com/outpost-edge/outpost/exporters/fileexporter"
 	"github.com/outpost-edge/outpost/exporters/jaegerexporter"
@@ -15,6 +16,7 @@ import (
 	"github.com/outpost-edge/outpost/processors/cardinalitylimitprocessor"
 	"github.com/outpost-edge/outpost/processors/filterprocessor"
 	"github.com/outpost-edge/outpost/processors/logdedupprocessor"
+	"github.com/outpost-edge/outpost/processors/probabilisticsamplerprocessor"
 	"github.com/outpost-edge/outpost/processors/redactionprocessor"
 	"github.com/outpost-edge/outpost/processors/resourceprocessor"
 	"github.com/outpost-edge/outpost/processors/tailsamplingprocessor"
@@ -40,6 +42,7 @@ func components() pipeline.Factories {
 		batchprocessor.NewFactory(),
 		cardinalitylimitprocessor.NewFactory(),
 		logdedupprocessor.NewFactory(),
+		probabilisticsamplerprocessor.NewFactory(),
 		throttleprocessor.NewFactory(),
 		attributesprocessor.NewFactory(),
 		resourceprocessor.NewFactory(),
@@ -63,6 +66,7 @@ func components() pipeline.Factories {
 	}
 	for _, c := range []pipeline.ConnectorFactory{
 		forwardconnector.NewFactory(),
+		spanmetricsconnector.NewFactory(),
 	} {
 		f.Connectors[c.Type] = c
 	}

@@ -50,13 +50,14 @@
 // # Send path
 //
 // As in every central exporter: ConsumeLogs splits the batch by priority
-// lane (`priority`), translates and encodes each part once into a
-// ready-to-send body (Request Encoding "loki-push-proto", Compression
-// "snappy") and puts it in a sender.Output, the durable queue by default.
-// Senders POST the body as is, with Content-Type application/x-protobuf,
-// Content-Encoding snappy, User-Agent outpost, the configured headers,
-// when `tenant` is set X-Scope-OrgID, and when `auth` is set
-// Authorization.
+// lane (`priority`), translates and encodes each part once into a body
+// (Request Encoding "loki-push-proto", a PushRequest in protobuf) and puts
+// it in a sender.Output, the durable queue by default. Senders merge
+// consecutive bodies of one lane into one PushRequest (its one field,
+// streams, is repeated), snappy-compress it once and POST it, with
+// Content-Type application/x-protobuf, Content-Encoding snappy,
+// User-Agent outpost, the configured headers, when `tenant` is set
+// X-Scope-OrgID, and when `auth` is set Authorization.
 //
 // # Client options
 //

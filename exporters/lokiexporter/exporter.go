@@ -66,6 +66,13 @@ func newExporter(set pipeline.Settings, cfg *Config, client clientOptions) (*exp
 			Timeout: cfg.Timeout,
 			Send:    transport.send,
 			Split:   splitPush,
+			// PushRequest's one field, streams, is repeated: bodies
+			// concatenate; mergePush also gathers the entries of equal
+			// streams.
+			Mergeable:   true,
+			Merge:       mergePush,
+			Compress:    compressSnappy,
+			Compression: compressionSnappy,
 		},
 	})
 	if err != nil {
@@ -133,8 +140,9 @@ func (e *exporter) encode(items int, ld plog.Logs) (sender.Request, error) {
 	return r, nil
 }
 
-// encode translates ld into a ready-to-send Request: the PushRequest in
-// protobuf, snappy block-compressed.
+// encode translates ld into a Request: the PushRequest in protobuf,
+// uncompressed. The Output snappy-compresses each wire request
+// (compressSnappy) once queued records are merged.
 func encode(t *translator, ld plog.Logs, items int, now time.Time) (sender.Request, error) {
 	req := t.translate(ld, now.UTC())
 	raw, err := req.Marshal()
@@ -142,10 +150,13 @@ func encode(t *translator, ld plog.Logs, items int, now time.Time) (sender.Reque
 		return sender.Request{}, err
 	}
 	return sender.Request{
-		Signal:      pipeline.SignalLogs,
-		Items:       items,
-		Body:        snappy.Encode(nil, raw),
-		Encoding:    EncodingPush,
-		Compression: compressionSnappy,
+		Signal:   pipeline.SignalLogs,
+		Items:    items,
+		Body:     raw,
+		Encoding: EncodingPush,
 	}, nil
 }
+
+// compressSnappy is the wire compression of push bodies (snappy block
+// format, the only one Loki takes for protobuf).
+func compressSnappy(raw []byte) ([]byte, error) { return snappy.Encode(nil, raw), nil }

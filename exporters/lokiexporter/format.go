@@ -15,14 +15,7 @@ import (
 // It returns s itself, without allocating, when s is already valid; "" for
 // "".
 func sanitizeName(s string) string {
-	if s == "" {
-		return ""
-	}
-	ok := !isDigit(s[0])
-	for i := 0; ok && i < len(s); i++ {
-		ok = isNameByte(s[i])
-	}
-	if ok {
+	if s == "" || validName(s) {
 		return s
 	}
 	b := make([]byte, 0, len(s)+1)
@@ -39,28 +32,46 @@ func sanitizeName(s string) string {
 	return string(b)
 }
 
+// validName reports whether s is a Loki label name, [a-zA-Z_][a-zA-Z0-9_]*.
+func validName(s string) bool {
+	if s == "" || isDigit(s[0]) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isNameByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func isNameByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '_'
 }
 
-// valueString is an attribute value as a label or structured metadata
-// value: strings as they are, numbers in decimal, booleans as true/false,
-// bytes in base64 (pdata's AsString), maps and slices as JSON with keys in
-// their order.
-func valueString(v pcommon.Value, buf []byte) (string, []byte) {
+// appendValue writes an attribute value as a label or structured
+// metadata value: strings as they are, integers in decimal, doubles as
+// appendFloat does, booleans as true/false, bytes in base64 (pdata's
+// AsString), maps and slices as JSON with keys in their order, an empty
+// value as nothing.
+func appendValue(buf []byte, v pcommon.Value) []byte {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
-		return v.Str(), buf
+		return append(buf, v.Str()...)
 	case pcommon.ValueTypeMap, pcommon.ValueTypeSlice:
-		buf = appendJSON(buf[:0], v)
-		return string(buf), buf
+		return appendJSON(buf, v)
 	case pcommon.ValueTypeDouble:
-		buf = appendFloat(buf[:0], v.Double())
-		return string(buf), buf
+		return appendFloat(buf, v.Double())
+	case pcommon.ValueTypeInt:
+		return strconv.AppendInt(buf, v.Int(), 10)
+	case pcommon.ValueTypeBool:
+		return strconv.AppendBool(buf, v.Bool())
+	case pcommon.ValueTypeBytes:
+		return base64.StdEncoding.AppendEncode(buf, v.Bytes().AsRaw())
 	}
-	return v.AsString(), buf
+	return buf
 }
 
 // appendFloat writes f as pdata's AsString does, and NaN and infinities
@@ -196,22 +207,12 @@ func appendLogfmt(buf []byte, m pcommon.Map, scratch []byte) ([]byte, []byte) {
 			buf = append(buf, c)
 		}
 		buf = append(buf, '=')
-		var s string
-		switch v.Type() {
-		case pcommon.ValueTypeStr:
-			s = v.Str()
-		case pcommon.ValueTypeMap, pcommon.ValueTypeSlice:
-			scratch = appendJSON(scratch[:0], v)
-			buf = appendLogfmtValue(buf, scratch)
+		if v.Type() == pcommon.ValueTypeStr {
+			buf = appendLogfmtValue(buf, v.Str())
 			continue
-		case pcommon.ValueTypeDouble:
-			scratch = appendFloat(scratch[:0], v.Double())
-			buf = appendLogfmtValue(buf, scratch)
-			continue
-		default:
-			s = v.AsString()
 		}
-		buf = appendLogfmtValue(buf, s)
+		scratch = appendValue(scratch[:0], v)
+		buf = appendLogfmtValue(buf, scratch)
 	}
 	return buf, scratch
 }

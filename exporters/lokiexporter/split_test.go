@@ -2,6 +2,7 @@ package lokiexporter
 
 import (
 	"context"
+	"github.com/klauspost/compress/snappy"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -40,6 +41,8 @@ func TestSplitPush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As the Output sends it: compressed for the wire.
+	r.Body, r.Compression = snappy.Encode(nil, r.Body), compressionSnappy
 	a, b, err := splitPush(r)
 	if err != nil {
 		t.Fatal(err)

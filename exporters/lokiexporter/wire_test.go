@@ -400,17 +400,23 @@ func TestQueuedDelivery(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	got := loki.received()
-	if loki.entries() != 30 || len(got) != 10 {
-		t.Fatalf("Loki got %d entries in %d requests, want 30 in 10", loki.entries(), len(got))
+	t.Logf("10 queued records (5 high, 5 normal) delivered in %d requests", len(got))
+	// The senders merge each lane's five records: at least one request
+	// per lane, at most one per record.
+	if loki.entries() != 30 || len(got) < 2 || len(got) > 10 {
+		t.Fatalf("Loki got %d entries in %d requests, want 30 in 2 to 10", loki.entries(), len(got))
 	}
-	// The five high-lane bodies (only error streams) go first.
+	// The high-lane bodies (only error streams) go first, never mixed
+	// with the normal lane's.
+	normal := false
 	for i, r := range got {
 		high := true
 		for _, s := range r.req.Streams {
 			high = high && strings.Contains(s.Labels, `level="error"`)
 		}
-		if high != (i < 5) {
+		if high && normal {
 			t.Errorf("request %d: streams %v (want errors first)", i, r.req.Streams)
 		}
+		normal = normal || !high
 	}
 }

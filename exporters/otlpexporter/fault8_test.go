@@ -2,7 +2,10 @@ package otlpexporter
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +32,9 @@ func sizedLogs(first, n int, marker string) plog.Logs {
 	}
 	for i := first; i < first+n; i++ {
 		r := recs.AppendEmpty()
-		r.Body().SetStr(fmt.Sprintf("record %d %s", i, strings.Repeat("x", 80)))
+		// Hex of a hash chain: the queue stores bodies compressed (s2),
+		// and these must not shrink much.
+		r.Body().SetStr(fmt.Sprintf("record %d %s", i, noise(i, 80)))
 		r.SetSeverityNumber(plog.SeverityNumberInfo)
 	}
 	return ld
@@ -136,4 +141,15 @@ func TestFault8_SplitRequestIsStoredOnce(t *testing.T) {
 	if markers != 1 {
 		t.Errorf("the high part was stored %d times over %d tries, want once", markers, tries)
 	}
+}
+
+// noise returns n hex digits that do not compress (a hash chain from seed).
+func noise(seed, n int) string {
+	var b strings.Builder
+	h := sha256.Sum256([]byte(strconv.Itoa(seed)))
+	for b.Len() < n {
+		b.WriteString(hex.EncodeToString(h[:]))
+		h = sha256.Sum256(h[:])
+	}
+	return b.String()[:n]
 }

@@ -94,10 +94,13 @@ func TestQueuedDelivery(t *testing.T) {
 
 			var order []int64
 			for _, ld := range sink.Logs() {
-				recs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
-				for k := 0; k < recs.Len(); k++ {
-					v, _ := recs.At(k).Attributes().Get("seq")
-					order = append(order, v.Int())
+				// A request holds several queued records (one resource each).
+				for r := 0; r < ld.ResourceLogs().Len(); r++ {
+					recs := ld.ResourceLogs().At(r).ScopeLogs().At(0).LogRecords()
+					for k := 0; k < recs.Len(); k++ {
+						v, _ := recs.At(k).Attributes().Get("seq")
+						order = append(order, v.Int())
+					}
 				}
 			}
 			// The first 100 delivered are the high lane (every third
@@ -134,7 +137,13 @@ func TestQueuedPermanentDropsAndGoesOn(t *testing.T) {
 	sink := otlpsink.Start(t)
 	sink.FailNext(1, otlpsink.Failure{Code: codes.InvalidArgument, Message: "bad data"})
 	tel := selftelemetry.New()
-	cfg := grpcConfig(sink.GRPCAddr(), func(c *Config) { c.Queue.Enabled = true })
+	cfg := grpcConfig(sink.GRPCAddr(), func(c *Config) {
+		c.Queue.Enabled = true
+		// One record per request: the server refuses the first request,
+		// whatever it holds (a merged request refused for good is sent
+		// again in halves: pipeline/sender's batch tests).
+		c.Queue.Batch.MinSize, c.Queue.Batch.MaxSize = 0, 1
+	})
 	e := newQueued(t, cfg, t.TempDir(), tel)
 	defer e.Shutdown(context.Background())
 	for i := range 2 {

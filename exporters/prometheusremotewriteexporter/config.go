@@ -67,6 +67,15 @@ type Config struct {
 	// every series (the OpenTelemetry Collector's option of that name;
 	// Prometheus's `promote_all_resource_attributes`). Beware cardinality.
 	ResourceToTelemetryConversion bool `yaml:"resource_to_telemetry_conversion"`
+	// PromoteNodeAttributes copies outpost's node identity (the resource
+	// attributes node.name, node.site and node.region, see the top-level
+	// `node` section) onto every series as the labels node_name, node_site
+	// and node_region (default true). Without it, series of two nodes whose
+	// applications set no service.instance.id have the same labels and
+	// overwrite each other in Prometheus, and a fleet dashboard cannot
+	// group by node or site. Set it to false when the node labels come by
+	// other means (external_labels, or relabelling centrally).
+	PromoteNodeAttributes bool `yaml:"promote_node_attributes"`
 	// TargetInfo sends, for each resource with attributes other than
 	// service.name/namespace/instance.id, a target_info series (value 1)
 	// carrying those attributes (default true).
@@ -84,13 +93,14 @@ type Config struct {
 
 func createDefaultConfig() *Config {
 	return &Config{
-		Timeout:              DefaultTimeout,
-		RetryOnFailure:       sender.DefaultRetryConfig(),
-		Queue:                sender.DefaultQueueConfig(),
-		TranslationStrategy:  string(otlptranslator.UnderscoreEscapingWithSuffixes),
-		TargetInfo:           true,
-		SendNativeHistograms: true,
-		SendMetadata:         true,
+		Timeout:               DefaultTimeout,
+		RetryOnFailure:        sender.DefaultRetryConfig(),
+		Queue:                 sender.DefaultQueueConfig(),
+		TranslationStrategy:   string(otlptranslator.UnderscoreEscapingWithSuffixes),
+		TargetInfo:            true,
+		PromoteNodeAttributes: true,
+		SendNativeHistograms:  true,
+		SendMetadata:          true,
 	}
 }
 

@@ -47,8 +47,12 @@
 // # Delivery
 //
 // As every central exporter, each batch is split by priority lane,
-// translated once, and the compressed body queued (on disk by default):
-// replay after an outage costs no translation. target_info always travels
+// translated once, and the body queued (on disk by default): replay after
+// an outage costs no translation. Senders merge consecutive bodies of one
+// lane into one WriteRequest (its fields, timeseries and metadata, are
+// repeated) and snappy-compress it once; a merged request Prometheus
+// refuses is sent again in halves, so that only the bodies holding the
+// refused samples are counted under the reasons below. target_info always travels
 // in the default lane so its samples stay in order. 2xx is delivered; 429
 // is retried after Retry-After; 5xx and network errors are retried; any
 // other 4xx is refused for good. Prometheus answers 400 when a sample is

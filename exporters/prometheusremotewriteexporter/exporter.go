@@ -61,6 +61,11 @@ func newExporter(set pipeline.Settings, c *Config, cl *client) (*exporter, error
 			Retry:   c.RetryOnFailure,
 			Timeout: c.Timeout,
 			Send:    cl.send,
+			// WriteRequest 1.0's fields (timeseries, metadata) are
+			// repeated: bodies concatenate.
+			Mergeable:   true,
+			Compress:    compressSnappy,
+			Compression: compressionSnappy,
 		},
 	})
 	if err != nil {
@@ -169,14 +174,19 @@ func (e *exporter) encode(b *batch, dropped map[string]int) (r sender.Request, o
 		e.tel.ExporterFailed.WithLabelValues(e.id, string(pipeline.SignalMetrics), reasonEncode).Add(float64(b.Points))
 		return sender.Request{}, false, consumererror.NewPermanent(fmt.Errorf("encode %d data points: %w", b.Points, err))
 	}
+	// Uncompressed: the Output snappy-compresses each wire request
+	// (compressSnappy) once queued records are merged.
 	return sender.Request{
-		Signal:      pipeline.SignalMetrics,
-		Items:       b.Points,
-		Body:        snappy.Encode(nil, raw),
-		Encoding:    EncodingRW1,
-		Compression: compressionSnappy,
+		Signal:   pipeline.SignalMetrics,
+		Items:    b.Points,
+		Body:     raw,
+		Encoding: EncodingRW1,
 	}, true, nil
 }
+
+// compressSnappy is the wire compression of remote-write 1.0 bodies
+// (snappy block format, the only one the protocol allows).
+func compressSnappy(raw []byte) ([]byte, error) { return snappy.Encode(nil, raw), nil }
 
 func sum(m map[string]int) int {
 	n := 0

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/cespare/xxhash/v2"
@@ -15,6 +16,8 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/outpost-edge/outpost/pipeline"
 )
 
 // Reasons for data points dropped while translating; they are counted in
@@ -83,6 +86,9 @@ type translator struct {
 	native     bool
 	metadata   bool
 	targetName string
+	// scratch holds *scratch: a batch's working state, reused by the
+	// next batch (see scratch).
+	scratch sync.Pool
 }
 
 func newTranslator(c *Config) *translator {
@@ -103,10 +109,15 @@ func newTranslator(c *Config) *translator {
 		t.external = append(t.external, prompb.Label{Name: k, Value: v})
 	}
 	slices.SortFunc(t.external, func(a, b prompb.Label) int { return cmp.Compare(a.Name, b.Name) })
-	if len(c.PromoteResourceAttributes) > 0 {
+	if len(c.PromoteResourceAttributes) > 0 || c.PromoteNodeAttributes {
 		t.promote = map[string]bool{}
 		for _, a := range c.PromoteResourceAttributes {
 			t.promote[a] = true
+		}
+		if c.PromoteNodeAttributes {
+			t.promote[pipeline.AttrNodeName] = true
+			t.promote[pipeline.AttrNodeSite] = true
+			t.promote[pipeline.AttrNodeRegion] = true
 		}
 	}
 	return t
@@ -114,24 +125,158 @@ func newTranslator(c *Config) *translator {
 
 // batch builds one WriteRequest. Samples of one series are merged into one
 // TimeSeries and put in time order when the request is finished.
+//
+// A batch allocates little per data point: the series' samples, exemplars
+// and histograms (with their spans, deltas and counts) are collected in
+// flat, reused lists and copied, in finish, into one allocation of the
+// exact size each; their labels go to one list that becomes the
+// request's; label names, metric names, formatted numbers and bucket
+// bounds are translated once and cached (see scratch). Of the request,
+// only the exemplars' trace and span IDs are strings the batch makes per
+// point, and they are cut from one string.
 type batch struct {
-	t        *translator
-	req      prompb.WriteRequest
-	series   map[string]int // label key → index in req.Timeseries
-	families map[string]bool
-	points   map[uint64]struct{} // (family, labels, timestamp) of points taken
+	t   *translator
+	req prompb.WriteRequest
 	// Points is the number of OTLP data points translated.
 	Points int
 	// Dropped counts the data points left out, by reason.
 	Dropped map[string]int
 
-	res     resourceLabels
-	attrs   []attr
-	base    []prompb.Label
-	scratch []prompb.Label
-	key     []byte
-	exs     []prompb.Exemplar
+	s   *scratch // nil once finished
+	res resourceLabels
 }
+
+// scratch is the working state of a batch that its request does not
+// reference: the series index, the samples, histograms and exemplars
+// waiting to be put in their series, reused buffers, and caches of
+// translated names and formatted numbers. A translator keeps scratches in
+// a sync.Pool, so that a stream of small batches does not build its maps
+// anew each time. The caches hold only what the configuration decides
+// (the same for every batch of a translator) and are bounded.
+type scratch struct {
+	series   []seriesState
+	index    map[uint64]int32    // hash of a series' labels → its first index in series
+	points   map[uint64]struct{} // (family, labels, timestamp) of points taken
+	families map[string]bool     // metric families given metadata
+	meta     []prompb.MetricMetadata
+	samples  []pendingSample
+	hists    []pendingHistogram
+	exemps   []pendingExemplar
+	// The labels of the series and exemplars, and the spans and deltas
+	// of the histograms, that the pending lists point into. lbuf becomes
+	// the request's labels as it is (copying labels costs write
+	// barriers): each batch starts a new one, sized for its data points
+	// by the labels per point of the last batch.
+	lbuf           []prompb.Label
+	labelsPerPoint float64
+	sbuf           []prompb.BucketSpan
+	dbuf           []int64
+	// ids holds the exemplars' trace and span IDs in hex; finish makes it
+	// one string and sets the label values of idLabels from it.
+	ids      []byte
+	idLabels []idLabel
+
+	attrs    []attr
+	promoted []prompb.Label
+	base     []prompb.Label
+	exs      []pendingExemplar
+	exLabels []prompb.Label
+	num      []byte
+	key      []byte
+
+	// labels is the scratch base with __name__=prepName and, when
+	// prepExtra is set, prepExtra at labels[extraAt]: seriesFor reuses
+	// it for the series of one point that differ only in that value (a
+	// histogram's buckets). baseGen counts the changes of base; prepGen
+	// is the one labels was made from.
+	labels           []prompb.Label
+	prepName         string
+	prepExtra        string
+	extraAt          int
+	baseGen, prepGen int
+
+	names   map[string]labelName // attribute key → label name
+	metrics map[metricKey]*family
+	values  map[string]string // formatted integers, interned
+	floats  map[uint64]string // formatted bucket bounds and quantiles, by bits
+	cached  int               // bytes of the strings in the caches
+}
+
+// seriesState is a series being built: its labels (in lbuf) and how many
+// samples, histograms and exemplars it has so far; next is the next
+// series whose labels have the same hash, or -1.
+type seriesState struct {
+	labels                 span
+	next                   int32
+	samples, hists, exemps int32
+}
+
+// idLabel is a label in lbuf whose value is ids[id].
+type idLabel struct {
+	label int32
+	id    span
+}
+
+// span is a part of one of a scratch's buffers.
+type span struct{ off, n int32 }
+
+// of is the part sp of labels, its capacity cut at its end.
+func (sp span) of(labels []prompb.Label) []prompb.Label {
+	return labels[sp.off : sp.off+sp.n : sp.off+sp.n]
+}
+
+type pendingSample struct {
+	series int32
+	prompb.Sample
+}
+
+// pendingHistogram is a histogram without its spans, deltas and counts,
+// which finish puts in.
+type pendingHistogram struct {
+	series                                   int32
+	h                                        prompb.Histogram
+	count, zeroCount                         uint64
+	posSpans, posDeltas, negSpans, negDeltas span
+}
+
+// pendingExemplar is an exemplar without its labels, which finish puts
+// in.
+type pendingExemplar struct {
+	series int32
+	labels span
+	prompb.Exemplar
+}
+
+type labelName struct {
+	name string
+	ok   bool
+}
+
+type metricKey struct {
+	name, unit string
+	typ        otlptranslator.MetricType
+}
+
+// family is a metric's translated names: its family name, the names of
+// its _sum, _count and _bucket series, and its unit for metadata; ok is
+// false when the name cannot be made valid.
+type family struct {
+	name, sum, count, bucket, unit string
+	ok                             bool
+}
+
+// Cache bounds of a scratch: a cache over either bound is emptied before
+// it takes more, so that odd input (a new attribute key in every batch)
+// cannot make it grow without end.
+const (
+	maxCacheEntries = 4096
+	maxCacheBytes   = 1 << 20
+)
+
+// Scratches whose maps grew past this many entries are not reused: a
+// cleared Go map keeps its size, and one huge batch should not pin its
+// index for the small ones after it.
+const maxReusedEntries = 1 << 16
 
 // resourceLabels are the labels one resource gives its series.
 type resourceLabels struct {
@@ -143,13 +288,149 @@ type resourceLabels struct {
 type attr struct{ key, value string }
 
 func (t *translator) newBatch() *batch {
-	return &batch{
-		t:        t,
-		series:   map[string]int{},
-		families: map[string]bool{},
-		points:   map[uint64]struct{}{},
-		Dropped:  map[string]int{},
+	s, _ := t.scratch.Get().(*scratch)
+	if s == nil {
+		s = &scratch{
+			index:    map[uint64]int32{},
+			points:   map[uint64]struct{}{},
+			families: map[string]bool{},
+			names:    map[string]labelName{},
+			metrics:  map[metricKey]*family{},
+			values:   map[string]string{},
+			floats:   map[uint64]string{},
+			prepGen:  -1,
+		}
 	}
+	return &batch{t: t, s: s, Dropped: map[string]int{}}
+}
+
+// release empties s of the batch's state and gives it back to t for the
+// next batch (the caches stay).
+func (t *translator) release(s *scratch) {
+	if len(s.points) > maxReusedEntries || len(s.index) > maxReusedEntries {
+		return
+	}
+	s.lbuf = nil // the request's now
+	// The long lists only grow during a batch: their used part is all
+	// there is to clear. The short ones are cleared whole.
+	clear(s.series)
+	clear(s.samples)
+	clear(s.hists)
+	clear(s.exemps)
+	s.series, s.samples, s.hists, s.exemps = s.series[:0], s.samples[:0], s.hists[:0], s.exemps[:0]
+	s.sbuf, s.dbuf, s.ids, s.idLabels = s.sbuf[:0], s.dbuf[:0], s.ids[:0], s.idLabels[:0]
+	s.meta, s.exs, s.promoted, s.base = reset(s.meta), reset(s.exs), reset(s.promoted), reset(s.base)
+	s.labels, s.exLabels, s.attrs = reset(s.labels), reset(s.exLabels), reset(s.attrs)
+	clear(s.index)
+	clear(s.points)
+	clear(s.families)
+	s.prepName, s.prepExtra, s.prepGen = "", "", -1
+	t.scratch.Put(s)
+}
+
+// reset empties s, up to its capacity, so that a pooled buffer keeps no
+// strings of the batch alive.
+func reset[T any](s []T) []T {
+	clear(s[:cap(s)])
+	return s[:0]
+}
+
+// reserve makes room in the caches for one more entry of size bytes:
+// over either bound, they are all emptied.
+func (s *scratch) reserve(size int) {
+	if len(s.names)+len(s.metrics)+len(s.values)+len(s.floats) >= maxCacheEntries || s.cached+size > maxCacheBytes {
+		clear(s.names)
+		clear(s.metrics)
+		clear(s.values)
+		clear(s.floats)
+		s.cached = 0
+	}
+	s.cached += size
+}
+
+// labelName is the label name of an attribute key, translated once.
+func (b *batch) labelName(key string) (string, bool) {
+	s := b.s
+	if n, ok := s.names[key]; ok {
+		return n.name, n.ok
+	}
+	name, err := b.t.labelNamer.Build(key)
+	n := labelName{name: name, ok: err == nil}
+	s.reserve(len(key) + len(name))
+	s.names[key] = n
+	return n.name, n.ok
+}
+
+// valueString is an attribute value as pdata's AsString writes it;
+// integers are formatted once per batch stream (interned), strings and
+// booleans never allocate.
+func (b *batch) valueString(v pcommon.Value) string {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return v.Str()
+	case pcommon.ValueTypeInt:
+		s := b.s
+		s.num = strconv.AppendInt(s.num[:0], v.Int(), 10)
+		if str, ok := s.values[string(s.num)]; ok {
+			return str
+		}
+		str := string(s.num)
+		s.reserve(len(str))
+		s.values[str] = str
+		return str
+	}
+	return v.AsString()
+}
+
+// intern returns a+b+c, built once per batch stream.
+func (b *batch) intern(a, sep, c string) string {
+	s := b.s
+	s.num = append(append(append(s.num[:0], a...), sep...), c...)
+	if str, ok := s.values[string(s.num)]; ok {
+		return str
+	}
+	str := string(s.num)
+	s.reserve(len(str))
+	s.values[str] = str
+	return str
+}
+
+// floatString is formatFloat(f), formatted once per batch stream.
+func (b *batch) floatString(f float64) string {
+	s := b.s
+	bits := math.Float64bits(f)
+	if str, ok := s.floats[bits]; ok {
+		return str
+	}
+	str := formatFloat(f)
+	s.reserve(len(str))
+	s.floats[bits] = str
+	return str
+}
+
+// family is the translated names of m, or nil if its name cannot be made
+// valid.
+func (b *batch) family(tm otlptranslator.Metric) *family {
+	s := b.s
+	k := metricKey{tm.Name, tm.Unit, tm.Type}
+	f, ok := s.metrics[k]
+	if !ok {
+		name, err := b.t.namer.Build(tm)
+		f = &family{name: name, ok: err == nil && name != ""}
+		if f.ok {
+			f.unit = b.t.unitNamer.Build(tm.Unit)
+			switch tm.Type {
+			case otlptranslator.MetricTypeHistogram, otlptranslator.MetricTypeSummary:
+				f.sum, f.count, f.bucket = name+"_sum", name+"_count", name+"_bucket"
+			}
+		}
+		s.reserve(len(tm.Name) + len(tm.Unit) + 4*len(name))
+		s.metrics[k] = f
+	}
+	if !f.ok {
+		return nil
+	}
+	return f
 }
 
 // translate is the whole mapping of md into one request, target_info
@@ -182,27 +463,29 @@ func (b *batch) setResource(res pcommon.Resource) {
 	attrs := res.Attributes()
 	b.res = resourceLabels{}
 	if v, ok := attrs.Get(attrServiceName); ok {
-		b.res.job = v.AsString()
-		if ns, ok := attrs.Get(attrServiceNamespace); ok && ns.AsString() != "" {
-			b.res.job = ns.AsString() + "/" + b.res.job
+		b.res.job = b.valueString(v)
+		if ns, ok := attrs.Get(attrServiceNamespace); ok {
+			if nss := b.valueString(ns); nss != "" {
+				b.res.job = b.intern(nss, "/", b.res.job)
+			}
 		}
 	}
 	if v, ok := attrs.Get(attrServiceInstance); ok {
-		b.res.instance = v.AsString()
+		b.res.instance = b.valueString(v)
 	}
 	if !b.t.promoteAll && b.t.promote == nil {
 		return
 	}
-	b.attrs = b.attrs[:0]
-	attrs.Range(func(k string, v pcommon.Value) bool {
+	s := b.s
+	s.attrs = s.attrs[:0]
+	for k, v := range attrs.All() {
 		if b.t.promoteAll || b.t.promote[k] {
-			b.attrs = append(b.attrs, attr{k, v.AsString()})
+			s.attrs = append(s.attrs, attr{k, b.valueString(v)})
 		}
-		return true
-	})
+	}
 	var ok bool
-	b.res.promoted, ok = b.sanitise(nil, b.attrs)
-	b.res.invalid = !ok
+	s.promoted, ok = b.sanitise(s.promoted[:0], s.attrs)
+	b.res.promoted, b.res.invalid = s.promoted, !ok
 }
 
 // sanitise appends to dst the labels of attrs: sorted by attribute key,
@@ -211,14 +494,16 @@ func (b *batch) setResource(res pcommon.Resource) {
 // does; empty values are left out (an empty label is no label). It
 // reports false if a name cannot be made valid.
 func (b *batch) sanitise(dst []prompb.Label, attrs []attr) ([]prompb.Label, bool) {
-	slices.SortFunc(attrs, func(x, y attr) int { return cmp.Compare(x.key, y.key) })
+	if len(attrs) > 1 {
+		slices.SortFunc(attrs, func(x, y attr) int { return strings.Compare(x.key, y.key) })
+	}
 	start := len(dst)
 	for _, a := range attrs {
 		if a.value == "" || a.key == "__name__" {
 			continue
 		}
-		name, err := b.t.labelNamer.Build(a.key)
-		if err != nil {
+		name, ok := b.labelName(a.key)
+		if !ok {
 			return dst, false
 		}
 		v := validUTF8(a.value)
@@ -244,20 +529,21 @@ func validUTF8(s string) string {
 	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
-// pointLabels sets b.base to a data point's labels without __name__:
-// attributes, promoted resource attributes, job, instance and external
-// labels, sorted. It reports false if a name cannot be made valid.
+// pointLabels sets the scratch base to a data point's labels without
+// __name__: attributes, promoted resource attributes, job, instance and
+// external labels, sorted. It reports false if a name cannot be made
+// valid.
 func (b *batch) pointLabels(attrs pcommon.Map) bool {
 	if b.res.invalid {
 		return false
 	}
-	b.attrs = b.attrs[:0]
-	attrs.Range(func(k string, v pcommon.Value) bool {
-		b.attrs = append(b.attrs, attr{k, v.AsString()})
-		return true
-	})
+	s := b.s
+	s.attrs = s.attrs[:0]
+	for k, v := range attrs.All() {
+		s.attrs = append(s.attrs, attr{k, b.valueString(v)})
+	}
 	var ok bool
-	b.base, ok = b.sanitise(b.base[:0], b.attrs)
+	s.base, ok = b.sanitise(s.base[:0], s.attrs)
 	if !ok {
 		return false
 	}
@@ -265,27 +551,30 @@ func (b *batch) pointLabels(attrs pcommon.Map) bool {
 	return true
 }
 
-// withResource adds to b.base what the resource and the configuration
-// add to every series, then sorts it.
+// withResource adds to the scratch base what the resource and the
+// configuration add to every series, then sorts it.
 func (b *batch) withResource() {
-	n := len(b.base)
+	base := b.s.base
+	n := len(base)
 	for _, l := range b.res.promoted {
-		if !has(b.base[:n], l.Name) {
-			b.base = append(b.base, l)
+		if !has(base[:n], l.Name) {
+			base = append(base, l)
 		}
 	}
 	if b.res.job != "" {
-		b.base = set(b.base, "job", b.res.job)
+		base = set(base, "job", b.res.job)
 	}
 	if b.res.instance != "" {
-		b.base = set(b.base, "instance", b.res.instance)
+		base = set(base, "instance", b.res.instance)
 	}
 	for _, l := range b.t.external {
-		if !has(b.base, l.Name) {
-			b.base = append(b.base, l)
+		if !has(base, l.Name) {
+			base = append(base, l)
 		}
 	}
-	sortLabels(b.base)
+	sortLabels(base)
+	b.s.base = base
+	b.s.baseGen++
 }
 
 func has(ls []prompb.Label, name string) bool {
@@ -314,77 +603,157 @@ func set(ls []prompb.Label, name, value string) []prompb.Label {
 	return append(ls, prompb.Label{Name: name, Value: value})
 }
 
-// setSorted sets name to value in ls, sorted by name, keeping it sorted.
-func setSorted(ls []prompb.Label, name, value string) []prompb.Label {
-	i, found := slices.BinarySearchFunc(ls, name, func(l prompb.Label, n string) int { return cmp.Compare(l.Name, n) })
+// setSorted sets name to value in ls, sorted by name, keeping it sorted;
+// it returns ls and the label's index.
+func setSorted(ls []prompb.Label, name, value string) ([]prompb.Label, int) {
+	i, found := slices.BinarySearchFunc(ls, name, func(l prompb.Label, n string) int { return strings.Compare(l.Name, n) })
 	if found {
 		ls[i].Value = value
-		return ls
+		return ls, i
 	}
-	return slices.Insert(ls, i, prompb.Label{Name: name, Value: value})
+	return slices.Insert(ls, i, prompb.Label{Name: name, Value: value}), i
 }
 
 func sortLabels(ls []prompb.Label) {
-	slices.SortFunc(ls, func(a, b prompb.Label) int { return cmp.Compare(a.Name, b.Name) })
+	if len(ls) > 1 {
+		slices.SortFunc(ls, func(a, b prompb.Label) int { return strings.Compare(a.Name, b.Name) })
+	}
 }
 
-// takePoint reports whether the point of family with b.base at ts is the
-// first of its series and timestamp in this batch (and remembers it).
+// takePoint reports whether the point of family with the scratch base at
+// ts is the first of its series and timestamp in this batch (and
+// remembers it).
 func (b *batch) takePoint(family string, ts int64) bool {
-	h := xxhash.New()
-	_, _ = h.WriteString(family)
-	for _, l := range b.base {
-		_, _ = h.Write([]byte{0xff})
-		_, _ = h.WriteString(l.Name)
-		_, _ = h.Write([]byte{0xfe})
-		_, _ = h.WriteString(l.Value)
+	s := b.s
+	key := append(s.key[:0], family...)
+	for _, l := range s.base {
+		key = append(key, 0xff)
+		key = append(key, l.Name...)
+		key = append(key, 0xfe)
+		key = append(key, l.Value...)
 	}
-	var tsb [8]byte
-	binary.LittleEndian.PutUint64(tsb[:], uint64(ts))
-	_, _ = h.Write(tsb[:])
-	k := h.Sum64()
-	if _, dup := b.points[k]; dup {
+	key = binary.LittleEndian.AppendUint64(key, uint64(ts))
+	s.key = key
+	k := xxhash.Sum64(key)
+	if _, dup := b.s.points[k]; dup {
 		return false
 	}
-	b.points[k] = struct{}{}
+	b.s.points[k] = struct{}{}
 	return true
 }
 
-// seriesFor returns the TimeSeries of b.base plus __name__=name and, when
-// extraName is set, extraName=extraValue; it is created on first use.
-func (b *batch) seriesFor(name, extraName, extraValue string) *prompb.TimeSeries {
-	b.scratch = append(b.scratch[:0], b.base...)
-	b.scratch = setSorted(b.scratch, "__name__", name)
-	if extraName != "" {
-		b.scratch = setSorted(b.scratch, extraName, extraValue)
+// seriesFor returns the index of the series of the scratch base plus
+// __name__=name and, when extraName is set, extraName=extraValue; the
+// series is created on first use.
+func (b *batch) seriesFor(name, extraName, extraValue string) int32 {
+	s := b.s
+	if s.prepGen != s.baseGen || name != s.prepName || extraName != s.prepExtra {
+		s.labels = append(s.labels[:0], s.base...)
+		s.labels, _ = setSorted(s.labels, "__name__", name)
+		s.extraAt = -1
+		if extraName != "" {
+			s.labels, s.extraAt = setSorted(s.labels, extraName, extraValue)
+		}
+		s.prepGen, s.prepName, s.prepExtra = s.baseGen, name, extraName
+	} else if s.extraAt >= 0 {
+		s.labels[s.extraAt].Value = extraValue
 	}
-	b.key = b.key[:0]
-	for _, l := range b.scratch {
-		b.key = append(b.key, l.Name...)
-		b.key = append(b.key, 0xff)
-		b.key = append(b.key, l.Value...)
-		b.key = append(b.key, 0xff)
+	key := s.key[:0]
+	for _, l := range s.labels {
+		key = append(key, l.Name...)
+		key = append(key, 0xff)
+		key = append(key, l.Value...)
+		key = append(key, 0xff)
 	}
-	if i, ok := b.series[string(b.key)]; ok {
-		return &b.req.Timeseries[i]
+	s.key = key
+	k := xxhash.Sum64(key)
+	first, found := s.index[k]
+	if found {
+		// Labels with the same hash: the chain from first holds every
+		// series with it.
+		for i := first; ; {
+			if equalLabels(s.series[i].labels.of(s.lbuf), s.labels) {
+				return i
+			}
+			if s.series[i].next < 0 {
+				break
+			}
+			i = s.series[i].next
+		}
 	}
-	b.series[string(b.key)] = len(b.req.Timeseries)
-	b.req.Timeseries = append(b.req.Timeseries, prompb.TimeSeries{Labels: slices.Clone(b.scratch)})
-	return &b.req.Timeseries[len(b.req.Timeseries)-1]
+	i := int32(len(s.series))
+	next := int32(-1)
+	if found {
+		// Put the new series second in the chain: first stays the entry.
+		next = s.series[first].next
+		s.series[first].next = i
+	} else {
+		s.index[k] = i
+	}
+	s.series = append(s.series, seriesState{labels: s.addLabels(s.labels), next: next})
+	return i
 }
 
-func (b *batch) sample(name, extraName, extraValue string, ts int64, v float64, exs []prompb.Exemplar) {
-	s := b.seriesFor(name, extraName, extraValue)
-	s.Samples = append(s.Samples, prompb.Sample{Value: v, Timestamp: ts})
-	s.Exemplars = append(s.Exemplars, exs...)
+// expect makes room in lbuf for the labels of points more data points,
+// as many per point as the last batch had (8 at first), and an eighth
+// more: one allocation when batches are alike, and no large one for a
+// small batch after a large one.
+func (b *batch) expect(points int) {
+	s := b.s
+	per := s.labelsPerPoint
+	if per == 0 {
+		per = 8
+	}
+	if want := int(per*float64(points)*1.125) + 16; points > 0 && cap(s.lbuf)-len(s.lbuf) < want {
+		s.lbuf = slices.Grow(s.lbuf, want)
+	}
+}
+
+// addLabels copies ls to lbuf.
+func (s *scratch) addLabels(ls []prompb.Label) span {
+	if s.lbuf == nil {
+		s.lbuf = make([]prompb.Label, 0, max(len(ls), 16))
+	}
+	sp := span{int32(len(s.lbuf)), int32(len(ls))}
+	s.lbuf = append(s.lbuf, ls...)
+	return sp
+}
+
+func equalLabels(a, b []prompb.Label) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || a[i].Value != b[i].Value {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *batch) sample(name, extraName, extraValue string, ts int64, v float64, exs []pendingExemplar) {
+	i := b.seriesFor(name, extraName, extraValue)
+	s := b.s
+	s.samples = append(s.samples, pendingSample{series: i, Sample: prompb.Sample{Value: v, Timestamp: ts}})
+	s.series[i].samples++
+	b.addExemplars(i, exs)
+}
+
+func (b *batch) addExemplars(series int32, exs []pendingExemplar) {
+	s := b.s
+	for _, e := range exs {
+		e.series = series
+		s.exemps = append(s.exemps, e)
+	}
+	s.series[series].exemps += int32(len(exs))
 }
 
 func (b *batch) addMetadata(family string, typ prompb.MetricMetadata_MetricType, unit, help string) {
-	if !b.t.metadata || b.families[family] {
+	if !b.t.metadata || b.s.families[family] {
 		return
 	}
-	b.families[family] = true
-	b.req.Metadata = append(b.req.Metadata, prompb.MetricMetadata{
+	b.s.families[family] = true
+	b.s.meta = append(b.s.meta, prompb.MetricMetadata{
 		Type: typ, MetricFamilyName: family, Unit: unit, Help: validUTF8(help),
 	})
 }
@@ -402,6 +771,7 @@ func millis(ts pcommon.Timestamp) int64 { return int64(ts / 1e6) }
 
 // addMetrics translates every data point of md.
 func (b *batch) addMetrics(md pmetric.Metrics) {
+	b.expect(md.DataPointCount())
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
@@ -475,26 +845,26 @@ func (b *batch) addMetric(m pmetric.Metric) {
 			return
 		}
 	}
-	family, err := b.t.namer.Build(tm)
-	if err != nil || family == "" {
+	f := b.family(tm)
+	if f == nil {
 		b.drop(ReasonInvalidName, n)
 		return
 	}
 	before := b.Points
 	switch m.Type() {
 	case pmetric.MetricTypeGauge:
-		b.addNumbers(family, m.Gauge().DataPoints(), false)
+		b.addNumbers(f.name, m.Gauge().DataPoints(), false)
 	case pmetric.MetricTypeSum:
-		b.addNumbers(family, m.Sum().DataPoints(), m.Sum().IsMonotonic())
+		b.addNumbers(f.name, m.Sum().DataPoints(), m.Sum().IsMonotonic())
 	case pmetric.MetricTypeHistogram:
-		b.addHistograms(family, m.Histogram().DataPoints())
+		b.addHistograms(f, m.Histogram().DataPoints())
 	case pmetric.MetricTypeExponentialHistogram:
-		b.addExponential(family, m.ExponentialHistogram().DataPoints())
+		b.addExponential(f.name, m.ExponentialHistogram().DataPoints())
 	case pmetric.MetricTypeSummary:
-		b.addSummaries(family, m.Summary().DataPoints())
+		b.addSummaries(f, m.Summary().DataPoints())
 	}
 	if b.Points > before {
-		b.addMetadata(family, typ, b.t.unitNamer.Build(m.Unit()), m.Description())
+		b.addMetadata(f.name, typ, f.unit, m.Description())
 	}
 }
 
@@ -528,7 +898,7 @@ func (b *batch) addNumbers(family string, dps pmetric.NumberDataPointSlice, coun
 		case pmetric.NumberDataPointValueTypeDouble:
 			v = dp.DoubleValue()
 		}
-		var exs []prompb.Exemplar
+		var exs []pendingExemplar
 		if counter {
 			// Prometheus's OTLP endpoint keeps exemplars of counters and
 			// histograms only.
@@ -538,19 +908,21 @@ func (b *batch) addNumbers(family string, dps pmetric.NumberDataPointSlice, coun
 	}
 }
 
-func (b *batch) addHistograms(family string, dps pmetric.HistogramDataPointSlice) {
+func (b *batch) addHistograms(f *family, dps pmetric.HistogramDataPointSlice) {
 	for i := 0; i < dps.Len(); i++ {
 		dp := dps.At(i)
-		if !b.point(family, dp.Timestamp(), dp.Attributes()) {
+		if !b.point(f.name, dp.Timestamp(), dp.Attributes()) {
 			continue
 		}
 		ts, flags := millis(dp.Timestamp()), dp.Flags()
 		if dp.HasSum() {
-			b.sample(family+"_sum", "", "", ts, value(dp.Sum(), flags), nil)
+			b.sample(f.sum, "", "", ts, value(dp.Sum(), flags), nil)
 		}
-		b.sample(family+"_count", "", "", ts, value(float64(dp.Count()), flags), nil)
+		b.sample(f.count, "", "", ts, value(float64(dp.Count()), flags), nil)
 		exs := b.exemplars(dp.Exemplars())
-		slices.SortFunc(exs, func(x, y prompb.Exemplar) int { return cmp.Compare(x.Value, y.Value) })
+		if len(exs) > 1 {
+			slices.SortFunc(exs, func(x, y pendingExemplar) int { return cmp.Compare(x.Value, y.Value) })
+		}
 		var cum uint64
 		bounds, counts := dp.ExplicitBounds(), dp.BucketCounts()
 		for j := 0; j < bounds.Len() && j < counts.Len(); j++ {
@@ -561,26 +933,26 @@ func (b *batch) addHistograms(family string, dps pmetric.HistogramDataPointSlice
 			for k < len(exs) && exs[k].Value <= bound {
 				k++
 			}
-			b.sample(family+"_bucket", "le", formatFloat(bound), ts, value(float64(cum), flags), exs[:k])
+			b.sample(f.bucket, "le", b.floatString(bound), ts, value(float64(cum), flags), exs[:k])
 			exs = exs[k:]
 		}
-		b.sample(family+"_bucket", "le", "+Inf", ts, value(float64(dp.Count()), flags), exs)
+		b.sample(f.bucket, "le", "+Inf", ts, value(float64(dp.Count()), flags), exs)
 	}
 }
 
-func (b *batch) addSummaries(family string, dps pmetric.SummaryDataPointSlice) {
+func (b *batch) addSummaries(f *family, dps pmetric.SummaryDataPointSlice) {
 	for i := 0; i < dps.Len(); i++ {
 		dp := dps.At(i)
-		if !b.point(family, dp.Timestamp(), dp.Attributes()) {
+		if !b.point(f.name, dp.Timestamp(), dp.Attributes()) {
 			continue
 		}
 		ts, flags := millis(dp.Timestamp()), dp.Flags()
-		b.sample(family+"_sum", "", "", ts, value(dp.Sum(), flags), nil)
-		b.sample(family+"_count", "", "", ts, value(float64(dp.Count()), flags), nil)
+		b.sample(f.sum, "", "", ts, value(dp.Sum(), flags), nil)
+		b.sample(f.count, "", "", ts, value(float64(dp.Count()), flags), nil)
 		qs := dp.QuantileValues()
 		for j := 0; j < qs.Len(); j++ {
 			q := qs.At(j)
-			b.sample(family, "quantile", formatFloat(q.Quantile()), ts, value(q.Value(), flags), nil)
+			b.sample(f.name, "quantile", b.floatString(q.Quantile()), ts, value(q.Value(), flags), nil)
 		}
 	}
 }
@@ -588,90 +960,109 @@ func (b *batch) addSummaries(family string, dps pmetric.SummaryDataPointSlice) {
 func (b *batch) addExponential(family string, dps pmetric.ExponentialHistogramDataPointSlice) {
 	for i := 0; i < dps.Len(); i++ {
 		dp := dps.At(i)
-		h, ok := nativeHistogram(dp)
-		if !ok {
+		if !validNative(dp) {
 			b.drop(ReasonInvalidHistogram, 1)
 			continue
 		}
 		if !b.point(family, dp.Timestamp(), dp.Attributes()) {
 			continue
 		}
-		s := b.seriesFor(family, "", "")
-		s.Histograms = append(s.Histograms, h)
-		s.Exemplars = append(s.Exemplars, b.exemplars(dp.Exemplars())...)
+		series := b.seriesFor(family, "", "")
+		s := b.s
+		s.hists = append(s.hists, b.nativeHistogram(series, dp))
+		s.series[series].hists++
+		b.addExemplars(series, b.exemplars(dp.Exemplars()))
 	}
 }
 
-// nativeHistogram converts an exponential histogram point as Prometheus's
-// OTLP endpoint does: the scale is the schema (a finer scale than 8 is
-// merged down to 8), buckets are delta-encoded in spans, the counter reset
-// is left to Prometheus to detect. It reports false for a point Prometheus
-// would refuse, which would fail the whole request.
-func nativeHistogram(dp pmetric.ExponentialHistogramDataPoint) (prompb.Histogram, bool) {
-	scale := dp.Scale()
-	if scale < minSchema {
-		return prompb.Histogram{}, false
+// validNative reports whether Prometheus would take dp as a native
+// histogram: a scale of at least -4 (a finer one than 8 is merged down),
+// and bucket counts that do not exceed the total count. A point it would
+// refuse fails the whole request.
+func validNative(dp pmetric.ExponentialHistogramDataPoint) bool {
+	if dp.Scale() < minSchema {
+		return false
 	}
+	var inBuckets uint64
+	for _, c := range dp.Positive().BucketCounts().All() {
+		inBuckets += c
+	}
+	for _, c := range dp.Negative().BucketCounts().All() {
+		inBuckets += c
+	}
+	return dp.Count() >= inBuckets+dp.ZeroCount()
+}
+
+// nativeHistogram converts an exponential histogram point that
+// validNative accepts as Prometheus's OTLP endpoint does: the scale is
+// the schema (a finer scale than 8 is merged down to 8), buckets are
+// delta-encoded in spans, the counter reset is left to Prometheus to
+// detect. Its spans and deltas go to the scratch's buffers.
+func (b *batch) nativeHistogram(series int32, dp pmetric.ExponentialHistogramDataPoint) pendingHistogram {
+	scale := dp.Scale()
 	var scaleDown int32
 	if scale > maxSchema {
 		scaleDown = scale - maxSchema
 		scale = maxSchema
 	}
-	var inBuckets uint64
-	for _, bs := range []pmetric.ExponentialHistogramDataPointBuckets{dp.Positive(), dp.Negative()} {
-		for i := 0; i < bs.BucketCounts().Len(); i++ {
-			inBuckets += bs.BucketCounts().At(i)
-		}
-	}
-	if dp.Count() < inBuckets+dp.ZeroCount() {
-		return prompb.Histogram{}, false
-	}
-	pSpans, pDeltas := bucketLayout(dp.Positive().BucketCounts().AsRaw(), dp.Positive().Offset(), scaleDown)
-	nSpans, nDeltas := bucketLayout(dp.Negative().BucketCounts().AsRaw(), dp.Negative().Offset(), scaleDown)
+	s := b.s
+	p := pendingHistogram{series: series, zeroCount: dp.ZeroCount()}
+	p.posSpans, p.posDeltas = span{off: int32(len(s.sbuf))}, span{off: int32(len(s.dbuf))}
+	s.sbuf, s.dbuf = appendBucketLayout(s.sbuf, s.dbuf, dp.Positive().BucketCounts(), dp.Positive().Offset(), scaleDown)
+	p.posSpans.n, p.posDeltas.n = int32(len(s.sbuf))-p.posSpans.off, int32(len(s.dbuf))-p.posDeltas.off
+	p.negSpans, p.negDeltas = span{off: int32(len(s.sbuf))}, span{off: int32(len(s.dbuf))}
+	s.sbuf, s.dbuf = appendBucketLayout(s.sbuf, s.dbuf, dp.Negative().BucketCounts(), dp.Negative().Offset(), scaleDown)
+	p.negSpans.n, p.negDeltas.n = int32(len(s.sbuf))-p.negSpans.off, int32(len(s.dbuf))-p.negDeltas.off
 	zt := dp.ZeroThreshold()
 	if !(zt > 0) || math.IsInf(zt, 0) {
 		zt = defaultZeroThreshold
 	}
-	h := prompb.Histogram{
-		Schema:         scale,
-		ZeroThreshold:  zt,
-		ZeroCount:      &prompb.Histogram_ZeroCountInt{ZeroCountInt: dp.ZeroCount()},
-		PositiveSpans:  pSpans,
-		PositiveDeltas: pDeltas,
-		NegativeSpans:  nSpans,
-		NegativeDeltas: nDeltas,
-		ResetHint:      prompb.Histogram_UNKNOWN,
-		Timestamp:      millis(dp.Timestamp()),
+	p.h = prompb.Histogram{
+		Schema:        scale,
+		ZeroThreshold: zt,
+		ResetHint:     prompb.Histogram_UNKNOWN,
+		Timestamp:     millis(dp.Timestamp()),
 	}
 	if dp.Flags().NoRecordedValue() {
-		h.Sum = math.Float64frombits(staleNaN)
-		h.Count = &prompb.Histogram_CountInt{CountInt: staleNaN}
+		p.h.Sum = math.Float64frombits(staleNaN)
+		p.count = staleNaN
 	} else {
 		if dp.HasSum() {
-			h.Sum = dp.Sum()
+			p.h.Sum = dp.Sum()
 		}
-		h.Count = &prompb.Histogram_CountInt{CountInt: dp.Count()}
+		p.count = dp.Count()
 	}
-	return h, true
+	return p
 }
 
 // bucketLayout turns OTLP bucket counts (index offset+i holds counts[i])
 // into native histogram spans and deltas, merging 2^scaleDown neighbouring
-// buckets into one. OTLP bucket i covers (base^i, base^(i+1)] and a native
-// histogram's bucket i covers (base^(i-1), base^i], hence the +1 on every
-// index. Empty buckets are left out: a gap of one or two buckets is written
-// as zero deltas inside the current span (cheaper than a new span), a
-// longer one starts a new span.
+// buckets into one; see appendBucketLayout.
 func bucketLayout(counts []uint64, offset, scaleDown int32) ([]prompb.BucketSpan, []int64) {
+	s := pcommon.NewUInt64Slice()
+	s.FromRaw(counts)
+	return appendBucketLayout(nil, nil, s, offset, scaleDown)
+}
+
+// appendBucketLayout appends to spans and deltas the layout of counts
+// (index offset+i holds counts[i]), merging 2^scaleDown neighbouring
+// buckets into one. OTLP bucket i covers (base^i, base^(i+1)] and a
+// native histogram's bucket i covers (base^(i-1), base^i], hence the +1 on
+// every index. Empty buckets are left out: a gap of one or two buckets is
+// written as zero deltas inside the current span (cheaper than a new
+// span), a longer one starts a new span.
+func appendBucketLayout(spans []prompb.BucketSpan, deltas []int64, counts pcommon.UInt64Slice, offset, scaleDown int32) ([]prompb.BucketSpan, []int64) {
 	var (
-		spans     []prompb.BucketSpan
-		deltas    []int64
 		prevCount int64
 		lastIdx   int32 // index of the last bucket written
+		cur       int32
+		sum       int64
+		have      bool
 	)
+	first := len(spans)
 	write := func(idx int32, n int64) {
 		switch gap := idx - lastIdx - 1; {
-		case len(spans) == 0:
+		case len(spans) == first:
 			spans = append(spans, prompb.BucketSpan{Offset: idx})
 		case gap > 2:
 			spans = append(spans, prompb.BucketSpan{Offset: gap})
@@ -686,10 +1077,7 @@ func bucketLayout(counts []uint64, offset, scaleDown int32) ([]prompb.BucketSpan
 		deltas = append(deltas, n-prevCount)
 		prevCount, lastIdx = n, idx
 	}
-	var cur int32
-	var sum int64
-	have := false
-	for i, c := range counts {
+	for i, c := range counts.All() {
 		idx := (offset+int32(i))>>scaleDown + 1
 		if have && idx != cur {
 			if sum > 0 {
@@ -706,10 +1094,11 @@ func bucketLayout(counts []uint64, offset, scaleDown int32) ([]prompb.BucketSpan
 	return spans, deltas
 }
 
-// exemplars converts a point's exemplars; the result is valid until the
-// next call.
-func (b *batch) exemplars(es pmetric.ExemplarSlice) []prompb.Exemplar {
-	b.exs = b.exs[:0]
+// exemplars converts a point's exemplars, their labels put in lbuf; the
+// result is valid until the next call.
+func (b *batch) exemplars(es pmetric.ExemplarSlice) []pendingExemplar {
+	s := b.s
+	s.exs = s.exs[:0]
 	for i := 0; i < es.Len(); i++ {
 		e := es.At(i)
 		var v float64
@@ -721,34 +1110,49 @@ func (b *batch) exemplars(es pmetric.ExemplarSlice) []prompb.Exemplar {
 		default:
 			continue
 		}
-		var ls []prompb.Label
+		ls := s.exLabels[:0]
 		runes := 0
+		// The IDs' values are set in finish, from one string for all.
+		var traceHex, spanHex span
 		if id := e.TraceID(); !id.IsEmpty() {
-			ls = append(ls, prompb.Label{Name: otlptranslator.ExemplarTraceIDKey, Value: hex.EncodeToString(id[:])})
+			traceHex = span{int32(len(s.ids)), 32}
+			s.ids = hex.AppendEncode(s.ids, id[:])
+			ls = append(ls, prompb.Label{Name: otlptranslator.ExemplarTraceIDKey})
 			runes += len(otlptranslator.ExemplarTraceIDKey) + 32
 		}
 		if id := e.SpanID(); !id.IsEmpty() {
-			ls = append(ls, prompb.Label{Name: otlptranslator.ExemplarSpanIDKey, Value: hex.EncodeToString(id[:])})
+			spanHex = span{int32(len(s.ids)), 16}
+			s.ids = hex.AppendEncode(s.ids, id[:])
+			ls = append(ls, prompb.Label{Name: otlptranslator.ExemplarSpanIDKey})
 			runes += len(otlptranslator.ExemplarSpanIDKey) + 16
 		}
 		extra := 0
-		e.FilteredAttributes().Range(func(k string, v pcommon.Value) bool {
-			extra += utf8.RuneCountInString(k) + utf8.RuneCountInString(v.AsString())
-			return true
-		})
+		attrs := e.FilteredAttributes()
+		for k, v := range attrs.All() {
+			extra += utf8.RuneCountInString(k) + utf8.RuneCountInString(b.valueString(v))
+		}
 		if runes+extra <= maxExemplarRunes {
-			e.FilteredAttributes().Range(func(k string, v pcommon.Value) bool {
-				name, err := b.t.labelNamer.Build(k)
-				if err == nil && v.AsString() != "" && !has(ls, name) {
-					ls = append(ls, prompb.Label{Name: name, Value: validUTF8(v.AsString())})
+			for k, v := range attrs.All() {
+				name, ok := b.labelName(k)
+				if vs := b.valueString(v); ok && vs != "" && !has(ls, name) {
+					ls = append(ls, prompb.Label{Name: name, Value: validUTF8(vs)})
 				}
-				return true
-			})
+			}
 		}
 		sortLabels(ls)
-		b.exs = append(b.exs, prompb.Exemplar{Labels: ls, Value: v, Timestamp: millis(e.Timestamp())})
+		s.exLabels = ls
+		at := s.addLabels(ls)
+		for i, l := range ls {
+			switch {
+			case l.Name == otlptranslator.ExemplarTraceIDKey && traceHex.n > 0:
+				s.idLabels = append(s.idLabels, idLabel{at.off + int32(i), traceHex})
+			case l.Name == otlptranslator.ExemplarSpanIDKey && spanHex.n > 0:
+				s.idLabels = append(s.idLabels, idLabel{at.off + int32(i), spanHex})
+			}
+		}
+		s.exs = append(s.exs, pendingExemplar{labels: at, Exemplar: prompb.Exemplar{Value: v, Timestamp: millis(e.Timestamp())}})
 	}
-	return b.exs
+	return s.exs
 }
 
 // addTargetInfo adds, for each resource of md with attributes other than
@@ -759,6 +1163,7 @@ func (b *batch) addTargetInfo(md pmetric.Metrics) {
 	if !b.t.targetInfo {
 		return
 	}
+	s := b.s
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
@@ -770,20 +1175,19 @@ func (b *batch) addTargetInfo(md pmetric.Metrics) {
 		// carries every attribute anyway.
 		b.setResource(rm.Resource())
 		b.res.promoted, b.res.invalid = nil, false
-		b.attrs = b.attrs[:0]
-		rm.Resource().Attributes().Range(func(k string, v pcommon.Value) bool {
+		s.attrs = s.attrs[:0]
+		for k, v := range rm.Resource().Attributes().All() {
 			switch k {
 			case attrServiceName, attrServiceNamespace, attrServiceInstance:
 			default:
-				b.attrs = append(b.attrs, attr{k, v.AsString()})
+				s.attrs = append(s.attrs, attr{k, b.valueString(v)})
 			}
-			return true
-		})
-		if len(b.attrs) == 0 {
+		}
+		if len(s.attrs) == 0 {
 			continue // job and instance say it all
 		}
 		var ok bool
-		b.base, ok = b.sanitise(b.base[:0], b.attrs)
+		s.base, ok = b.sanitise(s.base[:0], s.attrs)
 		if !ok {
 			continue
 		}
@@ -842,17 +1246,120 @@ func latestNumber(dps pmetric.NumberDataPointSlice) pcommon.Timestamp {
 	return latest
 }
 
-// finish puts the samples of each series in time order, as Prometheus
+// finish builds the request's series: the labels, samples, histograms
+// (with their spans, deltas and counts) and exemplars of all series are
+// copied, in the order they were added, into one allocation per kind;
+// samples and histograms are then put in time order, as Prometheus
 // requires within a request. (Points of one series and timestamp were
-// already reduced to one by takePoint.)
+// already reduced to one by takePoint.) The batch takes no more data
+// afterwards; its scratch goes back to the translator.
 func (b *batch) finish() {
-	for i := range b.req.Timeseries {
-		s := &b.req.Timeseries[i]
-		slices.SortStableFunc(s.Samples, func(x, y prompb.Sample) int { return cmp.Compare(x.Timestamp, y.Timestamp) })
-		slices.SortStableFunc(s.Histograms, func(x, y prompb.Histogram) int { return cmp.Compare(x.Timestamp, y.Timestamp) })
-		s.Samples = slices.CompactFunc(s.Samples, func(x, y prompb.Sample) bool { return x.Timestamp == y.Timestamp })
-		s.Histograms = slices.CompactFunc(s.Histograms, func(x, y prompb.Histogram) bool { return x.Timestamp == y.Timestamp })
+	s := b.s
+	if s == nil {
+		return
 	}
+	b.s = nil
+	defer b.t.release(s)
+	if len(s.meta) > 0 {
+		b.req.Metadata = slices.Clone(s.meta)
+	}
+	if len(s.series) == 0 {
+		return
+	}
+	ts := make([]prompb.TimeSeries, len(s.series))
+	labels := s.lbuf
+	if b.Points > 0 {
+		s.labelsPerPoint = float64(len(labels)) / float64(b.Points)
+	}
+	if len(s.idLabels) > 0 {
+		ids := string(s.ids)
+		for _, l := range s.idLabels {
+			labels[l.label].Value = ids[l.id.off : l.id.off+l.id.n]
+		}
+	}
+	for i, st := range s.series {
+		ts[i].Labels = st.labels.of(labels)
+	}
+	if len(s.samples) > 0 {
+		all := make([]prompb.Sample, len(s.samples))
+		off := int32(0)
+		for i, st := range s.series {
+			if st.samples > 0 {
+				ts[i].Samples = all[off:off:(off + st.samples)]
+				off += st.samples
+			}
+		}
+		for _, p := range s.samples {
+			ts[p.series].Samples = append(ts[p.series].Samples, p.Sample)
+		}
+	}
+	if len(s.hists) > 0 {
+		all := make([]prompb.Histogram, len(s.hists))
+		spans := make([]prompb.BucketSpan, 0, len(s.sbuf))
+		deltas := make([]int64, 0, len(s.dbuf))
+		// The counts, as the oneof wrappers they must be, in one
+		// allocation.
+		counts := make([]struct {
+			count     prompb.Histogram_CountInt
+			zeroCount prompb.Histogram_ZeroCountInt
+		}, len(s.hists))
+		off := int32(0)
+		for i, st := range s.series {
+			if st.hists > 0 {
+				ts[i].Histograms = all[off:off:(off + st.hists)]
+				off += st.hists
+			}
+		}
+		for i, p := range s.hists {
+			h := p.h
+			c := &counts[i]
+			c.count.CountInt, c.zeroCount.ZeroCountInt = p.count, p.zeroCount
+			h.Count, h.ZeroCount = &c.count, &c.zeroCount
+			h.PositiveSpans, spans = tail(spans, s.sbuf, p.posSpans)
+			h.PositiveDeltas, deltas = tail(deltas, s.dbuf, p.posDeltas)
+			h.NegativeSpans, spans = tail(spans, s.sbuf, p.negSpans)
+			h.NegativeDeltas, deltas = tail(deltas, s.dbuf, p.negDeltas)
+			ts[p.series].Histograms = append(ts[p.series].Histograms, h)
+		}
+	}
+	if len(s.exemps) > 0 {
+		all := make([]prompb.Exemplar, len(s.exemps))
+		off := int32(0)
+		for i, st := range s.series {
+			if st.exemps > 0 {
+				ts[i].Exemplars = all[off:off:(off + st.exemps)]
+				off += st.exemps
+			}
+		}
+		for _, p := range s.exemps {
+			e := p.Exemplar
+			e.Labels = p.labels.of(labels)
+			ts[p.series].Exemplars = append(ts[p.series].Exemplars, e)
+		}
+	}
+	for i := range ts {
+		t := &ts[i]
+		if len(t.Samples) > 1 {
+			slices.SortStableFunc(t.Samples, func(x, y prompb.Sample) int { return cmp.Compare(x.Timestamp, y.Timestamp) })
+			t.Samples = slices.CompactFunc(t.Samples, func(x, y prompb.Sample) bool { return x.Timestamp == y.Timestamp })
+		}
+		if len(t.Histograms) > 1 {
+			slices.SortStableFunc(t.Histograms, func(x, y prompb.Histogram) int { return cmp.Compare(x.Timestamp, y.Timestamp) })
+			t.Histograms = slices.CompactFunc(t.Histograms, func(x, y prompb.Histogram) bool { return x.Timestamp == y.Timestamp })
+		}
+	}
+	b.req.Timeseries = ts
+}
+
+// tail appends buf[sp] to dst, whose capacity it must not exceed, and
+// returns the appended part (nil if empty) and dst.
+func tail[T any](dst []T, buf []T, sp span) ([]T, []T) {
+	if sp.n == 0 {
+		return nil, dst
+	}
+	start := len(dst)
+	dst = append(dst, buf[sp.off:sp.off+sp.n]...)
+	return dst[start:len(dst):len(dst)], dst
 }
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

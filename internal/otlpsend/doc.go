@@ -1,7 +1,7 @@
 // Package otlpsend is the OTLP sending machinery the OTLP-speaking
 // exporters share (otlpexporter's `otlp` and `otlphttp`, and
 // jaegerexporter): the Exporter that splits batches by priority lane,
-// encodes and compresses each part once and hands it to the durable queue
+// encodes each part once and hands it to the durable queue
 // (pipeline/sender), and the two Transports that make one attempt each,
 // GRPC and HTTP, with the OTLP specification's classification of their
 // outcomes. It lives here, not in an exporter, because an exporter may not
@@ -11,18 +11,21 @@
 //
 // Each ConsumeTraces/ConsumeMetrics/ConsumeLogs call splits the batch by
 // priority lane (pipeline/lanes, from the `priority` rules), encodes each
-// part once into a ready-to-send body (an OTLP ExportRequest, compressed
-// with pooled encoders) and puts it in a sender.Output: the exporter's
-// durable queue (pipeline/queue, on disk by default). The call returns once
-// the body is stored. The queue's senders read bodies, most important lane
-// first, wait on the shared uplink budget for each attempt's bytes, and
-// send them through the Transport with retries. No attempt, and no replay
-// after a restart, re-encodes or re-compresses a body.
+// part once into a body (an OTLP ExportRequest in protobuf, or JSON) and
+// puts it in a sender.Output: the exporter's durable queue (pipeline/queue,
+// on disk by default). The call returns once the body is stored. The
+// queue's senders merge consecutive protobuf bodies of one lane and signal
+// into one request (ExportRequests concatenate: their one field is
+// repeated; JSON bodies go one by one), compress it once with pooled
+// encoders (`compression`: zstd at its fastest level for gRPC, as gRPC's
+// own compressor, the default level for HTTP; gzip), wait on the shared
+// uplink budget for its bytes, and send it through the Transport with
+// retries. No attempt re-encodes or re-compresses a request.
 //
-// For OTLP/gRPC the body is handed to gRPC as precompressed
+// For OTLP/gRPC the request is handed to gRPC as precompressed
 // (internal/grpccompress.Precompressed); for OTLP/HTTP it goes out as is.
-// Both label the body from the stored Request, so a stored body stays
-// valid across a configuration change.
+// Both label the body from the Request, so bodies queued under another
+// configuration (or wire-ready by queue format version 1) stay valid.
 //
 // # Client options
 //

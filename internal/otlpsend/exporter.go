@@ -78,23 +78,31 @@ var (
 // New returns an exporter sending through tr. It starts nothing: Start
 // does.
 func New(set pipeline.Settings, tr Transport, o Options) (*Exporter, error) {
+	// The body is encoded uncompressed: the Output compresses it once
+	// per wire request, after merging queued records (wire).
 	enc := encoder{encoding: o.Encoding}
+	var wire *bodyCompressor
 	if o.Compression != CompressionNone && o.Compression != "" {
-		enc.compressor = newBodyCompressor(o.Compression, o.FastestZstd)
+		wire = newBodyCompressor(o.Compression, o.FastestZstd)
 	}
 	if set.Telemetry == nil {
 		set.Telemetry = selftelemetry.New()
 	}
+	oset := sender.OutputSettings{
+		Queue:     o.Queue,
+		Retry:     o.Retry,
+		Timeout:   o.Timeout,
+		Send:      tr.Send,
+		Split:     SplitRequest,
+		Mergeable: o.Encoding != sender.EncodingJSON,
+	}
+	if wire != nil {
+		oset.Compress, oset.Compression = wire.compress, wire.name
+	}
 	life, err := sender.NewLifecycle(set, sender.LifecycleSettings{
 		Transport: tr,
 		Priority:  o.Priority,
-		Output: sender.OutputSettings{
-			Queue:   o.Queue,
-			Retry:   o.Retry,
-			Timeout: o.Timeout,
-			Send:    tr.Send,
-			Split:   SplitRequest,
-		},
+		Output:    oset,
 	})
 	if err != nil {
 		return nil, err

@@ -79,6 +79,10 @@ type Metrics struct {
 	AggregateSeries     *prometheus.GaugeVec // processor: input series tracked
 	// TailSampling holds the tail_sampling processor's metrics.
 	TailSampling *TailSamplingMetrics
+	// SpanMetrics holds the metrics of the spanmetrics connector.
+	SpanMetrics *SpanMetricsMetrics
+	// Sampling holds the metrics of the sampling processors.
+	Sampling *SamplingMetrics
 
 	BuildInfo     *prometheus.GaugeVec   // version, revision, config_hash
 	ConfigReloads *prometheus.CounterVec // result
@@ -223,6 +227,8 @@ func New() *Metrics {
 	)
 	m.Reduce = m.newReduceMetrics()
 	m.TailSampling = m.newTailSamplingMetrics()
+	m.SpanMetrics = m.newSpanMetricsMetrics()
+	m.Sampling = m.newSamplingMetrics()
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

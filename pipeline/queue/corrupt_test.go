@@ -155,7 +155,7 @@ func liveSpans(t *testing.T, dir string) []recordSpan {
 				off = max(off, cur.off)
 			}
 			for off < int64(len(b)) {
-				meta, ok := checkRecord(b[off:])
+				meta, ok := checkRecord(b[off:], formatVersion)
 				if !ok {
 					t.Fatalf("%s: no record at %d", name, off)
 				}
@@ -174,7 +174,7 @@ func identifySpans(t *testing.T, dir string, spans []recordSpan) []recordSpan {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec, err := decodePayload(b[s.off+frameHeaderSize : s.off+s.size])
+		rec, err := decodePayload(b[s.off+frameHeaderSize:s.off+s.size], formatVersion)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -335,17 +335,17 @@ func describeQueueFS(c *crashFS, dir string) string {
 			}
 			b.WriteString(" " + strconv.Itoa(len(data)) + " bytes:")
 			for p := segHeaderSize; p < len(data); {
-				meta, ok := checkRecord(data[p:])
+				meta, ok := checkRecord(data[p:], formatVersion)
 				if !ok {
 					b.WriteString(" damage@" + strconv.Itoa(p))
-					next := findRecord(data, p+1)
+					next := findRecord(data, p+1, formatVersion)
 					if next < 0 {
 						break
 					}
 					p = next
 					continue
 				}
-				rec, err := decodePayload(data[p+frameHeaderSize : p+int(meta.size)])
+				rec, err := decodePayload(data[p+frameHeaderSize:p+int(meta.size)], formatVersion)
 				if err == nil {
 					b.WriteString(" " + strconv.FormatUint(bodyID(rec.Body), 10) + "@" + strconv.Itoa(p))
 				}
@@ -369,16 +369,16 @@ func durableIDs(c *crashFS) map[uint64]string {
 		}
 		data := ino.synced
 		for p := segHeaderSize; p < len(data); {
-			meta, ok := checkRecord(data[p:])
+			meta, ok := checkRecord(data[p:], formatVersion)
 			if !ok {
-				next := findRecord(data, p+1)
+				next := findRecord(data, p+1, formatVersion)
 				if next < 0 {
 					break
 				}
 				p = next
 				continue
 			}
-			if rec, err := decodePayload(data[p+frameHeaderSize : p+int(meta.size)]); err == nil {
+			if rec, err := decodePayload(data[p+frameHeaderSize:p+int(meta.size)], formatVersion); err == nil {
 				ids[bodyID(rec.Body)] = name
 			}
 			p += int(meta.size)
@@ -395,16 +395,16 @@ func whereIs(c *crashFS, id uint64) string {
 	for name, ino := range c.names {
 		data := ino.data
 		for p := segHeaderSize; p < len(data) && strings.HasSuffix(name, ".seg"); {
-			meta, ok := checkRecord(data[p:])
+			meta, ok := checkRecord(data[p:], formatVersion)
 			if !ok {
-				next := findRecord(data, p+1)
+				next := findRecord(data, p+1, formatVersion)
 				if next < 0 {
 					break
 				}
 				p = next
 				continue
 			}
-			if rec, err := decodePayload(data[p+frameHeaderSize : p+int(meta.size)]); err == nil && bodyID(rec.Body) == id {
+			if rec, err := decodePayload(data[p+frameHeaderSize:p+int(meta.size)], formatVersion); err == nil && bodyID(rec.Body) == id {
 				_, durable := c.durable[name]
 				out = append(out, name+"@"+strconv.Itoa(p)+" synced-len "+strconv.Itoa(len(ino.synced))+" pending "+strconv.Itoa(len(ino.pending))+" name-durable "+strconv.FormatBool(durable))
 			}

@@ -13,11 +13,18 @@ import (
 // The on-disk format is documented in doc.go; keep the two in step.
 
 const (
-	formatVersion = 1
+	// formatVersion is the version of the segments this binary writes;
+	// it reads formatV1 segments too.
+	formatVersion = 2
+	formatV1      = 1
+	// cursorVersion is the cursor file's own version: the cursor format
+	// did not change with segment format 2.
+	cursorVersion = 1
 
 	segHeaderSize   = 16 // magic(6) version(2) lane(1) reserved(3) crc(4)
 	frameHeaderSize = 12 // marker(4) length(4) crc(4)
-	metaFixedSize   = 16 // created(8) items(4) lane(1) + three string lengths(1 each)
+	metaFixedSize   = 21 // created(8) items(4) lane(1) flags(1) raw size(4) + three string lengths(1 each)
+	metaFixedSizeV1 = 16 // created(8) items(4) lane(1) + three string lengths(1 each)
 	maxStringLen    = math.MaxUint8
 	// maxPayload bounds a record's length field, so that a corrupt length
 	// is recognised without reading gigabytes.
@@ -96,21 +103,56 @@ const (
 	headerUnknown              // intact header of another format version: do not interpret
 )
 
-func checkSegHeader(b []byte) headerStatus {
+// checkSegHeader checks a segment header and returns the format version
+// its records are in. For a damaged header the version is the one its
+// version field names if this binary knows it (the damage is elsewhere,
+// most likely), else the current one; the records' checksums decide.
+func checkSegHeader(b []byte) (headerStatus, uint16) {
 	if len(b) < segHeaderSize || !bytes.Equal(b[:6], segMagic[:]) ||
 		binary.LittleEndian.Uint32(b[12:]) != crc32.Checksum(b[:12], castagnoli) {
-		return headerDamaged
+		if len(b) >= 8 && binary.LittleEndian.Uint16(b[6:]) == formatV1 {
+			return headerDamaged, formatV1
+		}
+		return headerDamaged, formatVersion
 	}
-	if binary.LittleEndian.Uint16(b[6:]) != formatVersion {
-		return headerUnknown
+	switch v := binary.LittleEndian.Uint16(b[6:]); v {
+	case formatVersion, formatV1:
+		return headerOK, v
+	default:
+		return headerUnknown, v
 	}
-	return headerOK
+}
+
+// metaSize is the fixed part of a record payload in format version v.
+func metaSize(v uint16) int {
+	if v == formatV1 {
+		return metaFixedSizeV1
+	}
+	return metaFixedSize
 }
 
 // recordSize is the size on disk of rec's frame.
 func recordSize(rec *Record) int64 {
 	return frameHeaderSize + metaFixedSize +
 		int64(len(rec.Signal)+len(rec.Encoding)+len(rec.Compression)+len(rec.Body))
+}
+
+// Record flags (format version 2, payload byte 13).
+const (
+	flagMergeable = 1 << 0 // Record.Mergeable
+	flagWireReady = 1 << 1 // Record.WireReady
+	flagsKnown    = flagMergeable | flagWireReady
+)
+
+func recordFlags(rec *Record) byte {
+	var f byte
+	if rec.Mergeable {
+		f |= flagMergeable
+	}
+	if rec.WireReady {
+		f |= flagWireReady
+	}
+	return f
 }
 
 // checkRecordFields reports why rec cannot be stored, if it cannot.
@@ -120,6 +162,8 @@ func checkRecordFields(rec *Record) error {
 		return fmt.Errorf("queue record: invalid lane %d", rec.Lane)
 	case rec.Items < 0 || int64(rec.Items) > math.MaxUint32:
 		return fmt.Errorf("queue record: item count %d out of range", rec.Items)
+	case rec.RawSize < 0 || int64(rec.RawSize) > math.MaxUint32:
+		return fmt.Errorf("queue record: raw size %d out of range", rec.RawSize)
 	case len(rec.Signal) > maxStringLen, len(rec.Encoding) > maxStringLen, len(rec.Compression) > maxStringLen:
 		return fmt.Errorf("queue record: signal, encoding or compression longer than %d bytes", maxStringLen)
 	case recordSize(rec)-frameHeaderSize > maxPayload:
@@ -137,7 +181,8 @@ func appendRecord(dst []byte, rec *Record, created int64) []byte {
 	dst = append(dst, 0, 0, 0, 0) // CRC, filled in below
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(created))
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(rec.Items))
-	dst = append(dst, byte(rec.Lane))
+	dst = append(dst, byte(rec.Lane), recordFlags(rec))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(rec.RawSize))
 	for _, s := range [...]string{rec.Signal, rec.Encoding, rec.Compression} {
 		dst = append(dst, byte(len(s)))
 		dst = append(dst, s...)
@@ -161,20 +206,22 @@ type recordMeta struct {
 	items   uint32
 }
 
-// checkRecord reports whether b starts with an intact record frame, and its
-// metadata if so. It reads nothing beyond the frame.
-func checkRecord(b []byte) (recordMeta, bool) {
-	if len(b) < frameHeaderSize+metaFixedSize || !bytes.Equal(b[:4], recordMarker[:]) {
+// checkRecord reports whether b starts with an intact record frame of
+// format version v, and its metadata if so. It reads nothing beyond the
+// frame.
+func checkRecord(b []byte, v uint16) (recordMeta, bool) {
+	ms := metaSize(v)
+	if len(b) < frameHeaderSize+ms || !bytes.Equal(b[:4], recordMarker[:]) {
 		return recordMeta{}, false
 	}
 	n := binary.LittleEndian.Uint32(b[4:])
-	if n < metaFixedSize || n > maxPayload || int64(n) > int64(len(b)-frameHeaderSize) {
+	if n < uint32(ms) || n > maxPayload || int64(n) > int64(len(b)-frameHeaderSize) {
 		return recordMeta{}, false
 	}
 	frame := b[:frameHeaderSize+int(n)]
 	// The structure check is cheap and rejects most false markers in
 	// damaged data before the CRC has to read their claimed length.
-	if !payloadValid(frame[frameHeaderSize:]) || binary.LittleEndian.Uint32(b[8:]) != frameCRC(frame) {
+	if !payloadValid(frame[frameHeaderSize:], v) || binary.LittleEndian.Uint32(b[8:]) != frameCRC(frame) {
 		return recordMeta{}, false
 	}
 	p := frame[frameHeaderSize:]
@@ -203,7 +250,7 @@ func peekFrame(b []byte) (recordMeta, bool) {
 		return recordMeta{}, false
 	}
 	n := binary.LittleEndian.Uint32(b[4:])
-	if n < metaFixedSize || n > maxPayload {
+	if n < metaFixedSizeV1 || n > maxPayload {
 		return recordMeta{}, false
 	}
 	p := b[frameHeaderSize:]
@@ -214,13 +261,17 @@ func peekFrame(b []byte) (recordMeta, bool) {
 	}, true
 }
 
-// payloadValid reports whether p is structurally a payload: lane in range,
-// strings within it.
-func payloadValid(p []byte) bool {
-	if len(p) < metaFixedSize || p[12] >= NumLanes {
+// payloadValid reports whether p is structurally a payload of format
+// version v: lane in range, no unknown flag, strings within it.
+func payloadValid(p []byte, v uint16) bool {
+	ms := metaSize(v)
+	if len(p) < ms || p[12] >= NumLanes {
 		return false
 	}
-	rest := p[13:]
+	if v != formatV1 && p[13]&^flagsKnown != 0 {
+		return false
+	}
+	rest := p[ms-3:]
 	for range 3 {
 		if len(rest) == 0 || len(rest) < 1+int(rest[0]) {
 			return false
@@ -230,9 +281,12 @@ func payloadValid(p []byte) bool {
 	return true
 }
 
-// decodePayload decodes a record's payload. The returned Body aliases p.
-func decodePayload(p []byte) (Record, error) {
-	if len(p) < metaFixedSize {
+// decodePayload decodes a record's payload in format version v. The
+// returned Body aliases p. A version 1 record is wire-ready (its body is
+// what the exporter sent, compressed as Compression says).
+func decodePayload(p []byte, v uint16) (Record, error) {
+	ms := metaSize(v)
+	if len(p) < ms {
 		return Record{}, fmt.Errorf("record payload of %d bytes is shorter than its metadata", len(p))
 	}
 	rec := Record{
@@ -243,7 +297,17 @@ func decodePayload(p []byte) (Record, error) {
 	if rec.Lane >= NumLanes {
 		return Record{}, fmt.Errorf("record lane %d out of range", p[12])
 	}
-	rest := p[13:]
+	if v == formatV1 {
+		rec.WireReady = true
+	} else {
+		f := p[13]
+		if f&^flagsKnown != 0 {
+			return Record{}, fmt.Errorf("record flags %#x unknown", f)
+		}
+		rec.Mergeable, rec.WireReady = f&flagMergeable != 0, f&flagWireReady != 0
+		rec.RawSize = int(binary.LittleEndian.Uint32(p[14:]))
+	}
+	rest := p[ms-3:]
 	var strs [3]string
 	for i := range strs {
 		if len(rest) < 1 || len(rest) < 1+int(rest[0]) {
@@ -257,15 +321,15 @@ func decodePayload(p []byte) (Record, error) {
 	return rec, nil
 }
 
-// findRecord returns the offset of the first intact record in b at or after
-// from, or -1.
-func findRecord(b []byte, from int) int {
+// findRecord returns the offset of the first intact record of format
+// version v in b at or after from, or -1.
+func findRecord(b []byte, from int, v uint16) int {
 	for from < len(b) {
 		i := bytes.Index(b[from:], recordMarker[:])
 		if i < 0 {
 			return -1
 		}
-		if _, ok := checkRecord(b[from+i:]); ok {
+		if _, ok := checkRecord(b[from+i:], v); ok {
 			return from + i
 		}
 		from += i + 1
@@ -282,12 +346,12 @@ type position struct {
 // putCursorHeader writes a cursor file header into b.
 func putCursorHeader(b []byte) {
 	copy(b, cursorMagic[:])
-	binary.LittleEndian.PutUint16(b[6:], formatVersion)
+	binary.LittleEndian.PutUint16(b[6:], cursorVersion)
 }
 
 func checkCursorHeader(b []byte) bool {
 	return len(b) >= cursorHeaderSize && bytes.Equal(b[:6], cursorMagic[:]) &&
-		binary.LittleEndian.Uint16(b[6:]) == formatVersion
+		binary.LittleEndian.Uint16(b[6:]) == cursorVersion
 }
 
 // putCursorSlot writes a cursor slot into b (cursorSlotSize bytes) and
@@ -310,7 +374,7 @@ func cursorSlotOffset(seq uint64) int64 {
 // sequence number of a cursor file's content, and that number.
 func decodeCursor(b []byte) (pos position, seq uint64, ok bool) {
 	if len(b) >= cursorHeaderSize && bytes.Equal(b[:6], cursorMagic[:]) &&
-		binary.LittleEndian.Uint16(b[6:]) != formatVersion {
+		binary.LittleEndian.Uint16(b[6:]) != cursorVersion {
 		return position{}, 0, false // another format's cursor: do not interpret
 	}
 	for i := range 2 {

@@ -2,6 +2,8 @@ package queue
 
 import (
 	"bytes"
+	"encoding/binary"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,6 +20,9 @@ func FuzzOpenSegment(f *testing.F) {
 	f.Add(seg[segHeaderSize:], []byte{})
 	f.Add([]byte{}, []byte("OPQCUR\x01\x00"))
 	f.Add(append(append([]byte(nil), seg...), seg[segHeaderSize:]...), cursor)
+	if v1, err := os.ReadFile(filepath.Join(v1Dir, "normal", segName(1))); err == nil {
+		f.Add(v1, cursor) // a format version 1 segment
+	}
 	f.Fuzz(func(t *testing.T, seg, cursor []byte) {
 		fs := newMemFS()
 		dir := "/q"
@@ -47,6 +52,8 @@ func FuzzOpenSegment(f *testing.F) {
 				r.Lane = lane
 				frame = appendRecord(frame[:0], &r, r.Created.UnixNano())
 				found = found || bytes.Contains(seg, frame)
+				frame = appendRecordV1(frame[:0], &r, r.Created.UnixNano())
+				found = found || (r.WireReady && bytes.Contains(seg, frame))
 			}
 			if !found {
 				t.Fatalf("delivered a record that is not intact in the input: %+v", d.Record)
@@ -72,4 +79,25 @@ func fuzzSeed(f *testing.F) (seg, cursor []byte) {
 	putCursorHeader(cursor)
 	putCursorSlot(cursor[cursorSlotOffset(5):][:cursorSlotSize], 5, position{seg: 3, off: segHeaderSize})
 	return seg, cursor
+}
+
+// appendRecordV1 appends rec's frame in format version 1 (the layout
+// before raw size and flags) to dst.
+func appendRecordV1(dst []byte, rec *Record, created int64) []byte {
+	start := len(dst)
+	payload := metaFixedSizeV1 + len(rec.Signal) + len(rec.Encoding) + len(rec.Compression) + len(rec.Body)
+	dst = append(dst, recordMarker[:]...)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(payload))
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(created))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(rec.Items))
+	dst = append(dst, byte(rec.Lane))
+	for _, s := range [...]string{rec.Signal, rec.Encoding, rec.Compression} {
+		dst = append(dst, byte(len(s)))
+		dst = append(dst, s...)
+	}
+	dst = append(dst, rec.Body...)
+	f := dst[start:]
+	binary.LittleEndian.PutUint32(f[8:], frameCRC(f))
+	return dst
 }

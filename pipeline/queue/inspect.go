@@ -166,27 +166,28 @@ func scanLane(fsys FS, dir string, seg func(n uint64, size int64), rec func(Reco
 		if len(b) < segHeaderSize {
 			continue // torn at creation: Open deletes it
 		}
-		if checkSegHeader(b) == headerUnknown {
+		hdr, version := checkSegHeader(b)
+		if hdr == headerUnknown {
 			unreadable += int64(len(b))
 			*corrupt++
 			continue
 		}
-		if checkSegHeader(b) == headerDamaged {
+		if hdr == headerDamaged {
 			*corrupt++
 		}
 		seg(n, int64(len(b)))
 		for p := int(start); p < len(b); {
-			meta, ok := checkRecord(b[p:])
+			meta, ok := checkRecord(b[p:], version)
 			if !ok {
 				*corrupt++
-				next := findRecord(b, p+1)
+				next := findRecord(b, p+1, version)
 				if next < 0 {
 					break // torn tail: Open cuts it
 				}
 				p = next
 				continue
 			}
-			r, err := decodePayload(b[p+frameHeaderSize : p+int(meta.size)])
+			r, err := decodePayload(b[p+frameHeaderSize:p+int(meta.size)], version)
 			if err != nil {
 				return unreadable, fmt.Errorf("queue segment %s at %d: %w", path, p, err)
 			}

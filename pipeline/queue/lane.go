@@ -77,6 +77,9 @@ type segment struct {
 	dirty   bool  // written since its last fsync (in Queue.dirty)
 	syncing int   // fsync rounds using f right now
 	removed bool  // retired
+	// version is the format version of its records (from its header once
+	// scanned).
+	version uint16
 
 	// unscanned is set while Open (or a later retry) could not read the
 	// segment because of an I/O error: its records are not counted yet
@@ -187,7 +190,7 @@ func (q *Queue) openLane(l *laneState) error {
 				start = max(start, cur.off)
 			}
 		}
-		seg := &segment{lane: l, num: n, next: start, unscanned: true}
+		seg := &segment{lane: l, num: n, version: formatVersion, next: start, unscanned: true}
 		l.segs = append(l.segs, seg)
 		if err := q.scanLocked(seg); err != nil {
 			// Not corruption: the segment stays, unscanned, and Read
@@ -500,7 +503,7 @@ func (q *Queue) newSegmentLocked(l *laneState) error {
 		_ = q.fs.Remove(path)
 		return fmt.Errorf("write queue segment header %s: %w", path, err)
 	}
-	seg := &segment{lane: l, num: n, size: segHeaderSize, next: segHeaderSize, f: f, newEntry: true}
+	seg := &segment{lane: l, num: n, version: formatVersion, size: segHeaderSize, next: segHeaderSize, f: f, newEntry: true}
 	l.segs = append(l.segs, seg)
 	l.active = seg
 	l.bytes += segHeaderSize

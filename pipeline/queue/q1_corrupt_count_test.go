@@ -121,7 +121,7 @@ func FuzzPeekFrame(f *testing.F) {
 		if headOK && (!itemsOK || items != head.items || head.size < frameHeaderSize+metaFixedSize) {
 			t.Fatalf("peekFrame %+v, headerItems %d %v", head, items, itemsOK)
 		}
-		if meta, ok := checkRecord(b); ok && (!headOK || head != meta) {
+		if meta, ok := checkRecord(b, formatVersion); ok && (!headOK || head != meta) {
 			t.Fatalf("intact frame %+v, peekFrame %+v %v", meta, head, headOK)
 		}
 	})

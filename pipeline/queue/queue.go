@@ -165,8 +165,8 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Record is one ready-to-send request body and what the sender needs to
-// know about it.
+// Record is one request body, as its writer chose to store it (see
+// WireReady), and what the sender needs to know about it.
 type Record struct {
 	Lane Lane
 	// Created is persisted with nanosecond precision; the zero time means
@@ -181,6 +181,19 @@ type Record struct {
 	Encoding    string
 	Compression string
 	Body        []byte
+	// RawSize is the size of Body with Compression undone (0 to 2^32-1),
+	// so that a sender can bound a merged request without decompressing;
+	// 0 when unknown (records of format version 1).
+	RawSize int
+	// Mergeable says that Body, decompressed, concatenates with the
+	// decompressed Body of any other Mergeable record of the same Signal
+	// and Encoding into one valid request (protobuf messages whose fields
+	// are all repeated). Opaque to the queue.
+	Mergeable bool
+	// WireReady says that Body is ready to send as it is, Compression
+	// naming its content encoding; otherwise Compression is only how the
+	// body is stored. Records of format version 1 read as WireReady.
+	WireReady bool
 }
 
 // The errors of Append and Read. Test with errors.Is: they may be wrapped

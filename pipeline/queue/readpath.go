@@ -150,7 +150,7 @@ func (q *Queue) scanLocked(seg *segment) error {
 		}
 		return nil
 	}
-	hdr := checkSegHeader(buf)
+	hdr, version := checkSegHeader(buf)
 	if hdr == headerUnknown {
 		// Another format version (a rollback after an upgrade): keep it,
 		// never guess, never delete.
@@ -160,6 +160,7 @@ func (q *Queue) scanLocked(seg *segment) error {
 		q.keepUnknown(l, seg.num, int64(len(buf)))
 		return nil
 	}
+	seg.version = version
 
 	// Count first, change nothing until the fsync below has succeeded:
 	// an I/O error must leave the segment as it was, to be scanned again.
@@ -173,7 +174,7 @@ func (q *Queue) scanLocked(seg *segment) error {
 	end := len(buf)
 	p := min(max(int(seg.next), segHeaderSize), len(buf))
 	for p < len(buf) {
-		if meta, ok := checkRecord(buf[p:]); ok {
+		if meta, ok := checkRecord(buf[p:], version); ok {
 			if unread == 0 {
 				head = meta
 			}
@@ -182,7 +183,7 @@ func (q *Queue) scanLocked(seg *segment) error {
 			p += int(meta.size)
 			continue
 		}
-		next := findRecord(buf, p+1)
+		next := findRecord(buf, p+1, version)
 		if next < 0 {
 			// A torn last write, or damage reaching the end: nothing
 			// after it to keep.
@@ -492,11 +493,11 @@ func (q *Queue) readNextLocked(seg *segment) (rec Record, meta, next recordMeta,
 	if err := q.readAtLocked(seg, buf, seg.next); err != nil {
 		return Record{}, recordMeta{}, recordMeta{}, err
 	}
-	meta, ok := checkRecord(buf[:size])
+	meta, ok := checkRecord(buf[:size], seg.version)
 	if !ok || meta.size != size {
 		return Record{}, recordMeta{}, recordMeta{}, errCorruptRecord
 	}
-	rec, err = decodePayload(buf[frameHeaderSize:size:size])
+	rec, err = decodePayload(buf[frameHeaderSize:size:size], seg.version)
 	if err != nil {
 		return Record{}, recordMeta{}, recordMeta{}, fmt.Errorf("%w: %w", errCorruptRecord, err)
 	}
@@ -526,10 +527,10 @@ func (q *Queue) readRecordLocked(seg *segment, off, size int64) (Record, error) 
 	if err := q.readAtLocked(seg, buf, off); err != nil {
 		return Record{}, err
 	}
-	if _, ok := checkRecord(buf); !ok {
+	if _, ok := checkRecord(buf, seg.version); !ok {
 		return Record{}, errCorruptRecord
 	}
-	rec, err := decodePayload(buf[frameHeaderSize:])
+	rec, err := decodePayload(buf[frameHeaderSize:], seg.version)
 	if err != nil {
 		return Record{}, fmt.Errorf("%w: %w", errCorruptRecord, err)
 	}
@@ -550,7 +551,7 @@ func (q *Queue) skipCorruptLocked(seg *segment, cause error) error {
 	if err := q.readAtLocked(seg, rest, seg.next); err != nil && !errors.Is(err, errCorruptRecord) {
 		return err
 	}
-	next := findRecord(rest, 1)
+	next := findRecord(rest, 1, seg.version)
 	q.corrupt.Inc()
 	q.warn("queue record unreadable; skipped to the next intact record", "lane", l.lane.String(), "segment", seg.num, "offset", seg.next, "err", cause)
 	seg.bad = true

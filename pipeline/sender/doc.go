@@ -30,18 +30,40 @@
 // metrics (outpost_exporter_*) and rate-limited failure logs, so that every
 // exporter behaves alike.
 //
-// Because a Request is self-contained (its body is already in wire format,
-// and it records the encoding and compression it was made with), it can be
-// stored and replayed later, even if the exporter's configuration has
-// changed since.
+// A stored record is self-contained (it records its signal, encoding and
+// storage codec), so it can be replayed later, even if the exporter's
+// configuration has changed since: the wire compression is the current
+// configuration's.
 //
 // An Output is what exporters hand their Requests to. With the `queue`
 // section enabled (the default) it stores each Request in the exporter's
 // pipeline/queue (disk or memory, shared with the exporter's next instance
 // across a reload through queue.Registry) and runs `queue.consumers`
 // sender goroutines that Read records, most important lane first, and Send
-// them: each attempt first waits on the shared uplink budget for the
-// body's bytes, and a record is retried until it is delivered, refused for
+// them.
+//
+// # Batching after the acknowledgement
+//
+// Exporters hand the Output uncompressed bodies; it stores them compressed
+// with StorageCodec (s2) and their raw size. A sender merges consecutive
+// records of one lane, one signal and one encoding (when the exporter says
+// its bodies concatenate: OutputSettings.Mergeable) into one Request,
+// within `queue.batch` (BatchConfig: max_size items, max_bytes before
+// compression; waiting up to flush_timeout from the first record's
+// creation while fewer than min_size items are queued, never when more
+// important data waits), and compresses it once with the exporter's wire
+// codec (OutputSettings.Compress). The merge is a concatenation of
+// decompressed bodies, never a decode to pdata (an exporter may give its
+// own OutputSettings.Merge: Loki's gathers equal streams). A Request refused for good for its
+// data, or too large, is sent again in halves along record boundaries
+// before anything is counted (sendRecordHalves); a single record too large
+// is then split with the SplitFunc. Records of queue format version 1 are
+// wire-ready and are sent alone, as stored. The records of a Request are
+// acknowledged once the Sender settles them (delivered, or refused and
+// counted); on shutdown the others go back to the queue.
+//
+// Each attempt first waits on the shared uplink budget for the
+// (merged, compressed) body's bytes, and a record is retried until it is delivered, refused for
 // good (counted, dropped, logged at most once per interval with the
 // server's message) or older than `queue.max_age` (counted as expired). A
 // send cut short by shutdown puts the record back (Nack): it is not lost

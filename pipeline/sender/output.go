@@ -51,6 +51,26 @@ type OutputSettings struct {
 	// Split, when set, sends a request refused as too large (HTTP 413)
 	// again in halves (see Settings.Split).
 	Split SplitFunc
+	// Compress, when set, compresses a request body for the wire (once per
+	// request, after records are merged); Compression is the content
+	// encoding it applies. Exporters hand Put uncompressed bodies
+	// (Request.Compression ""): the queue stores them with StorageCodec.
+	// A Request that already carries a Compression is stored and sent as
+	// it is, never merged.
+	Compress    func(raw []byte) ([]byte, error)
+	Compression string
+	// Mergeable says that two bodies of one signal and encoding, as the
+	// exporter makes them, concatenate into one valid request (protobuf
+	// messages whose top-level fields are all repeated: OTLP Export*Request,
+	// remote-write 1.0 WriteRequest, Loki PushRequest; not OTLP JSON).
+	// Senders then merge queued records (Queue.Batch).
+	Mergeable bool
+	// Merge, when set, makes one request body of the uncompressed bodies
+	// of several records (in order) instead of concatenating them, for a
+	// protocol whose far side handles a concatenation badly (Loki reports
+	// only one stream's refusal per push, so its exporter gathers the
+	// entries of equal streams). It appends to dst.
+	Merge func(dst []byte, bodies [][]byte) ([]byte, error)
 }
 
 // Output is what an exporter hands its ready-to-send Requests to: a queue
@@ -67,9 +87,16 @@ type Output struct {
 	heldLease *queue.Lease // the Registry's reference to q
 	release   func() error // drops the queue reference
 	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	started   bool
-	stopped   bool
+	// flushCtx, a child of the senders' context, is cancelled when a memory
+	// queue is drained at shutdown: senders then stop waiting for records
+	// to merge (flush_timeout) and send what they have.
+	flushCtx context.Context
+	flush    context.CancelFunc
+	// ratios estimate each signal's compression (traces, metrics, logs).
+	ratios  [3]ratioEstimate
+	wg      sync.WaitGroup
+	started bool
+	stopped bool
 }
 
 // NewOutput checks the settings and makes an Output; Start opens the queue.
@@ -170,6 +197,7 @@ func (o *Output) Start() error {
 	o.heldLease, o.q, o.release = lease, lease.Queue(), lease.Release
 	ctx, cancel := context.WithCancel(context.Background())
 	o.cancel = cancel
+	o.flushCtx, o.flush = context.WithCancel(ctx)
 	for range cfg.Consumers {
 		o.wg.Go(func() { o.drain(ctx) })
 	}
@@ -209,7 +237,12 @@ func (o *Output) PutAll(ctx context.Context, parts []Part) error {
 	if !o.set.Queue.Enabled {
 		errs := make([]error, 0, len(parts))
 		for _, p := range parts {
-			errs = append(errs, o.sender.Send(ctx, p.Request))
+			r, err := o.wireRequest(p.Request)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			errs = append(errs, o.sender.Send(ctx, r))
 		}
 		return pipeline.JoinErrors(errs)
 	}
@@ -224,17 +257,12 @@ func (o *Output) PutAll(ctx context.Context, parts []Part) error {
 	recs := recsArr[:0]
 	size := 0
 	for _, p := range parts {
-		r := p.Request
-		size += len(r.Body)
-		recs = append(recs, queue.Record{
-			Lane:        p.Lane,
-			Created:     now,
-			Items:       r.Items,
-			Signal:      string(r.Signal),
-			Encoding:    string(r.Encoding),
-			Compression: r.Compression,
-			Body:        r.Body,
-		})
+		rec, err := o.record(p.Lane, now, p.Request)
+		if err != nil {
+			return err
+		}
+		size += len(rec.Body)
+		recs = append(recs, rec)
 	}
 	err := q.AppendAll(recs)
 	switch {
@@ -246,42 +274,6 @@ func (o *Output) PutAll(ctx context.Context, parts []Part) error {
 		return consumererror.NewPermanent(fmt.Errorf("exporter %s: %d-byte request: %w", o.set.Exporter, size, err))
 	}
 	return fmt.Errorf("exporter %s: queue: %w", o.set.Exporter, err)
-}
-
-// drain is one sender: it reads records, most important lane first, and
-// sends each until it is delivered, refused for good or expired. A record
-// still unsent when the Output stops goes back to the queue (and, on disk,
-// stays there for the next run).
-func (o *Output) drain(ctx context.Context) {
-	for {
-		d, err := o.q.Read(ctx)
-		if err != nil {
-			return // stopped, or the queue closed
-		}
-		rec := d.Record
-		r := Request{
-			Signal:      pipeline.Signal(rec.Signal),
-			Items:       rec.Items,
-			Body:        rec.Body,
-			Encoding:    Encoding(rec.Encoding),
-			Compression: rec.Compression,
-		}
-		if o.set.Queue.MaxAge > 0 {
-			r.Expires = rec.Created.Add(o.set.Queue.MaxAge)
-		}
-		// The send is not tied to ctx: on Shutdown an attempt on the wire
-		// finishes (Sender.StopRetries) unless the deadline passes.
-		err = o.sender.Send(context.Background(), r)
-		if err != nil && errors.Is(err, ErrStopped) && !consumererror.IsPermanent(err) {
-			// Stopped before delivery: not delivered, not refused. It
-			// goes back to the queue and will be sent again.
-			o.q.Nack(d)
-			return
-		}
-		// Delivered, or refused for good, expired or out of retries: the
-		// Sender counted which, and logged why.
-		o.q.Ack(d)
-	}
 }
 
 // Shutdown stops the senders and closes the queue. Attempts on the wire
@@ -306,6 +298,7 @@ func (o *Output) Shutdown(ctx context.Context) error {
 	handover := lease != nil && lease.Shared()
 	memory := q != nil && queue.Kind(o.set.Queue.Kind) == queue.KindMemory && !handover
 	if memory {
+		o.flush()
 		o.waitEmpty(ctx, q)
 	}
 	// Stop reading, let attempts on the wire finish (a request the far side

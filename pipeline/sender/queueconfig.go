@@ -46,6 +46,8 @@ type QueueConfig struct {
 	// UplinkWeight is this exporter's share of the uplink budget relative
 	// to the other exporters that are waiting for it (default 1).
 	UplinkWeight float64 `yaml:"uplink_weight"`
+	// Batch is how senders merge queued records into wire requests.
+	Batch BatchConfig `yaml:"batch"`
 }
 
 // Queue defaults.
@@ -66,6 +68,7 @@ func DefaultQueueConfig() QueueConfig {
 		FsyncInterval: DefaultQueueFsyncInterval,
 		Consumers:     1,
 		UplinkWeight:  1,
+		Batch:         DefaultBatchConfig(),
 	}
 }
 
@@ -102,6 +105,7 @@ func (c QueueConfig) Validate() error {
 	if !(c.UplinkWeight > 0) {
 		errs = append(errs, fmt.Errorf("uplink_weight: must be positive, got %g", c.UplinkWeight))
 	}
+	errs = append(errs, c.Batch.Validate())
 	return errors.Join(errs...)
 }
 

@@ -41,6 +41,10 @@ type Request struct {
 	// worth sending (its creation plus the queue's max_age): retries stop
 	// then and its items count as failed with reason "expired".
 	Expires time.Time
+
+	// recs, set by an Output, are the queued records the request was made
+	// of (see sendRecordHalves).
+	recs *span
 }
 
 // SendFunc makes one attempt to deliver r. It must honour ctx (the Sender

@@ -261,6 +261,11 @@ func (s *Sender) send(ctx context.Context, r Request, m *signalMetrics, wire *wi
 		if consumererror.IsPermanent(err) {
 			// The far side looked at the data: the endpoint works.
 			s.unblock()
+			if r.multi() {
+				// Several queued records: find the refused ones, along
+				// record boundaries first (a 413 too).
+				return s.sendRecordHalves(ctx, r, m, wire, err)
+			}
 			if errors.Is(err, ErrTooLarge) && r.Items > 1 && s.set.Split != nil {
 				return s.sendHalves(ctx, r, m, wire, err)
 			}
@@ -294,6 +299,11 @@ func (s *Sender) send(ctx context.Context, r Request, m *signalMetrics, wire *wi
 		}
 		if !r.Expires.IsZero() {
 			left := time.Until(r.Expires)
+			if left <= 0 && r.multi() {
+				// The oldest of its records expired: they expire on their
+				// own, the others are retried.
+				return s.sendRecordHalves(ctx, r, m, wire, err)
+			}
 			if left <= 0 {
 				err = consumererror.NewPermanent(fmt.Errorf("send %d %s: expired after %d attempts (last error: %w)", r.Items, r.Signal, attempt, err))
 				return s.failed(m.expired, r, r.Items, ReasonExpired, err)

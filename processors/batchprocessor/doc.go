@@ -2,6 +2,25 @@
 // gathers the spans, metric data points or log records of many requests
 // into fewer, larger batches for the next consumer, for all three signals.
 //
+// # When to use it
+//
+// Exporters batch by themselves now: each exporter's senders merge the
+// records queued for it into large wire requests, compressed once, after
+// the client has been acknowledged (`queue.batch` of the exporter; see
+// pipeline/sender). Request size on the uplink is no reason to put batch in
+// a pipeline any more, and a pipeline without it acknowledges clients
+// sooner. Use it when a processor after it works better on bigger batches
+// (tail sampling, aggregation, dedup: fewer, larger calls into their
+// state), or to cut the number of records appended to exporter queues
+// when clients send very many tiny requests (each append is a write and,
+// under fsync: always, an fsync). Otherwise it is not needed.
+//
+// Its defaults never make a client wait for the timeout: with
+// flush_when_idle a lone request is sent on at once, and under load a
+// request waits at most for the flush in flight (an exporter's queue
+// append) and its own; the timeout only bounds that wait when a flush
+// stalls (TestDefaultsNeverCostTheTimeout).
+//
 // # Callers wait for their batch
 //
 // outpost acknowledges a client only once its data is in an exporter's

@@ -1,0 +1,31 @@
+package probabilisticsamplerprocessor
+
+import (
+	"context"
+
+	"go.opentelemetry.io/collector/consumer"
+
+	"github.com/outpost-edge/outpost/pipeline"
+)
+
+// Type is the processor's type in configuration, as the Collector's.
+const Type = "probabilistic_sampler"
+
+// NewFactory returns the probabilistic sampler's factory (traces and
+// logs).
+func NewFactory() pipeline.ProcessorFactory {
+	return pipeline.ProcessorFactory{
+		Type:                Type,
+		CreateDefaultConfig: func() pipeline.Config { return createDefaultConfig() },
+		CreateTraces:        createTraces,
+		CreateLogs:          createLogs,
+	}
+}
+
+func createTraces(_ context.Context, set pipeline.Settings, cfg pipeline.Config, next consumer.Traces) (pipeline.TracesProcessor, error) {
+	return newTracesProcessor(set, cfg, next)
+}
+
+func createLogs(_ context.Context, set pipeline.Settings, cfg pipeline.Config, next consumer.Logs) (pipeline.LogsProcessor, error) {
+	return newLogsProcessor(set, cfg, next)
+}
