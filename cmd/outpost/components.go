@@ -19,6 +19,7 @@ import (
 	"github.com/outpost-edge/outpost/processors/probabilisticsamplerprocessor"
 	"github.com/outpost-edge/outpost/processors/redactionprocessor"
 	"github.com/outpost-edge/outpost/processors/resourceprocessor"
+	"github.com/outpost-edge/outpost/processors/tailsamplingprocessor"
 	"github.com/outpost-edge/outpost/processors/throttleprocessor"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
 )
@@ -48,6 +49,7 @@ func components() pipeline.Factories {
 		filterprocessor.NewFactory(),
 		redactionprocessor.NewFactory(),
 		aggregateprocessor.NewFactory(),
+		tailsamplingprocessor.NewFactory(),
 	} {
 		f.Processors[p.Type] = p
 	}

@@ -77,6 +77,8 @@ type Metrics struct {
 	// go to ProcessorDropped.
 	AggregateStateBytes *prometheus.GaugeVec // processor: bytes of state, as counted against max_bytes
 	AggregateSeries     *prometheus.GaugeVec // processor: input series tracked
+	// TailSampling holds the tail_sampling processor's metrics.
+	TailSampling *TailSamplingMetrics
 	// SpanMetrics holds the metrics of the spanmetrics connector.
 	SpanMetrics *SpanMetricsMetrics
 	// Sampling holds the metrics of the sampling processors.
@@ -224,6 +226,7 @@ func New() *Metrics {
 		Family{Name: "outpost_build_info", Help: "Always 1; labels give the version and revision of the binary and a hash of the running configuration."},
 	)
 	m.Reduce = m.newReduceMetrics()
+	m.TailSampling = m.newTailSamplingMetrics()
 	m.SpanMetrics = m.newSpanMetricsMetrics()
 	m.Sampling = m.newSamplingMetrics()
 	m.Registry.MustRegister(
