@@ -132,25 +132,31 @@ type observation struct {
 	hasQueue bool // the exporter's queue was found
 	age      time.Duration
 	bytes    int64
+	items    int
 	wait     time.Duration
 }
 
 // controller is the control law, without clock or I/O: step takes one
-// observation and returns the percentage in force until the next.
+// observation and returns the percentage in force until the next. The
+// trend is the queue's pending items between two ticks (its bytes shrink
+// only by whole segments, too coarse to tell a trend).
 //
 //   - Over: some watched signal is above its target, and the queue did
-//     not shrink since the previous tick (bytes now ≥ bytes then, or no
-//     queue watched/found): multiplicative decrease, pct ← max(min,
-//     pct × decrease_factor).
+//     not shrink since the previous tick (items now ≥ items then, or no
+//     queue found): multiplicative decrease, pct ← max(min, pct ×
+//     decrease_factor).
 //   - Under: every watched signal is at most (1 − hysteresis) × its
-//     target: additive increase, pct ← min(max, pct + increase_step).
-//   - Otherwise (in the band, or over but already shrinking): hold.
+//     target, and the queue is not falling behind (its items did not
+//     grow, or its oldest record is younger than one interval): additive
+//     increase, pct ← min(max, pct + increase_step).
+//   - Otherwise (in the band, over but already shrinking, or under but
+//     growing): hold.
 type controller struct {
 	cfg       AdaptiveConfig // effective
 	maxPct    float64
 	minPct    float64
 	pct       float64
-	prevBytes int64
+	prevItems int
 	havePrev  bool
 }
 
@@ -186,14 +192,15 @@ func (c *controller) step(o observation) float64 {
 		check(float64(o.bytes), float64(a.TargetQueueBytes))
 	}
 	check(o.wait.Seconds(), a.TargetBudgetWait.Seconds())
-	shrinking := o.hasQueue && c.havePrev && o.bytes < c.prevBytes
+	shrinking := o.hasQueue && c.havePrev && o.items < c.prevItems
+	behind := o.hasQueue && c.havePrev && o.items > c.prevItems && o.age > a.Interval
 	if o.hasQueue {
-		c.prevBytes, c.havePrev = o.bytes, true
+		c.prevItems, c.havePrev = o.items, true
 	}
 	switch {
 	case over && !shrinking:
 		c.pct = max(c.minPct, c.pct*a.DecreaseFactor)
-	case under && !over:
+	case under && !over && !behind:
 		c.pct = min(c.maxPct, c.pct+float64(a.IncreaseStep))
 	}
 	return c.pct
@@ -229,7 +236,7 @@ func (l *adaptiveLoop) observe() observation {
 	var o observation
 	if l.set.Queues != nil {
 		if b, ok := l.set.Queues.Backlog(l.ctl.cfg.Exporter); ok {
-			o.hasQueue, o.bytes, o.age = true, b.Bytes, b.Age(time.Now())
+			o.hasQueue, o.bytes, o.items, o.age = true, b.Bytes, b.Items, b.Age(time.Now())
 		}
 	}
 	if l.set.Uplink != nil {
