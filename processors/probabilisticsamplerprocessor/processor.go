@@ -100,7 +100,9 @@ func newCommon(set pipeline.Settings, cfg pipeline.Config, next any, signal pipe
 		}
 		p.adjusted = tel.Sampling.AdjustedCount.WithLabelValues(id, sig)
 		p.probability = tel.Sampling.Probability.WithLabelValues(id, sig)
-		p.probability.Set(float64(min(*c.SamplingPercentage, 100)) / 100)
+		if c.Adaptive == nil { // else set by Start, from the persisted probability
+			p.probability.Set(float64(min(*c.SamplingPercentage, 100)) / 100)
+		}
 	}
 	return p, c, nil
 }
