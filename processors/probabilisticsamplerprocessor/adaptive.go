@@ -46,7 +46,8 @@ type AdaptiveConfig struct {
 	// waiting) above which the uplink counts as saturated.
 	TargetBudgetWait time.Duration `yaml:"target_budget_wait"`
 	// MinPercentage is the floor of the probability, in percent: (0,
-	// sampling_percentage]. 0 or absent: 1.
+	// sampling_percentage]. 0 or absent: 1 (or sampling_percentage, when
+	// that is lower).
 	MinPercentage float32 `yaml:"min_percentage"`
 	// DecreaseFactor multiplies the probability at each step down: (0,
 	// 1). 0 or absent: 0.5.
@@ -107,7 +108,7 @@ func (a *AdaptiveConfig) validate(samplingPct float32) error {
 	switch {
 	case samplingPct <= 0:
 		errs = append(errs, errors.New("needs a sampling_percentage above 0 (the ceiling it climbs back to)"))
-	case math.IsNaN(float64(e.MinPercentage)) || e.MinPercentage < 0 || e.MinPercentage > maxPct:
+	case math.IsNaN(float64(e.MinPercentage)) || e.MinPercentage < 0 || (a.MinPercentage != 0 && e.MinPercentage > maxPct):
 		errs = append(errs, fmt.Errorf("min_percentage: must be in (0, sampling_percentage = %v] (got %v)", maxPct, a.MinPercentage))
 	case float64(e.MinPercentage)/100 < 1e-6:
 		errs = append(errs, fmt.Errorf("min_percentage: must be at least 0.0001 (got %v)", a.MinPercentage))

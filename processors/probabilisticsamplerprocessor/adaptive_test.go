@@ -89,6 +89,14 @@ adaptive:
 			t.Errorf("%+v at %v%%: %v, want an error with %q", a, tc.pct, err, tc.want)
 		}
 	}
+	// The default floor (1 %) follows a lower ceiling.
+	low := config(0.5, func(c *Config) { c.Adaptive = &AdaptiveConfig{Exporter: "otlp", TargetOldestAge: time.Minute} })
+	if err := low.Validate(); err != nil {
+		t.Errorf("sampling_percentage 0.5 with the default floor: %v", err)
+	}
+	if c := newController(*low.Adaptive, 0.5); c.minPct != 0.5 || c.maxPct != 0.5 {
+		t.Errorf("floor %v, ceiling %v; want both 0.5", c.minPct, c.maxPct)
+	}
 	// Logs: refused, not ignored.
 	c := config(10, func(c *Config) { c.Adaptive = &AdaptiveConfig{Exporter: "otlp", TargetOldestAge: time.Minute} })
 	if _, err := NewFactory().CreateLogs(context.Background(), pipeline.Settings{ID: pipeline.MustID(Type)}, c, consumer.Logs(&logSink{})); err == nil {
@@ -333,6 +341,8 @@ func TestAdaptiveSampling(t *testing.T) {
 		if cur.baseTS != "ot=th:fae14" {
 			t.Errorf("tracestate at 2 %%: %q", cur.baseTS)
 		}
+		// Stop the system (the loop, the load): the sampler stays at 2 %.
+		s.stop()
 		sink := &traceSink{}
 		p := s.p
 		p.next = sink
@@ -390,7 +400,6 @@ func TestAdaptiveSampling(t *testing.T) {
 			t.Errorf("%d of 18000 traces without errors kept at 2 %%, want 360 ± 62", got)
 		}
 		t.Logf("at 2 %%: %d of 18000 traces without errors kept, all %d error traces whole", okKept/2, len(errIDs))
-		s.stop()
 		raw, err := os.ReadFile(filepath.Join(dir, stateFile))
 		if err != nil || strings.TrimSpace(string(raw)) != "2" {
 			t.Fatalf("persisted percentage %q, %v; want 2", raw, err)
