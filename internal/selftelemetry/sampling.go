@@ -13,6 +13,9 @@ type SamplingMetrics struct {
 	// threshold written on the item) of the items kept with a threshold:
 	// an estimate of the items there were before sampling.
 	AdjustedCount *prometheus.CounterVec // processor, signal
+	// Probability is the sampling probability in force (0 to 1): the
+	// configured one, or the one adaptive sampling set.
+	Probability *prometheus.GaugeVec // processor, signal
 }
 
 // newSamplingMetrics registers the sampling metrics on m's registry.
@@ -30,5 +33,15 @@ func (m *Metrics) newSamplingMetrics() *SamplingMetrics {
 		AdjustedCount: counter("outpost_processor_sampler_adjusted_count_total",
 			"Sum of the adjusted counts (1/sampling probability, from the threshold written on each item) of the items a sampling processor kept with a threshold: an estimate of the items before sampling.",
 			"processor", "signal"),
+		Probability: m.samplingGauge("outpost_processor_sampler_probability",
+			"Sampling probability (0 to 1) a probabilistic sampler applies now: sampling_percentage/100, or the probability adaptive sampling lowered it to.",
+			"processor", "signal"),
 	}
+}
+
+func (m *Metrics) samplingGauge(name, help string, labels ...string) *prometheus.GaugeVec {
+	v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+	m.Registry.MustRegister(v)
+	m.families = append(m.families, Family{Name: name, Help: help})
+	return v
 }

@@ -39,6 +39,8 @@ type sharedQueue struct {
 	limits Limits        // in force, normalized
 	staged *stagedLimits // applied by Commit
 	hold   Reservation   // memory queues: their share of memory_limit; may be nil
+	// exporter is Options.Exporter of the first Lease (see Backlog).
+	exporter string
 }
 
 type stagedLimits struct {
@@ -176,7 +178,7 @@ func openShared(opts Options, reserve ReserveFunc) (*sharedQueue, error) {
 		}
 		return nil, err
 	}
-	return &sharedQueue{q: q, refs: 1, limits: lim, hold: hold}, nil
+	return &sharedQueue{q: q, refs: 1, limits: lim, hold: hold, exporter: opts.Exporter}, nil
 }
 
 // Queue returns the leased queue.

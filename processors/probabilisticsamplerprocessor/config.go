@@ -80,6 +80,11 @@ type Config struct {
 	// unsampled; sample samples them by the hash of from_attribute or of
 	// the body. The Collector drops them under its default fail_closed.
 	LogsWithoutTraceID string `yaml:"logs_without_trace_id"`
+	// Adaptive (outpost's own key; traces only) ties the probability to
+	// an exporter's backlog and the uplink budget's wait: it falls below
+	// sampling_percentage while the uplink falls behind and climbs back
+	// when it catches up. nil (the default): the probability is fixed.
+	Adaptive *AdaptiveConfig `yaml:"adaptive"`
 }
 
 func createDefaultConfig() *Config {
@@ -121,6 +126,11 @@ func (c *Config) Validate() error {
 	case UntracedKeep, UntracedSample:
 	default:
 		errs = append(errs, fmt.Errorf("logs_without_trace_id: %q: want keep or sample", c.LogsWithoutTraceID))
+	}
+	if c.Adaptive != nil && c.SamplingPercentage != nil {
+		if err := c.Adaptive.validate(*c.SamplingPercentage); err != nil {
+			errs = append(errs, fmt.Errorf("adaptive: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

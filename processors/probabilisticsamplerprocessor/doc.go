@@ -77,10 +77,42 @@
 // outpost_processor_dropped_items_total, by reason; the adjusted counts of
 // kept items add up in outpost_processor_sampler_adjusted_count_total.
 //
+// # Adaptive sampling
+//
+// With an `adaptive` block (outpost's own; traces only) the probability
+// follows the uplink: a goroutine looks, once per interval, at the named
+// exporter's queue (queue.Registry.Backlog: pending items, bytes, oldest
+// record) and at the uplink budget's wait (uplink.Budget.Delay), and
+// applies an AIMD law (controller): above a target, with the queue not
+// shrinking, the percentage is multiplied by decrease_factor (not below
+// min_percentage); with every watched signal at most (1 − hysteresis) ×
+// its target and the queue not falling behind, increase_step is added
+// (not above sampling_percentage); otherwise it holds. Multiplicative
+// decrease reaches the rate the uplink carries in ⌈ln r/ln(1/factor)⌉
+// steps for an overload r; holding while the backlog drains keeps the
+// lagging age of a draining queue from driving the probability to its
+// floor; additive increase probes back gently. docs/configuration.md
+// states the settling time.
+//
+// Each new percentage gets its own sampler (thresholds, tracestate),
+// swapped atomically: a request is decided wholly at one probability,
+// and each kept span carries that probability's `th`, so its adjusted
+// count is right whatever changed since. Decisions stay consistent
+// across changes (a lower probability keeps a subset of a higher one's),
+// so a trace whose spans straddle a change may arrive in part on one
+// node, and equalizing samplers downstream still see valid thresholds.
+// Spans of a trace with an ERROR span in the same request are decided at
+// sampling_percentage, never lower: after tail_sampling, which hands on
+// whole traces, the error traces it keeps are untouched. The percentage
+// is written to adaptive-percentage in the processor's storage directory
+// at each change, so that a reload or restart resumes from it. Its
+// gauge: outpost_processor_sampler_probability.
+//
 // # What it does not do
 //
-// No state, no goroutine, no buffering: it does not wait for whole
-// traces (tail_sampling does) and holds nothing at Shutdown. Items keep
+// No buffering: it does not wait for whole traces (tail_sampling does)
+// and holds nothing at Shutdown. Without an adaptive block it has no
+// state and no goroutine. Items keep
 // their order; emptied scopes and resources are removed; a request left
 // empty is not handed on and its caller gets no error.
 package probabilisticsamplerprocessor

@@ -2,6 +2,7 @@ package probabilisticsamplerprocessor
 
 import (
 	"context"
+	"errors"
 
 	"go.opentelemetry.io/collector/consumer"
 
@@ -27,5 +28,8 @@ func createTraces(_ context.Context, set pipeline.Settings, cfg pipeline.Config,
 }
 
 func createLogs(_ context.Context, set pipeline.Settings, cfg pipeline.Config, next consumer.Logs) (pipeline.LogsProcessor, error) {
+	if c, ok := cfg.(*Config); ok && c.Adaptive != nil {
+		return nil, errors.New("probabilistic_sampler: adaptive sampling is for traces pipelines only")
+	}
 	return newLogsProcessor(set, cfg, next)
 }

@@ -59,6 +59,9 @@ type common struct {
 	logger     *slog.Logger
 	counters   [numOutcomes]prometheus.Counter // nil without telemetry
 	adjusted   prometheus.Counter
+	// probability is the gauge of the probability in force; nil without
+	// telemetry.
+	probability prometheus.Gauge
 	// warnedFlag: a trace id without the W3C random flag was presumed
 	// random (logged once per processor, as the specification's
 	// TraceIdRatioBased sampler does).
@@ -96,6 +99,10 @@ func newCommon(set pipeline.Settings, cfg pipeline.Config, next any, signal pipe
 			}
 		}
 		p.adjusted = tel.Sampling.AdjustedCount.WithLabelValues(id, sig)
+		p.probability = tel.Sampling.Probability.WithLabelValues(id, sig)
+		if c.Adaptive == nil { // else set by Start, from the persisted probability
+			p.probability.Set(float64(min(*c.SamplingPercentage, 100)) / 100)
+		}
 	}
 	return p, c, nil
 }

@@ -42,7 +42,7 @@ func TestBinomialBounds(t *testing.T) {
 			for range n {
 				sp.SetTraceID(randomTID(r))
 				sp.TraceState().FromRaw("")
-				if o, adj := e.p.span(sp, &sb); o.kept() {
+				if o, adj := e.p.span(sp, &sb, e.p.full); o.kept() {
 					kept++
 					est += adj
 				}
@@ -64,7 +64,7 @@ func TestBinomialBounds(t *testing.T) {
 func run(sp ptrace.Span, stages ...*tracesProcessor) (bool, string) {
 	var sb strings.Builder
 	for _, s := range stages {
-		if o, _ := s.span(sp, &sb); !o.kept() {
+		if o, _ := s.span(sp, &sb, s.full); !o.kept() {
 			return false, ""
 		}
 	}
