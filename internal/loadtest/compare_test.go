@@ -31,7 +31,7 @@ const defaultQueueBatch = ""
 type compareConfig struct {
 	runs, seconds     int      // per load and signal: runs of each side, seconds of load per run
 	workers, rate     int      // telemetrygen workers, and items (traces: traces) per second per worker
-	loads             []string // of "a", "b", "lat", "c"
+	loads             []string // of "a", "b", "lat", "c", "tail"
 	signals           []string // for loads a and b
 	backlogSignals    []string // for load c
 	backlogSeconds    int      // the outage the backlog stands for, at load a's offered rate
@@ -40,6 +40,7 @@ type compareConfig struct {
 	queueBatch        string // outpost's queue.batch flow mapping, or ""
 	uplink            int    // outpost's uplink.bytes_per_second; 0 = no budget
 	otelcolPersistent bool   // the Collector's file_storage queue in loads a, b and lat too
+	tail              bool   // set by runTail: both sides' pipelines get tail_sampling
 }
 
 func envList(name string, def []string) []string {
@@ -55,7 +56,7 @@ func compareConfigFromEnv() compareConfig {
 		seconds:           envInt("OUTPOST_BENCH_SECONDS", 20),
 		workers:           envInt("OUTPOST_BENCH_WORKERS", 10),
 		rate:              envInt("OUTPOST_BENCH_RATE", 1000),
-		loads:             envList("OUTPOST_BENCH_LOADS", []string{"a", "b", "lat", "c"}),
+		loads:             envList("OUTPOST_BENCH_LOADS", []string{"a", "b", "lat", "c", "tail"}),
 		signals:           envList("OUTPOST_BENCH_SIGNALS", []string{"traces", "logs", "metrics"}),
 		backlogSignals:    envList("OUTPOST_BENCH_BACKLOG_SIGNALS", []string{"traces"}),
 		backlogSeconds:    envInt("OUTPOST_BENCH_BACKLOG_SECONDS", 600),
@@ -80,10 +81,11 @@ type side struct {
 // instance is a running collector with its receiver address and a probe
 // client connected to it.
 type instance struct {
-	proc  *testutil.Process
-	pid   int
-	dir   string
-	probe *probe
+	proc      *testutil.Process
+	pid       int
+	dir       string
+	telemetry string // host:port of its own metrics (/metrics)
+	probe     *probe
 }
 
 func (in *instance) stop(t *testing.T) {
@@ -97,7 +99,7 @@ type configData struct {
 	Dir, Telemetry, Receiver, Sink, Signal string
 	QueueBytes, QueueBatch                 string
 	Uplink                                 int
-	Persistent                             bool
+	Persistent, Tail                       bool
 	QueueSize, TelemetryPort               int
 }
 
@@ -122,7 +124,7 @@ func startSide(t *testing.T, c compareConfig, sd side, signal, sinkAddr string, 
 		Dir: filepath.Join(dir, "data"), Telemetry: tel, Receiver: testutil.FreeAddr(t),
 		Sink: sinkAddr, Signal: signal,
 		QueueBytes: "16GiB", QueueBatch: c.queueBatch, Uplink: c.uplink,
-		Persistent: persistent, QueueSize: 1_000_000, TelemetryPort: telPort,
+		Persistent: persistent, QueueSize: 1_000_000, TelemetryPort: telPort, Tail: c.tail,
 	}
 	if err := os.MkdirAll(data.Dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -143,7 +145,7 @@ func startSide(t *testing.T, c compareConfig, sd side, signal, sinkAddr string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &instance{proc: p, pid: p.Cmd.Process.Pid, dir: dir, probe: pr}
+	in := &instance{proc: p, pid: p.Cmd.Process.Pid, dir: dir, telemetry: tel, probe: pr}
 	if err := pr.waitReady(60 * time.Second); err != nil {
 		in.probe.close()
 		t.Fatalf("%s (%s) not ready: %v\nconfig:\n%s\noutput:\n%s", sd.name, signal, err, buf.String(), p.Output())
@@ -478,6 +480,7 @@ func TestCompare(t *testing.T) {
 	med := map[row]map[string][nLoadCols]float64{}
 	var brows []string
 	bmed := map[string]map[string][nBacklogCols]float64{}
+	var tmed map[string][nTailCols]float64 // load tail, by side
 
 	for _, load := range c.loads {
 		switch load {
@@ -542,8 +545,33 @@ func TestCompare(t *testing.T) {
 				}
 				brows = append(brows, signal)
 			}
+		case "tail":
+			runs := map[string][]tailRun{}
+			for i := 0; i < c.runs; i++ {
+				for _, sd := range sides {
+					r := runTail(t, c, sd, gen)
+					runs[sd.name] = append(runs[sd.name], r)
+					fmt.Printf("  tail traces  %-7s run %d:", sd.name, i+1)
+					for k, col := range tailColumns {
+						fmt.Printf(" %s "+col.format, col.head, r[k])
+					}
+					fmt.Println()
+				}
+			}
+			tmed = map[string][nTailCols]float64{}
+			for _, sd := range sides {
+				var m [nTailCols]float64
+				for k := range m {
+					var vs []float64
+					for _, r := range runs[sd.name] {
+						vs = append(vs, r[k])
+					}
+					m[k] = medianOf(vs)
+				}
+				tmed[sd.name] = m
+			}
 		default:
-			t.Fatalf("OUTPOST_BENCH_LOADS: unknown load %q (want a, b, lat, c)", load)
+			t.Fatalf("OUTPOST_BENCH_LOADS: unknown load %q (want a, b, lat, c, tail)", load)
 		}
 	}
 
@@ -588,7 +616,10 @@ func TestCompare(t *testing.T) {
 			}
 		}
 	}
-	closingNote(c, rows, med, brows, bmed)
+	if tmed != nil {
+		printTailTable(c, tmed)
+	}
+	closingNote(c, rows, med, brows, bmed, tmed)
 }
 
 type tableLine struct {
@@ -637,7 +668,7 @@ func fmtVal(v float64, ratio bool) string {
 // closingNote quotes the medians the issue's targets are about, and the
 // command that reproduces the run.
 func closingNote(c compareConfig, rows []struct{ load, signal string }, med map[struct{ load, signal string }]map[string][nLoadCols]float64,
-	brows []string, bmed map[string]map[string][nBacklogCols]float64) {
+	brows []string, bmed map[string]map[string][nBacklogCols]float64, tmed map[string][nTailCols]float64) {
 	fmt.Printf("\nClosing note (medians; ratio outpost / otelcol; targets from issue 9):\n")
 	for _, rw := range rows {
 		o, k := med[rw]["outpost"], med[rw]["otelcol"]
@@ -661,6 +692,9 @@ func closingNote(c compareConfig, rows []struct{ load, signal string }, med map[
 			drainLimit(c, o[:]), o[bcCores], o[bcSinkCores],
 			fmtVal(o[bcPeakRSS]/k[bcPeakRSS], true), fmtVal(o[bcWirePerItem]/k[bcWirePerItem], true),
 			fmtVal(o[bcLost], false), fmtVal(k[bcLost], false))
+	}
+	if tmed != nil {
+		tailClosingNote(tmed)
 	}
 	var knobs []string
 	for _, kv := range os.Environ() {

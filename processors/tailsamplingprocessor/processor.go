@@ -468,6 +468,7 @@ func (p *processor) holdLocked(sh *shard, id pcommon.TraceID, h heldSpan, now ti
 			p.decideLocked(sh, sh.oldest(), triggerNumTraces, out, st)
 		}
 		t = &trace{id: id, arrived: now}
+		t.spans = t.first[:0]
 		sh.traces[id] = t
 		sh.push(t)
 		mem = traceOverhead
@@ -539,6 +540,9 @@ func (p *processor) decideLocked(sh *shard, t *trace, trigger string, out *outpu
 	} else {
 		st.notSampled += t.spanCount()
 	}
+	// The decided trace may stay in its shard's queue a while: it must
+	// not keep its spans' requests alive.
+	clear(t.first[:])
 	t.spans = nil
 }
 

@@ -57,6 +57,10 @@ type trace struct {
 	id      pcommon.TraceID
 	arrived time.Time // first span
 	spans   []heldSpan
+	// first backs spans up to its length, so that a trace of one or two
+	// spans (most traces of a sidecar's clients) costs one allocation,
+	// not three; cleared when the trace is decided.
+	first   [2]heldSpan
 	bytes   int64 // estimated memory, charged
 	wire    int64 // estimated content bytes
 	last    *group
