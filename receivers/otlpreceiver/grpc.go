@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -127,6 +128,13 @@ func (r *receiver) newGRPCServer() *grpc.Server {
 	opts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(rawCodec{delegate: encoding.GetCodecV2(grpcproto.Name)}),
 		grpc.MaxRecvMsgSize(int(g.MaxRecvMsgSize)),
+		// Streams run on GOMAXPROCS long-lived workers (grpc-go starts a
+		// goroutine for a stream only when all are busy) instead of a new
+		// goroutine each, whose stack grows again while decoding: under
+		// many small requests (telemetrygen's defaults) outpost's CPU per
+		// span fell from a median of 13.19 to 12.07 µs (7 alternating runs
+		// each, the side-by-side load a).
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
 	}
 	if g.MaxConcurrentStreams > 0 {
 		opts = append(opts, grpc.MaxConcurrentStreams(g.MaxConcurrentStreams))
