@@ -15,7 +15,7 @@ import (
 // telemetrygen's default traces (a client span and its server child,
 // random IDs, 123 µs, one resource and scope per request), the load the
 // exporter-side batching merges.
-func smallTraceRequests(n, per int) [][]byte {
+func smallTraceRequests(tb testing.TB, n, per int) [][]byte {
 	r := rand.New(rand.NewPCG(1, 2))
 	start := time.Unix(1_700_000_000, 0)
 	out := make([][]byte, 0, n)
@@ -57,7 +57,7 @@ func smallTraceRequests(n, per int) [][]byte {
 		}
 		b, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
 		if err != nil {
-			panic(err)
+			tb.Fatal(err)
 		}
 		out = append(out, b)
 	}
@@ -74,12 +74,12 @@ func smallTraceRequests(n, per int) [][]byte {
 func BenchmarkMergedZstdLevel(b *testing.B) {
 	const reqs, per = 75, 100
 	var merged []byte
-	for _, r := range smallTraceRequests(reqs, per) {
+	for _, r := range smallTraceRequests(b, reqs, per) {
 		merged = append(merged, r...)
 	}
 	// The same spans under one resource and scope: what merging the
 	// resources of identical bytes would leave.
-	one := smallTraceRequests(1, reqs*per)[0]
+	one := smallTraceRequests(b, 1, reqs*per)[0]
 	for _, v := range []struct {
 		name string
 		lv   zstd.EncoderLevel
