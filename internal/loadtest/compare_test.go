@@ -23,7 +23,7 @@ import (
 // (`queue.batch`, a YAML flow mapping such as
 // `{min_size: 8192, max_size: 16384, flush_timeout: 200ms}`) used by the
 // side-by-side runs; OUTPOST_BENCH_QUEUE_BATCH overrides it. Empty: no
-// `queue.batch` key at all.
+// `queue.batch` key, so outpost's defaults apply (docs/configuration.md).
 const defaultQueueBatch = ""
 
 // compareConfig is what TestCompare runs; every field has an environment
@@ -465,7 +465,7 @@ func TestCompare(t *testing.T) {
 	}
 	batch := c.queueBatch
 	if batch == "" {
-		batch = "none"
+		batch = "defaults (min_size 8192, max_size 16384, max_bytes 3MiB, flush_timeout 1s)"
 	}
 	fmt.Printf("outpost: OTLP/gRPC -> otlp (zstd, disk queue, fsync: interval, queue.batch: %s)", batch)
 	if c.uplink > 0 {
