@@ -25,7 +25,10 @@ func TestDelay(t *testing.T) {
 			t.Fatal(err)
 		}
 		var wg sync.WaitGroup
+		// One after the other, so that the 1500-byte request is granted
+		// last whatever order the goroutines would start in.
 		wg.Go(func() { _ = c1.Wait(ctx, 500) })
+		synctest.Wait()
 		wg.Go(func() { _ = c2.Wait(ctx, 1500) })
 		synctest.Wait()
 		// 2000 bytes wanted, none in the bucket, at 1000 B/s.
