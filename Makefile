@@ -21,7 +21,7 @@ export OTELCOL_BIN       := $(CURDIR)/bin/otelcol-peer
 # after it is a relink.
 PEERS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/outpost-peers
 
-.PHONY: all build run test test-unit lint bench bench-compare fuzz-short tools peers clean
+.PHONY: all build run test test-unit lint bench bench-compare fuzz-short tools peers apt-deps clean
 
 all: build
 
@@ -65,9 +65,14 @@ bin/otelcol-peer: tools/peers/build-otelcol.sh tools/peers/lib.sh
 ## test: unit, fuzz-seed and end-to-end tests, with the race detector,
 ## shuffled; the end-to-end tests run the real Prometheus, Loki and Jaeger
 ## (built once, in parallel, from their modules: see tools/peers/README.md)
-test: build bin/telemetrygen
+test: build bin/telemetrygen apt-deps
 	$(MAKE) -j3 peers
 	$(GO) test -race -shuffle=on -timeout 14m ./...
+
+## apt-deps: the Debian packages the tests run (node_exporter, logrotate, rsyslog,
+## ...), installed when their binaries are missing: tools/deps/apt-packages.txt
+apt-deps:
+	bash tools/deps/apt.sh
 
 ## test-unit: only the fast tests (no binary, no peers)
 test-unit:
