@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+
+	"github.com/outpost-edge/outpost/internal/filewatch"
 )
 
 // Redacted is what String shows in place of a secret.
@@ -116,25 +118,25 @@ func (a Auth) Load(logger *slog.Logger) (*Authorizer, error) {
 	}
 	switch {
 	case a.BearerTokenFile != "":
-		w, err := readSecret("bearer_token_file", a.BearerTokenFile, logger)
+		w, err := filewatch.Secret(watchOpts("bearer_token_file", logger), a.BearerTokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("bearer_token_file: %w", err)
 		}
 		return &Authorizer{value: func() (string, error) {
-			tok, err := w.get()
+			tok, err := w.Get()
 			if err != nil {
 				return "", fmt.Errorf("bearer_token_file: %w", err)
 			}
 			return "Bearer " + tok, nil
 		}}, nil
 	case a.Basic.PasswordFile != "":
-		w, err := readSecret("basic.password_file", a.Basic.PasswordFile, logger)
+		w, err := filewatch.Secret(watchOpts("basic.password_file", logger), a.Basic.PasswordFile)
 		if err != nil {
 			return nil, fmt.Errorf("basic.password_file: %w", err)
 		}
 		user := a.Basic.Username
 		return &Authorizer{value: func() (string, error) {
-			pw, err := w.get()
+			pw, err := w.Get()
 			if err != nil {
 				return "", fmt.Errorf("basic.password_file: %w", err)
 			}
@@ -179,3 +181,8 @@ func (a *Authorizer) GetRequestMetadata(context.Context, ...string) (map[string]
 // sidecar on the same host) can still authenticate; the credential then
 // crosses the network in clear, as a header would.
 func (a *Authorizer) RequireTransportSecurity() bool { return false }
+
+// watchOpts names files followed for a client in their log lines.
+func watchOpts(what string, logger *slog.Logger) filewatch.Options {
+	return filewatch.Options{What: what, Role: "client credentials", Logger: logger}
+}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestSecretsNotShown(t *testing.T) {
@@ -141,47 +140,5 @@ func TestAuthLoad(t *testing.T) {
 		if _, err := tc.auth.Load(nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.auth, err, tc.want)
 		}
-	}
-}
-
-// TestWatchedReadsOnlyOnChange: a file touched without a change is not
-// parsed again; a changed one is, with the same size and mtime set back.
-func TestWatchedReadsOnlyOnChange(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(p, []byte("one"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	parses := 0
-	w, err := newWatched("f", nil, func(c [][]byte) (string, error) { parses++; return string(c[0]), nil }, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	get := func() string {
-		v, err := w.get()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	for range 3 {
-		get()
-	}
-	later := time.Now().Add(time.Minute)
-	if err := os.Chtimes(p, later, later); err != nil {
-		t.Fatal(err)
-	}
-	if v := get(); v != "one" || parses != 1 {
-		t.Fatalf("touched: %q after %d parses", v, parses)
-	}
-	fi, _ := os.Stat(p)
-	if err := os.WriteFile(p, []byte("two"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// Same size, and an mtime moved: the content decides.
-	if err := os.Chtimes(p, fi.ModTime().Add(time.Second), fi.ModTime().Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if v := get(); v != "two" || parses != 2 || w.reloads != 1 {
-		t.Fatalf("changed: %q after %d parses, %d reloads", v, parses, w.reloads)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"strings"
+
+	"github.com/outpost-edge/outpost/internal/filewatch"
 )
 
 // TLS is the `tls` block of a client. The zero value means TLS with the
@@ -100,7 +102,7 @@ func (t TLS) Load() (*tls.Config, error) {
 // that follows its files: the client certificate (cert_file, key_file) is
 // handed out through GetClientCertificate and the CA pool (ca_file)
 // checked through VerifyConnection, both re-read when the files change on
-// disk (see watched: one stat per file per handshake, a re-read only on a
+// disk (see internal/filewatch: one stat per file per handshake, a re-read only on a
 // changed size or mtime, a re-parse only on a changed content hash). The
 // files are read once now, and an unreadable or invalid file is an error
 // naming its key, as with Load. A later change that does not load (a
@@ -135,7 +137,7 @@ func (t TLS) LoadReloading(logger *slog.Logger, hosts ...string) (*tls.Config, e
 		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // the user asked for it, documented as tests only
 	}
 	if t.CertFile != "" {
-		pair, err := newWatched("cert_file, key_file", logger, func(c [][]byte) (*tls.Certificate, error) {
+		pair, err := filewatch.New(watchOpts("cert_file, key_file", logger), func(c [][]byte) (*tls.Certificate, error) {
 			cert, err := tls.X509KeyPair(c[0], c[1])
 			if err != nil {
 				return nil, err
@@ -146,11 +148,11 @@ func (t TLS) LoadReloading(logger *slog.Logger, hosts ...string) (*tls.Config, e
 			return nil, fmt.Errorf("cert_file, key_file: %w", err)
 		}
 		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			return pair.get()
+			return pair.Get()
 		}
 	}
 	if t.CAFile != "" && !t.InsecureSkipVerify {
-		roots, err := newWatched("ca_file", logger, func(c [][]byte) (*x509.CertPool, error) {
+		roots, err := filewatch.New(watchOpts("ca_file", logger), func(c [][]byte) (*x509.CertPool, error) {
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(c[0]) {
 				return nil, fmt.Errorf("no PEM certificate in %s", t.CAFile)
@@ -165,7 +167,7 @@ func (t TLS) LoadReloading(logger *slog.Logger, hosts ...string) (*tls.Config, e
 		// same with the current pool.
 		cfg.InsecureSkipVerify = true
 		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-			pool, err := roots.get()
+			pool, err := roots.Get()
 			if err != nil {
 				return err
 			}
