@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/outpost-edge/outpost/configs"
+	"github.com/outpost-edge/outpost/internal/serverconfig"
 )
 
 // Defaults for each protocol, applied when its section is named.
@@ -54,6 +55,17 @@ type GRPCConfig struct {
 	// Keepalive tunes HTTP/2 keepalive and connection ageing; unset keeps
 	// gRPC's defaults.
 	Keepalive *KeepaliveConfig `yaml:"keepalive"`
+	// TLS serves gRPC over TLS (mutual TLS with client_ca_file); nil:
+	// plaintext. See internal/serverconfig.
+	TLS *serverconfig.TLS `yaml:"tls"`
+	// Auth requires credentials (`authorization` metadata) on every call;
+	// nil: none.
+	Auth *serverconfig.Auth `yaml:"auth"`
+}
+
+// server is the protocol's security blocks.
+func (c *GRPCConfig) server() serverconfig.Blocks {
+	return serverconfig.Blocks{TLS: c.TLS, Auth: c.Auth}
 }
 
 // SetDefaults implements configs.Defaulter.
@@ -111,6 +123,20 @@ type HTTPConfig struct {
 	TracesURLPath  string `yaml:"traces_url_path"`
 	MetricsURLPath string `yaml:"metrics_url_path"`
 	LogsURLPath    string `yaml:"logs_url_path"`
+	// TLS serves HTTPS (mutual TLS with client_ca_file); nil: plain HTTP.
+	// See internal/serverconfig.
+	TLS *serverconfig.TLS `yaml:"tls"`
+	// Auth requires credentials (Authorization header) on every request;
+	// nil: none.
+	Auth *serverconfig.Auth `yaml:"auth"`
+	// CORS lets browser applications on the allowed origins send; nil: no
+	// CORS headers.
+	CORS *serverconfig.CORS `yaml:"cors"`
+}
+
+// server is the protocol's security blocks.
+func (c *HTTPConfig) server() serverconfig.Blocks {
+	return serverconfig.Blocks{TLS: c.TLS, Auth: c.Auth, CORS: c.CORS}
 }
 
 // SetDefaults implements configs.Defaulter.
@@ -138,6 +164,7 @@ func (c *Config) Validate() error {
 	if g != nil {
 		errs = append(errs, validateEndpoint("protocols.grpc.endpoint", g.Endpoint))
 		errs = append(errs, validateSize("protocols.grpc.max_recv_msg_size", g.MaxRecvMsgSize))
+		errs = append(errs, prefixed("protocols.grpc.", g.server().Validate()))
 		if k := g.Keepalive; k != nil {
 			if p := k.ServerParameters; p != nil {
 				for _, d := range []struct {
@@ -163,6 +190,7 @@ func (c *Config) Validate() error {
 	if h != nil {
 		errs = append(errs, validateEndpoint("protocols.http.endpoint", h.Endpoint))
 		errs = append(errs, validateSize("protocols.http.max_request_body_size", h.MaxRequestBodySize))
+		errs = append(errs, prefixed("protocols.http.", h.server().Validate()))
 		seen := map[string]string{}
 		for _, p := range []struct{ key, path string }{
 			{"traces_url_path", h.TracesURLPath},
@@ -183,6 +211,22 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("protocols.http.endpoint: %q is also the grpc endpoint; each protocol needs its own port", h.Endpoint))
 	}
 	return errors.Join(errs...)
+}
+
+// prefixed puts prefix before each of the joined errors err holds.
+func prefixed(prefix string, err error) error {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = fmt.Errorf("%s%w", prefix, e)
+	}
+	return errors.Join(out...)
 }
 
 func validateEndpoint(key, endpoint string) error {

@@ -92,15 +92,35 @@ func (o outcome) retryDelay() time.Duration {
 	return defaultRetryDelay
 }
 
-// message is the error text sent to the client.
+// Messages sent to clients in place of the pipeline's error. The
+// pipeline's error names exporters, queue files and far-side URLs, which
+// are the node's business, not the client's: a full disk would tell any
+// client the queue segment's path. The log keeps the error (export logs
+// it, rate-limited); the client gets the kind, which is all it can act on.
+const (
+	msgPartial     = "part of the request was refused for good by the pipeline; the collector's log says why"
+	msgPermanent   = "the request was refused for good by the pipeline; the collector's log says why"
+	msgThrottled   = "the pipeline is full; retry later"
+	msgUnavailable = "the pipeline cannot take the data now; retry later"
+	// msgMemoryLimit answers a request refused at memory_limit.
+	msgMemoryLimit = "memory limit reached; retry later"
+)
+
+// message is the error text sent to the client: by the outcome's kind
+// only, never the pipeline's error text.
 func (o outcome) message() string {
-	if pe, ok := errors.AsType[*pipeline.PartialError](o.err); ok && pe.Err != nil && o.kind == outcomePartial {
-		return pe.Err.Error()
-	}
-	if o.err == nil {
+	switch o.kind {
+	case outcomeAccepted:
 		return ""
+	case outcomePartial:
+		return msgPartial
+	case outcomePermanent:
+		return msgPermanent
+	case outcomeThrottled:
+		return msgThrottled
+	default:
+		return msgUnavailable
 	}
-	return o.err.Error()
 }
 
 // retryAfterSeconds formats d for the Retry-After header: whole seconds,
@@ -160,8 +180,13 @@ func (o outcome) status() *status.Status {
 	return withInfo
 }
 
-// throttleStatus is RESOURCE_EXHAUSTED with a RetryInfo of d: the answer to
-// a request refused before it reached the pipeline (at the memory limit).
-func throttleStatus(msg string, d time.Duration) *status.Status {
-	return outcome{kind: outcomeThrottled, err: errors.New(msg), retryAfter: d}.status()
+// memoryLimitStatus is RESOURCE_EXHAUSTED with a RetryInfo of d: the
+// answer to a request refused at the memory limit before it reached the
+// pipeline.
+func memoryLimitStatus(d time.Duration) *status.Status {
+	st := status.New(codes.ResourceExhausted, msgMemoryLimit)
+	if withInfo, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)}); err == nil {
+		return withInfo
+	}
+	return st
 }

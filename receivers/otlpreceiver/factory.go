@@ -41,5 +41,5 @@ func create(_ context.Context, set pipeline.Settings, cfg pipeline.Config, next 
 			return nil, fmt.Errorf("otlp receiver: gRPC compressor %q is not registered", name)
 		}
 	}
-	return newReceiver(set, c, next), nil
+	return newReceiver(set, c, next)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -12,6 +13,7 @@ import (
 	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/outpost-edge/outpost/pipeline/memlimit"
@@ -169,6 +171,7 @@ func (r *receiver) newGRPCServer() *grpc.Server {
 			}))
 		}
 	}
+	opts = append(opts, r.grpcSec.GRPCServerOptions(r.grpcDenied)...)
 	s := grpc.NewServer(opts...)
 	// Only wired signals: the others answer UNIMPLEMENTED.
 	if r.traces != nil {
@@ -279,10 +282,33 @@ func (h *handler[T]) memoryRefusal(err error) error {
 		h.grpc.badTooLarge.Inc()
 		h.rcv.limitedLog.warn("grpc/"+reasonTooLarge, "refused an OTLP/gRPC request too large for memory_limit",
 			"signal", h.def.signal, "error", err)
-		return status.Error(codes.ResourceExhausted, "request too large for the memory limit: "+err.Error())
+		return status.Error(codes.ResourceExhausted, memlimit.ErrTooLarge.Error())
 	}
 	h.grpc.badMemory.Inc()
 	h.rcv.limitedLog.info("grpc/"+reasonMemoryLimit, "refused a request at the memory limit; the client is asked to retry",
 		"signal", h.def.signal, "error", err)
-	return throttleStatus(err.Error(), memoryRetryAfter).Err()
+	return memoryLimitStatus(memoryRetryAfter).Err()
+}
+
+// grpcDenied counts and logs (rate-limited) a call refused for its
+// credentials, under the signal its method serves.
+func (r *receiver) grpcDenied(ctx context.Context, fullMethod string, err error) {
+	var c *counters
+	var signal string
+	switch {
+	case r.traces != nil && strings.HasPrefix(fullMethod, "/"+traceServiceDesc.ServiceName+"/"):
+		c, signal = r.traces.grpc, string(r.traces.def.signal)
+	case r.metrics != nil && strings.HasPrefix(fullMethod, "/"+metricsServiceDesc.ServiceName+"/"):
+		c, signal = r.metrics.grpc, string(r.metrics.def.signal)
+	case r.logs != nil && strings.HasPrefix(fullMethod, "/"+logsServiceDesc.ServiceName+"/"):
+		c, signal = r.logs.grpc, string(r.logs.def.signal)
+	}
+	if c != nil {
+		c.badAuth.Inc()
+	}
+	args := []any{"signal", signal, "method", fullMethod, "error", err}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		args = append(args, "peer", p.Addr.String())
+	}
+	r.limitedLog.warn("grpc/"+reasonUnauthenticated, "refused an OTLP/gRPC call without valid credentials", args...)
 }

@@ -61,6 +61,9 @@ const (
 // httpExporter serves one signal's URL path.
 type httpExporter interface {
 	serveHTTP(w http.ResponseWriter, req *http.Request)
+	// deniedHTTP counts a request refused for its credentials and
+	// returns the signal's name.
+	deniedHTTP() string
 }
 
 type route struct {
@@ -72,6 +75,7 @@ type route struct {
 // http.ServeMux and lets us answer 404 and 405 in OTLP's error format.
 type router struct {
 	routes []route
+	log    *logLimiter
 }
 
 func (m *router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -88,9 +92,29 @@ func (m *router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	writeStatus(w, f, http.StatusNotFound, status.New(codes.Unimplemented, "no OTLP signal is served at "+req.URL.Path))
 }
 
+// denied answers a request refused for its credentials: 401 with a
+// google.rpc.Status UNAUTHENTICATED that says nothing of what was
+// expected. It is counted under the path's signal (not at all on a path
+// that serves none) and logged, rate-limited.
+func (m *router) denied(w http.ResponseWriter, req *http.Request, err error) {
+	signal := ""
+	for i := range m.routes {
+		if m.routes[i].path == req.URL.Path {
+			signal = m.routes[i].h.deniedHTTP()
+		}
+	}
+	m.log.warn("http/"+reasonUnauthenticated, "refused an OTLP/HTTP request without valid credentials",
+		"signal", signal, "path", req.URL.Path, "peer", req.RemoteAddr, "error", err)
+	f, ok := parseContentType(req.Header.Get("Content-Type"))
+	if !ok {
+		f = formatJSON
+	}
+	writeStatus(w, f, http.StatusUnauthorized, status.New(codes.Unauthenticated, "missing or invalid credentials"))
+}
+
 func (r *receiver) newHTTPServer() *http.Server {
 	h := r.cfg.Protocols.HTTP
-	m := &router{}
+	m := &router{log: r.limitedLog}
 	if r.traces != nil {
 		m.routes = append(m.routes, route{h.TracesURLPath, r.traces})
 	}
@@ -101,7 +125,7 @@ func (r *receiver) newHTTPServer() *http.Server {
 		m.routes = append(m.routes, route{h.LogsURLPath, r.logs})
 	}
 	return &http.Server{
-		Handler:           m,
+		Handler:           r.httpSec.HTTPHandler(m, m.denied),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		// net/http logs connection-level trouble (bad TLS hellos, broken
@@ -116,6 +140,11 @@ type logWriter struct{ l *logLimiter }
 func (w logWriter) Write(p []byte) (int, error) {
 	w.l.warn("http_server", "OTLP/HTTP server: "+strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+func (h *handler[T]) deniedHTTP() string {
+	h.http.badAuth.Inc()
+	return string(h.def.signal)
 }
 
 func (h *handler[T]) serveHTTP(w http.ResponseWriter, req *http.Request) {
@@ -138,7 +167,7 @@ func (h *handler[T]) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		h.rcv.limitedLog.info("http/"+bad.reason, "refused a request at the memory limit; the client is asked to retry",
 			"signal", h.def.signal, "error", bad.msg)
 		w.Header().Set("Retry-After", retryAfterSeconds(memoryRetryAfter))
-		writeStatus(w, f, bad.status, throttleStatus(bad.msg, memoryRetryAfter))
+		writeStatus(w, f, bad.status, memoryLimitStatus(memoryRetryAfter))
 		return
 	}
 	if bad.status != 0 {

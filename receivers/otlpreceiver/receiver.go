@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
+	"github.com/outpost-edge/outpost/internal/serverconfig"
 	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/pipeline/memlimit"
 )
@@ -43,6 +44,7 @@ const (
 	reasonUnsupportedEncoding  = "unsupported_encoding"
 	reasonMethodNotAllowed     = "method_not_allowed"
 	reasonMemoryLimit          = "memory_limit"
+	reasonUnauthenticated      = "unauthenticated"
 )
 
 // memoryRetryAfter is the retry hint of a request refused at the memory
@@ -76,6 +78,11 @@ type receiver struct {
 
 	body *bodyReader // nil without HTTP
 
+	// The protocols' TLS, auth and CORS, their files read at creation;
+	// nil when the protocol is off.
+	grpcSec *serverconfig.Server
+	httpSec *serverconfig.Server
+
 	mu         sync.Mutex
 	state      lifecycle
 	grpcServer *grpc.Server
@@ -90,7 +97,7 @@ type receiver struct {
 	shutdownErr  error
 }
 
-func newReceiver(set pipeline.Settings, cfg *Config, next pipeline.Consumers) *receiver {
+func newReceiver(set pipeline.Settings, cfg *Config, next pipeline.Consumers) (*receiver, error) {
 	logger := set.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -109,8 +116,20 @@ func newReceiver(set pipeline.Settings, cfg *Config, next pipeline.Consumers) *r
 		limitedLog: newLogLimiter(logger, logEvery),
 		telemetry:  tel,
 	}
+	if g := cfg.Protocols.GRPC; g != nil {
+		sec, err := serverconfig.New(g.server(), logger)
+		if err != nil {
+			return nil, fmt.Errorf("otlp receiver %s: protocols.grpc.%w", set.ID, err)
+		}
+		r.grpcSec = sec
+	}
 	if h := cfg.Protocols.HTTP; h != nil {
 		r.body = newBodyReader(int64(h.MaxRequestBodySize))
+		sec, err := serverconfig.New(h.server(), logger)
+		if err != nil {
+			return nil, fmt.Errorf("otlp receiver %s: protocols.http.%w", set.ID, err)
+		}
+		r.httpSec = sec
 	}
 	if next.Traces != nil {
 		r.traces = newHandler(r, tracesDef, next.Traces.ConsumeTraces)
@@ -121,7 +140,7 @@ func newReceiver(set pipeline.Settings, cfg *Config, next pipeline.Consumers) *r
 	if next.Logs != nil {
 		r.logs = newHandler(r, logsDef, next.Logs.ConsumeLogs)
 	}
-	return r
+	return r, nil
 }
 
 // Start opens the listeners through host and serves in the background.
@@ -171,14 +190,21 @@ func (r *receiver) Start(_ context.Context, host pipeline.Host) error {
 		r.httpServer, r.httpAddr = s, httpLn.Addr()
 		served := make(chan struct{})
 		r.httpServed = served
+		ln := r.httpSec.HTTPListener(httpLn)
 		go func() {
 			defer close(served)
-			if err := s.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				r.logger.Error("OTLP/HTTP server stopped serving", "error", err)
 			}
 		}()
 	}
 	r.state = started
+	if g := r.cfg.Protocols.GRPC; g != nil {
+		r.grpcSec.WarnIfExposed(r.logger, transportGRPC, g.Endpoint)
+	}
+	if h := r.cfg.Protocols.HTTP; h != nil {
+		r.httpSec.WarnIfExposed(r.logger, transportHTTP, h.Endpoint)
+	}
 	r.logMemoryCaps()
 	return nil
 }
@@ -264,6 +290,7 @@ type counters struct {
 	badEncoding  prometheus.Counter
 	badMethod    prometheus.Counter
 	badMemory    prometheus.Counter
+	badAuth      prometheus.Counter // nil without auth
 }
 
 func (r *receiver) newCounters(signal pipeline.Signal, transport string) *counters {
@@ -284,6 +311,13 @@ func (r *receiver) newCounters(signal pipeline.Signal, transport string) *counte
 		badDecode:          bad(reasonDecode),
 		badTooLarge:        bad(reasonTooLarge),
 		badMemory:          bad(reasonMemoryLimit),
+	}
+	sec := r.grpcSec
+	if transport == transportHTTP {
+		sec = r.httpSec
+	}
+	if sec.AuthEnabled() {
+		c.badAuth = bad(reasonUnauthenticated)
 	}
 	if transport == transportHTTP {
 		// gRPC refuses these before a handler runs; only HTTP counts them.
@@ -325,6 +359,8 @@ func (c *counters) bad(reason string) prometheus.Counter {
 		return c.badMethod
 	case reasonMemoryLimit:
 		return c.badMemory
+	case reasonUnauthenticated:
+		return c.badAuth
 	default:
 		return c.badDecode
 	}
