@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/outpost-edge/outpost/configs"
+	"github.com/outpost-edge/outpost/internal/clientconfig"
+	"github.com/outpost-edge/outpost/internal/serverconfig"
 )
 
 func TestDefaults(t *testing.T) {
@@ -62,6 +64,13 @@ func TestConfigFile(t *testing.T) {
 	if h.MaxRequestBodySize != 16<<20 || h.LogsURLPath != "/otlp/v1/logs" {
 		t.Errorf("http %+v", h)
 	}
+	if g.TLS.KeyFile != "/etc/outpost/tls/server-key.pem" || len(g.TLS.CipherSuites) != 1 || g.Auth.BearerTokenFile != "/etc/outpost/otlp-token" {
+		t.Errorf("grpc tls %+v auth %+v", g.TLS, g.Auth)
+	}
+	if h.TLS.ClientCAFile != "/etc/outpost/tls/clients-ca.pem" || h.TLS.MinVersion != "1.3" || h.Auth.Basic.PasswordFile != "/etc/outpost/otlp-password" ||
+		len(h.CORS.AllowedOrigins) != 2 || h.CORS.AllowedHeaders[0] != "X-Tenant" || h.CORS.MaxAge != 7200 {
+		t.Errorf("http tls %+v auth %+v cors %+v", h.TLS, h.Auth, h.CORS)
+	}
 }
 
 func TestValidate(t *testing.T) {
@@ -113,6 +122,15 @@ func TestValidate(t *testing.T) {
 			c.Protocols.HTTP.Endpoint = c.Protocols.GRPC.Endpoint
 			return c
 		}(), []string{"protocols.http.endpoint: \"127.0.0.1:4317\" is also the grpc endpoint"}},
+		{"grpc tls without key", grpcOn(func(g *GRPCConfig) { g.TLS = &serverconfig.TLS{CertFile: "c.pem", MinVersion: "1.1"} }),
+			[]string{"protocols.grpc.tls.key_file: required", `protocols.grpc.tls.min_version: want "1.2" or "1.3", got "1.1"`}},
+		{"grpc auth empty", grpcOn(func(g *GRPCConfig) { g.Auth = &serverconfig.Auth{} }), []string{"protocols.grpc.auth.bearer_token_file, basic: give one"}},
+		{"http auth both", httpOn(func(h *HTTPConfig) {
+			h.Auth = &serverconfig.Auth{BearerTokenFile: "t", Basic: clientconfig.BasicAuth{Username: "u", Password: "p"}}
+		}), []string{"protocols.http.auth.bearer_token_file, basic: give one or the other"}},
+		{"http cors", httpOn(func(h *HTTPConfig) {
+			h.CORS = &serverconfig.CORS{AllowedOrigins: []string{"app.example.com"}, MaxAge: -1}
+		}), []string{`protocols.http.cors.allowed_origins: want scheme://host[:port], got "app.example.com"`, "protocols.http.cors.max_age: must be ≥ 0"}},
 		{"every error at once", func() *Config {
 			c := grpcOn(func(g *GRPCConfig) { g.Endpoint, g.MaxRecvMsgSize = "nope", -1 })
 			c.Protocols.HTTP = &HTTPConfig{Endpoint: "x"}

@@ -58,13 +58,26 @@
 // permanent, rejected) and every request refused before it could be
 // counted is too (outpost_receiver_bad_requests_total by reason decode,
 // too_large, unsupported_media_type, unsupported_encoding,
-// method_not_allowed; gRPC requests with an unknown grpc-encoding are
+// method_not_allowed, unauthenticated; gRPC requests with an unknown grpc-encoding are
 // refused by gRPC itself and not counted). Nothing is logged per request;
 // each kind of failure is logged at most once every ten seconds.
 //
-// Deliberately not (yet) supported: TLS or mTLS on either server,
-// authentication of any kind, CORS for browser clients, HTTP/2 cleartext
-// for OTLP/HTTP, gRPC reflection and health services, OTLP profiles, and
-// passing client metadata (headers) down the pipeline. Put the receiver on
-// 127.0.0.1 (the default) or behind a proxy that terminates TLS.
+// Each protocol takes the shared security blocks of internal/serverconfig:
+// `tls` (mutual TLS with client_ca_file; certificate, key and CA files
+// followed, a rotated certificate served from the next connection), `auth`
+// (bearer token file or basic credentials, checked before a gRPC message
+// or an HTTP body is read; refused with 401 / UNAUTHENTICATED, counted as
+// bad_requests reason unauthenticated) and, on HTTP, `cors` (preflight
+// answered, Access-Control-Allow-Origin on every answer to an allowed
+// origin). Start warns when a protocol listens beyond loopback without TLS
+// or auth.
+//
+// Answers never carry the pipeline's error text: it names exporters,
+// queue files and far-side URLs, the node's business. The client gets a
+// fixed message for the outcome's kind (and partial success a fixed
+// error_message); the log keeps the error, rate-limited.
+//
+// Deliberately not (yet) supported: HTTP/2 cleartext for OTLP/HTTP, gRPC
+// reflection and health services, OTLP profiles, and passing client
+// metadata (headers) down the pipeline.
 package otlpreceiver
