@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -92,6 +93,9 @@ func postTraces(t testing.TB, addr string, c secClient, header http.Header) (cod
 	body, _ = io.ReadAll(resp.Body)
 	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
 		serverCN = resp.TLS.PeerCertificates[0].Subject.CommonName
+		if resp.ProtoMajor != 2 {
+			t.Errorf("HTTPS answered over %s, want HTTP/2 (negotiated by ALPN)", resp.Proto)
+		}
 	}
 	return resp.StatusCode, body, serverCN, nil
 }
@@ -563,15 +567,85 @@ func TestErrorAnswersRevealNoPaths(t *testing.T) {
 	check("queue full", http.StatusTooManyRequests, codes.ResourceExhausted, "queue full")
 }
 
-// TestNoExposureWarningOnLoopback: a receiver on 127.0.0.1 without TLS or
-// auth logs no exposure warning (serverconfig's tests cover the
-// addresses that do).
-func TestNoExposureWarningOnLoopback(t *testing.T) {
-	var log syncBuf
-	startReceiverSettings(t, bothProtocols(), newSink().consumers(t, pipeline.SignalTraces),
-		pipeline.Settings{Logger: slog.New(slog.NewTextHandler(&log, nil))})
-	if strings.Contains(log.String(), "beyond this host") {
-		t.Fatalf("warned on loopback:\n%s", log.String())
+// loopbackHost opens every listener on 127.0.0.1, whatever address it is
+// asked for, so that a test can configure an exposed endpoint without
+// listening beyond this host.
+type loopbackHost struct{ testHost }
+
+func (h *loopbackHost) Listen(network, _ string) (net.Listener, error) {
+	return h.testHost.Listen(network, "127.0.0.1:0")
+}
+
+// TestExposureWarning: Start warns for each protocol whose endpoint is
+// beyond loopback and lacks TLS or auth, and for no other.
+func TestExposureWarning(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := tlsFiles(t, dir, clientconfigtest.NewCA(t, "ca"), "outpost")
+	tok := clientconfigtest.WriteFile(t, dir, "token", []byte("tok"))
+	for _, tc := range []struct {
+		name       string
+		grpc, http string
+		secure     bool // tls and auth on grpc
+		want       []string
+	}{
+		{"loopback", "127.0.0.1:4317", "localhost:4318", false, nil},
+		{"all interfaces", ":4317", "0.0.0.0:4318", false, []string{
+			`level=WARN msg="receiver listens beyond this host without TLS (tls) or authentication (auth)" protocol=grpc endpoint=:4317`,
+			`level=WARN msg="receiver listens beyond this host without TLS (tls) or authentication (auth)" protocol=http endpoint=0.0.0.0:4318`,
+		}},
+		{"grpc secured", "[::]:4317", "[::]:4318", true, []string{
+			`level=WARN msg="receiver listens beyond this host without TLS (tls) or authentication (auth)" protocol=http endpoint=[::]:4318`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := bothProtocols()
+			cfg.Protocols.GRPC.Endpoint, cfg.Protocols.HTTP.Endpoint = tc.grpc, tc.http
+			if tc.secure {
+				cfg.Protocols.GRPC.TLS = &serverconfig.TLS{CertFile: cert, KeyFile: key}
+				cfg.Protocols.GRPC.Auth = &serverconfig.Auth{BearerTokenFile: tok}
+			}
+			var log syncBuf
+			comp, err := NewFactory().Create(context.Background(), pipeline.Settings{
+				ID: pipeline.MustID("otlp"), Logger: slog.New(slog.NewTextHandler(&log, nil)),
+			}, cfg, newSink().consumers(t, pipeline.SignalTraces))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := comp.Start(context.Background(), &loopbackHost{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := comp.Shutdown(testContext(t)); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, line := range strings.Split(log.String(), "\n") {
+				if strings.Contains(line, "beyond this host") {
+					got = append(got, line[strings.Index(line, "level="):])
+				}
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+// TestCreateRefusesMissingFiles: a missing certificate or token file
+// fails the receiver's creation (so a reload keeps the old graph), with
+// the key path.
+func TestCreateRefusesMissingFiles(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	cfg := bothProtocols()
+	cfg.Protocols.HTTP.TLS = &serverconfig.TLS{CertFile: missing, KeyFile: missing}
+	_, err := NewFactory().Create(context.Background(), pipeline.Settings{ID: pipeline.MustID("otlp")}, cfg, newSink().consumers(t, pipeline.SignalTraces))
+	if want := "otlp receiver otlp: protocols.http.tls.cert_file, key_file: stat " + missing; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("%v, want %q", err, want)
+	}
+	cfg = bothProtocols()
+	cfg.Protocols.GRPC.Auth = &serverconfig.Auth{BearerTokenFile: missing}
+	_, err = NewFactory().Create(context.Background(), pipeline.Settings{ID: pipeline.MustID("otlp")}, cfg, newSink().consumers(t, pipeline.SignalTraces))
+	if want := "otlp receiver otlp: protocols.grpc.auth.bearer_token_file: stat " + missing; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("%v, want %q", err, want)
 	}
 }
 
