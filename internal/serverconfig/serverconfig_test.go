@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"log/slog"
 	"net"
@@ -251,4 +252,27 @@ func TestListenerRawTCP(t *testing.T) {
 	if _, err := dial(tls12); err == nil || !strings.Contains(err.Error(), "protocol version") {
 		t.Errorf("a TLS 1.2 client under min_version 1.3: %v", err)
 	}
+}
+
+// FuzzAuthenticate: any Authorization value is refused unless it carries
+// the configured credentials, and none panics.
+func FuzzAuthenticate(f *testing.F) {
+	dir := f.TempDir()
+	pw := clientconfigtest.WriteFile(f, dir, "pw", []byte("pa:ss\n"))
+	s, err := New(Blocks{Auth: &Auth{Basic: clientconfig.BasicAuth{Username: "edge", PasswordFile: pw}}}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{"", "Basic ZWRnZTpwYTpzcw==", "basic ZWRnZTpwYTpzcw==", "Basic", "Basic !", "Bearer x", "Basic ZWRnZQ=="} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, authz string) {
+		err := s.Authenticate(authz)
+		scheme, cred, _ := strings.Cut(strings.TrimSpace(authz), " ")
+		b, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+		valid := strings.EqualFold(scheme, "Basic") && derr == nil && string(b) == "edge:pa:ss"
+		if (err == nil) != valid {
+			t.Fatalf("%q: %v, valid %v", authz, err, valid)
+		}
+	})
 }
