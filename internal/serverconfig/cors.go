@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/rs/cors"
@@ -60,7 +61,8 @@ func (c *CORS) Validate() error {
 // Access-Control-Request-Method) are answered here, 204, and actual
 // requests from an allowed origin get Access-Control-Allow-Origin (on
 // every answer, errors and 401 included, so a browser application can read
-// them) with Retry-After exposed.
+// them) with Retry-After exposed. Credentialed requests are allowed unless
+// allowed_origins holds "*".
 func (c *CORS) handler(next http.Handler, withAuth bool) http.Handler {
 	headers := append([]string{"Content-Type", "Content-Encoding"}, c.AllowedHeaders...)
 	if withAuth {
@@ -72,6 +74,11 @@ func (c *CORS) handler(next http.Handler, withAuth bool) http.Handler {
 		AllowedHeaders:   headers,
 		ExposedHeaders:   []string{"Retry-After"},
 		MaxAge:           c.MaxAge,
-		AllowCredentials: true,
+		// Credentialed requests (cookies, the browser's own basic-auth
+		// cache, client certificates) as the Collector allows them, but
+		// not from every origin: with "*" a page anywhere could send on
+		// the user's browser credentials. An Authorization header set by
+		// the page's code needs no credentials mode.
+		AllowCredentials: !slices.Contains(c.AllowedOrigins, "*"),
 	}).Handler(next)
 }

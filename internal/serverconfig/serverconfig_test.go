@@ -8,6 +8,8 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -275,4 +277,31 @@ func FuzzAuthenticate(f *testing.F) {
 			t.Fatalf("%q: %v, valid %v", authz, err, valid)
 		}
 	})
+}
+
+// TestCORSCredentials: credentialed requests are allowed from listed
+// origins, never from every origin ("*").
+func TestCORSCredentials(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	for _, tc := range []struct {
+		origins []string
+		want    string
+	}{
+		{[]string{"https://app.example.com"}, "true"},
+		{[]string{"*"}, ""},
+	} {
+		s, err := New(Blocks{CORS: &CORS{AllowedOrigins: tc.origins}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/v1/logs", nil)
+		req.Header.Set("Origin", "https://app.example.com")
+		w := httptest.NewRecorder()
+		s.HTTPHandler(ok, nil).ServeHTTP(w, req)
+		h := w.Result().Header
+		if h.Get("Access-Control-Allow-Origin") != "https://app.example.com" && h.Get("Access-Control-Allow-Origin") != "*" ||
+			h.Get("Access-Control-Allow-Credentials") != tc.want {
+			t.Errorf("%v: %v, want credentials %q", tc.origins, h, tc.want)
+		}
+	}
 }
