@@ -69,11 +69,11 @@ func (c *CORS) handler(next http.Handler, withAuth bool) http.Handler {
 		headers = append(headers, "Authorization")
 	}
 	return cors.New(cors.Options{
-		AllowedOrigins:   c.AllowedOrigins,
-		AllowedMethods:   []string{http.MethodPost},
-		AllowedHeaders:   headers,
-		ExposedHeaders:   []string{"Retry-After"},
-		MaxAge:           c.MaxAge,
+		AllowedOrigins: c.AllowedOrigins,
+		AllowedMethods: []string{http.MethodPost},
+		AllowedHeaders: headers,
+		ExposedHeaders: []string{"Retry-After"},
+		MaxAge:         c.MaxAge,
 		// Credentialed requests (cookies, the browser's own basic-auth
 		// cache, client certificates) as the Collector allows them, but
 		// not from every origin: with "*" a page anywhere could send on
