@@ -38,6 +38,8 @@
 //	// raw TCP (syslog over TLS, RFC 5425):
 //	ln = sec.Listener(ln)
 //	// any other protocol: sec.Authenticate(authorizationValue)
+//	// answering a pipeline error, never with err.Error() (paths, URLs):
+//	http.Error(w, serverconfig.ClientMessage(err), code); logger.Warn(..., "error", err)
 //
 // Requests refused for their credentials are counted by the receiver in
 // outpost_receiver_bad_requests_total with reason `unauthenticated`, and

@@ -6,19 +6,24 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.uber.org/goleak"
 
 	"github.com/outpost-edge/outpost/internal/clientconfig"
 	"github.com/outpost-edge/outpost/internal/clientconfig/clientconfigtest"
+	"github.com/outpost-edge/outpost/pipeline"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -302,6 +307,27 @@ func TestCORSCredentials(t *testing.T) {
 		if h.Get("Access-Control-Allow-Origin") != "https://app.example.com" && h.Get("Access-Control-Allow-Origin") != "*" ||
 			h.Get("Access-Control-Allow-Credentials") != tc.want {
 			t.Errorf("%v: %v, want credentials %q", tc.origins, h, tc.want)
+		}
+	}
+}
+
+// TestClientMessage: a pipeline error becomes a fixed message by its
+// kind; its own text, here a queue file's path, never shows.
+func TestClientMessage(t *testing.T) {
+	disk := &fs.PathError{Op: "write", Path: "/var/lib/outpost/queues/otlp/normal/00000001.seg", Err: syscall.ENOSPC}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{fmt.Errorf("exporter otlp: queue: %w", disk), MsgUnavailable},
+		{pipeline.NewThrottle(fmt.Errorf("queue of exporter otlp is full: %w", disk), time.Second), MsgThrottled},
+		{consumererror.NewPermanent(fmt.Errorf("POST https://central.internal/v1/traces: %w", disk)), MsgPermanent},
+		{&pipeline.PartialError{Rejected: 3, Err: consumererror.NewPermanent(disk)}, MsgPartial},
+		{errors.Join(fmt.Errorf("a: %w", disk), pipeline.NewThrottle(disk, 0)), MsgThrottled},
+	} {
+		if got := ClientMessage(tc.err); got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.err, got, tc.want)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/outpost-edge/outpost/internal/serverconfig"
 	"github.com/outpost-edge/outpost/pipeline"
 )
 
@@ -92,34 +93,24 @@ func (o outcome) retryDelay() time.Duration {
 	return defaultRetryDelay
 }
 
-// Messages sent to clients in place of the pipeline's error. The
-// pipeline's error names exporters, queue files and far-side URLs, which
-// are the node's business, not the client's: a full disk would tell any
-// client the queue segment's path. The log keeps the error (export logs
-// it, rate-limited); the client gets the kind, which is all it can act on.
-const (
-	msgPartial     = "part of the request was refused for good by the pipeline; the collector's log says why"
-	msgPermanent   = "the request was refused for good by the pipeline; the collector's log says why"
-	msgThrottled   = "the pipeline is full; retry later"
-	msgUnavailable = "the pipeline cannot take the data now; retry later"
-	// msgMemoryLimit answers a request refused at memory_limit.
-	msgMemoryLimit = "memory limit reached; retry later"
-)
+// msgMemoryLimit answers a request refused at memory_limit.
+const msgMemoryLimit = serverconfig.MsgMemoryLimit
 
 // message is the error text sent to the client: by the outcome's kind
-// only, never the pipeline's error text.
+// only, never the pipeline's error text (see serverconfig.ClientMessage;
+// the kind here is the one classify chose among joined errors).
 func (o outcome) message() string {
 	switch o.kind {
 	case outcomeAccepted:
 		return ""
 	case outcomePartial:
-		return msgPartial
+		return serverconfig.MsgPartial
 	case outcomePermanent:
-		return msgPermanent
+		return serverconfig.MsgPermanent
 	case outcomeThrottled:
-		return msgThrottled
+		return serverconfig.MsgThrottled
 	default:
-		return msgUnavailable
+		return serverconfig.MsgUnavailable
 	}
 }
 
