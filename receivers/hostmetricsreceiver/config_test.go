@@ -1,6 +1,7 @@
 package hostmetricsreceiver
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -73,5 +74,45 @@ func TestConfigErrors(t *testing.T) {
 	cfg := createDefaultConfig()
 	if err := configs.Decode("t.yaml", []byte("scrapers: {cpu: {percpu: true}}"), cfg); err == nil {
 		t.Error("unknown key accepted")
+	}
+}
+
+// docExample returns the YAML example of a receiver's section in
+// docs/configuration.md, as the receiver's own section (dedented).
+func docExample(t *testing.T, heading, typ string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "\n"+heading+"\n")
+	if i < 0 {
+		t.Fatalf("docs/configuration.md has no %q", heading)
+	}
+	s = s[i:]
+	start := strings.Index(s, "```yaml\n")
+	end := strings.Index(s[start+8:], "```")
+	block := s[start+8 : start+8+end]
+	prefix := "receivers:\n  " + typ + ":\n"
+	if !strings.HasPrefix(block, prefix) {
+		t.Fatalf("example does not start with %q", prefix)
+	}
+	var out []string
+	for _, line := range strings.Split(strings.TrimPrefix(block, prefix), "\n") {
+		out = append(out, strings.TrimPrefix(line, "    "))
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestDocExample: the example in docs/configuration.md decodes and is
+// valid.
+func TestDocExample(t *testing.T) {
+	cfg := decode(t, docExample(t, "### `hostmetrics`", Type))
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RootPath != "/hostfs" || cfg.Scrapers.Processes == nil || cfg.Scrapers.Filesystem.StatfsTimeout != DefaultStatfsTimeout {
+		t.Errorf("decoded %+v", cfg)
 	}
 }

@@ -2,6 +2,8 @@ package outpostreceiver
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -230,5 +232,33 @@ func TestLifecycle(t *testing.T) {
 	}
 	if testutil.ToFloat64(tel.ReceiverAccepted.WithLabelValues("outpost", "metrics", "self")) == 0 {
 		t.Error("nothing counted as accepted")
+	}
+}
+
+// TestDocExample: the example in docs/configuration.md decodes, is valid
+// and shows the defaults.
+func TestDocExample(t *testing.T) {
+	b, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	s = s[strings.Index(s, "\n### `outpost`\n"):]
+	s = s[strings.Index(s, "```yaml\n")+8:]
+	s = s[:strings.Index(s, "```")]
+	s = strings.TrimPrefix(s, "receivers:\n  outpost:\n")
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		lines = append(lines, strings.TrimPrefix(l, "    "))
+	}
+	cfg := createDefaultConfig()
+	if err := configs.Decode("doc.yaml", []byte(strings.Join(lines, "\n")), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if def := createDefaultConfig(); fmt.Sprint(cfg) != fmt.Sprint(def) {
+		t.Errorf("documented %+v, defaults %+v", cfg, def)
 	}
 }
