@@ -116,3 +116,7 @@ func TestDocExample(t *testing.T) {
 		t.Errorf("decoded %+v", cfg)
 	}
 }
+
+func configsDecode(src string, cfg *Config) error {
+	return configs.Decode("bench.yaml", []byte(src), cfg)
+}

@@ -107,9 +107,9 @@ func (b *batch) on(d metricDef) bool {
 	return !d.off
 }
 
-// point appends a data point of d (when d is on) and returns its
-// attributes to fill; the returned map is empty (not nil) when d is off, so
-// callers need not check.
+// point appends a data point of d, stamped with the cycle's time (and the
+// boot time as start time for sums), and reports false, appending nothing,
+// when d is off.
 func (b *batch) point(d metricDef) (pmetric.NumberDataPoint, bool) {
 	if !b.on(d) {
 		return pmetric.NumberDataPoint{}, false

@@ -257,3 +257,57 @@ func TestLifecycle(t *testing.T) {
 		t.Error("scope name")
 	}
 }
+
+// TestInterfaceAndDeviceFilters: the network scraper keeps only the
+// included interfaces; the disk scraper drops the excluded devices.
+func TestInterfaceAndDeviceFilters(t *testing.T) {
+	s := newSink()
+	r, _ := newTestReceiver(t, "scrapers: {network: {include: {interfaces: [lo], match_type: strict}}, disk: {exclude: {devices: ['.*'], match_type: regexp}}}", s, nil)
+	if err := r.loop.Cycle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pts := points(s.last(t))
+	if len(pts["system.network.io"]) == 0 {
+		t.Fatal("no system.network.io for lo")
+	}
+	for _, p := range pts["system.network.io"] {
+		if d := attrs(p.dp)["device"]; d != "lo" {
+			t.Errorf("interface %s not excluded", d)
+		}
+	}
+	if n := len(pts["system.disk.io"]); n != 0 {
+		t.Errorf("%d disk points although every device is excluded", n)
+	}
+	m := matcher{include: newNameSet([]string{"^eth"}, MatchRegexp), exclude: newNameSet([]string{"eth1"}, MatchStrict)}
+	for name, want := range map[string]bool{"eth0": true, "eth1": false, "wlan0": false, "veth0": false} {
+		if m.selects(name) != want {
+			t.Errorf("selects(%s) = %v", name, !want)
+		}
+	}
+}
+
+// BenchmarkCycle measures one cycle of every scraper on this host: the
+// CPU and allocations the receiver costs per collection_interval.
+func BenchmarkCycle(b *testing.B) {
+	cfg := createDefaultConfig()
+	if err := configsDecode(allScrapers, cfg); err != nil {
+		b.Fatal(err)
+	}
+	s := newSink()
+	r, err := newReceiver(pipeline.Settings{ID: testID, Telemetry: selftelemetry.New()}, cfg, pipeline.Consumers{Metrics: s})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if err := r.loop.Cycle(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		s.mu.Lock()
+		n = s.batches[len(s.batches)-1].DataPointCount()
+		s.batches = s.batches[:0]
+		s.mu.Unlock()
+	}
+	b.ReportMetric(float64(n), "points/cycle")
+}
