@@ -139,7 +139,7 @@ type FilesystemConfig struct {
 	// whose statfs does not answer in time is skipped for this cycle and
 	// counted (reason timeout); while that call is still stuck, the mount
 	// is skipped without a new call, so a hung mount holds at most one
-	// goroutine and never delays a cycle by more than the timeout.
+	// goroutine and delays at most one cycle, by the timeout.
 	StatfsTimeout time.Duration `yaml:"statfs_timeout"`
 	Metrics       MetricsConfig `yaml:"metrics"`
 }
