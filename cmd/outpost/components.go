@@ -21,7 +21,9 @@ import (
 	"github.com/outpost-edge/outpost/processors/resourceprocessor"
 	"github.com/outpost-edge/outpost/processors/tailsamplingprocessor"
 	"github.com/outpost-edge/outpost/processors/throttleprocessor"
+	"github.com/outpost-edge/outpost/receivers/hostmetricsreceiver"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
+	"github.com/outpost-edge/outpost/receivers/outpostreceiver"
 )
 
 // components lists every component this binary can run. Adding one is a
@@ -35,6 +37,8 @@ func components() pipeline.Factories {
 	}
 	for _, r := range []pipeline.ReceiverFactory{
 		otlpreceiver.NewFactory(),
+		hostmetricsreceiver.NewFactory(),
+		outpostreceiver.NewFactory(),
 	} {
 		f.Receivers[r.Type] = r
 	}

@@ -83,6 +83,8 @@ type Metrics struct {
 	SpanMetrics *SpanMetricsMetrics
 	// Sampling holds the metrics of the sampling processors.
 	Sampling *SamplingMetrics
+	// Scrapers holds the metrics of the polling receivers.
+	Scrapers *ScraperMetrics
 
 	BuildInfo     *prometheus.GaugeVec   // version, revision, config_hash
 	ConfigReloads *prometheus.CounterVec // result
@@ -229,6 +231,7 @@ func New() *Metrics {
 	m.TailSampling = m.newTailSamplingMetrics()
 	m.SpanMetrics = m.newSpanMetricsMetrics()
 	m.Sampling = m.newSamplingMetrics()
+	m.Scrapers = m.newScraperMetrics()
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
