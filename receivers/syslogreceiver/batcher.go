@@ -3,6 +3,7 @@ package syslogreceiver
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -85,6 +86,10 @@ type batcher struct {
 	retry bool
 	in    chan entry
 	c     *counters
+	// refusing is set while the pipeline refuses this batcher's batches
+	// (from a retryable refusal to the next batch it takes): the UDP reader
+	// then drops rather than waits.
+	refusing atomic.Bool
 
 	pending []entry // the batch being collected
 }
@@ -163,9 +168,11 @@ func (b *batcher) flush() {
 		kind, rejected := classify(b.r.consume(b.r.runCtx, b.build()))
 		switch kind {
 		case outcomeAccepted:
+			b.refusing.Store(false)
 			b.c.accepted.Add(float64(n))
 			return
 		case outcomePartial:
+			b.refusing.Store(false)
 			rejected = min(rejected, int64(n))
 			b.c.accepted.Add(float64(int64(n) - rejected))
 			b.c.refused(reasonRejected).Add(float64(rejected))
@@ -176,6 +183,7 @@ func (b *batcher) flush() {
 			b.r.limitedLog.warn("permanent", "pipeline refused a syslog batch for good", "transport", b.transport, "items", n)
 			return
 		}
+		b.refusing.Store(true)
 		reason := reasonUnavailable
 		if kind == outcomeThrottled {
 			reason = reasonThrottled

@@ -382,8 +382,10 @@ func (r *receiver) serveConn(conn net.Conn) {
 }
 
 // readUDP reads datagrams, one message each, until the socket is closed.
-// It never waits for the pipeline: a datagram that finds the batcher full
-// or no room under memory_limit is dropped and counted.
+// While the pipeline takes batches it waits for the batcher like a TCP
+// reader (bursts wait in the socket's receive buffer); while the pipeline
+// refuses them (back-pressure), or under memory_limit, it does not wait: a
+// datagram that finds the batcher full or no room is dropped and counted.
 func (r *receiver) readUDP(conn net.PacketConn) {
 	b := r.udp
 	buf := make([]byte, maxUDPSize)
@@ -401,9 +403,10 @@ func (r *receiver) readUDP(conn net.PacketConn) {
 		if len(raw) == 0 {
 			continue
 		}
-		if len(b.in) == cap(b.in) {
+		refusing := b.refusing.Load()
+		if refusing && len(b.in) == cap(b.in) {
 			b.c.refused(reasonBusy).Inc()
-			r.limitedLog.warn("udp-busy", "syslog receiver: pipeline is behind; UDP messages are dropped")
+			r.limitedLog.warn("udp-busy", "syslog receiver: the pipeline refuses data; UDP messages are dropped")
 			continue
 		}
 		var charge *memlimit.Charge
@@ -419,8 +422,13 @@ func (r *receiver) readUDP(conn net.PacketConn) {
 				continue
 			}
 		}
+		e := entry{msg: p.parse(raw, time.Now()), charge: charge}
+		if !refusing {
+			b.in <- e
+			continue
+		}
 		select {
-		case b.in <- entry{msg: p.parse(raw, time.Now()), charge: charge}:
+		case b.in <- e:
 		default:
 			charge.Release()
 			b.c.refused(reasonBusy).Inc()
