@@ -77,23 +77,31 @@ func numbered(prefix string, n int) []string {
 	return out
 }
 
-// udpListening reports whether something listens on 127.0.0.1:port/udp
-// (from /proc/net/udp).
-func udpListening(port string) bool {
+// udpDrops returns the kernel's drop count of the 127.0.0.1:port/udp
+// socket (the last column of /proc/net/udp), -1 when not found.
+func udpDrops(port string) int {
 	p, _ := strconv.Atoi(port)
 	want := fmt.Sprintf("0100007F:%04X", p)
 	b, err := os.ReadFile("/proc/net/udp")
 	if err != nil {
-		return false
+		return -1
 	}
-	return strings.Contains(strings.ToUpper(string(b)), want)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 12 && strings.EqualFold(f[1], want) {
+			n, _ := strconv.Atoi(f[len(f)-1])
+			return n
+		}
+	}
+	return -1
 }
 
 // startRsyslog runs rsyslogd in the foreground with its own config, pid
 // file and work directory: messages it gets on its imtcp port are
 // forwarded to outpost over TCP with octet counting (RFC 5424 template),
-// those on its imudp port over UDP (RFC 3164 template). It returns the
-// two input ports.
+// those on its second imtcp port over UDP (RFC 3164 template). (Its inputs
+// are TCP so that the hop under test, rsyslogd to outpost, is the only one
+// that could lose a datagram.) It returns the two input ports.
 func startRsyslog(t *testing.T, outpostPort string) (tcpPort, udpPort string) {
 	t.Helper()
 	bin := "/usr/sbin/rsyslogd"
@@ -106,13 +114,13 @@ func startRsyslog(t *testing.T, outpostPort string) (tcpPort, udpPort string) {
 	dir := t.TempDir()
 	tcpAddr := testutil.FreeAddr(t)
 	tcpPort = tcpAddr[strings.LastIndexByte(tcpAddr, ':')+1:]
-	udpPort = freeUDPPort(t)
+	udpAddr := testutil.FreeAddr(t)
+	udpPort = udpAddr[strings.LastIndexByte(udpAddr, ':')+1:]
 	conf := testutil.WriteFile(t, dir, "rsyslog.conf", testutil.Sprintf(`
 global(workDirectory="%[1]s" maxMessageSize="64k")
 module(load="imtcp")
-module(load="imudp")
 input(type="imtcp" address="127.0.0.1" port="%[2]s" ruleset="fwd_tcp")
-input(type="imudp" address="127.0.0.1" port="%[3]s" ruleset="fwd_udp")
+input(type="imtcp" address="127.0.0.1" port="%[3]s" ruleset="fwd_udp")
 ruleset(name="fwd_tcp") {
   action(type="omfwd" target="127.0.0.1" port="%[4]s" protocol="tcp" TCP_Framing="octet-counted"
          template="RSYSLOG_SyslogProtocol23Format" queue.type="LinkedList" action.resumeRetryCount="-1")
@@ -126,12 +134,14 @@ ruleset(name="fwd_udp") {
 		if p.Exited() {
 			t.Fatalf("rsyslogd exited:\n%s", p.Output())
 		}
-		c, err := net.DialTimeout("tcp", tcpAddr, time.Second)
-		if err != nil {
-			return false
+		for _, addr := range []string{tcpAddr, udpAddr} {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err != nil {
+				return false
+			}
+			_ = c.Close()
 		}
-		_ = c.Close()
-		return udpListening(udpPort)
+		return true
 	})
 	return tcpPort, udpPort
 }
@@ -171,34 +181,51 @@ service:
 
 	rsTCP, rsUDP := startRsyslog(t, port)
 	runLogger(t, numbered("rsyslog-tcp", n), "--server", "127.0.0.1", "--port", rsTCP, "--tcp", "--octet-count", "--rfc5424", "-t", "e2e-rsyslog-tcp")
-	runLogger(t, numbered("rsyslog-udp", n), "--server", "127.0.0.1", "--port", rsUDP, "--udp", "--rfc3164", "-t", "e2e-rsyslog-udp")
+	runLogger(t, numbered("rsyslog-udp", n), "--server", "127.0.0.1", "--port", rsUDP, "--tcp", "--rfc3164", "-t", "e2e-rsyslog-udp")
 
 	from, to := began.Add(-time.Hour), time.Now().Add(time.Hour)
 	counts := map[string]int{}
 	for _, app := range []string{"e2e-logger-tcp5424", "e2e-logger-tcp3164", "e2e-logger-udp5424", "e2e-logger-udp3164", "e2e-rsyslog-tcp", "e2e-rsyslog-udp"} {
 		var lines []lokiLine
-		testutil.Eventually(t, 30*time.Second, app+" in Loki", func() bool {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 			lines = queryLines(t, loki, `{appname="`+app+`"}`, from, to)
-			return len(lines) >= n
-		})
+			if len(lines) >= n || time.Now().After(deadline) {
+				break
+			}
+		}
 		counts[app] = len(lines)
 		seen := map[string]bool{}
 		for _, l := range lines {
 			seen[l.line] = true
 		}
+		prefix := strings.TrimPrefix(strings.TrimPrefix(app, "e2e-logger-"), "e2e-")
+		for _, want := range numbered(prefix, n) {
+			if !seen[want] {
+				t.Errorf("%s: %q not in Loki", app, want)
+				break
+			}
+		}
 		if len(lines) != n || len(seen) != n {
 			t.Errorf("%s: %d entries in Loki (%d distinct), want %d", app, len(lines), len(seen), n)
+			if len(lines) == 0 {
+				continue
+			}
 		}
 		l := lines[0]
 		switch app {
 		case "e2e-logger-tcp5424":
 			// local3.warning = 19*8+4 = 156
 			if l.labels["level"] != "warn" || l.metadata["priority"] != "156" || l.metadata["msg_id"] != "M42" ||
-				!strings.Contains(l.metadata["structured_data"], `"plant":"p7"`) || l.metadata["hostname"] == "" || l.line != "tcp5424 line 0000" {
+				!strings.Contains(l.metadata["structured_data"], `"plant":"p7"`) || l.metadata["hostname"] == "" {
+				t.Errorf("%s: entry %q labels %v metadata %v", app, l.line, l.labels, l.metadata)
+			}
+		case "e2e-rsyslog-tcp":
+			// RFC 5424 from rsyslogd, with its timeQuality SD element.
+			if l.metadata["version"] != "1" || !strings.Contains(l.metadata["structured_data"], "timeQuality") {
 				t.Errorf("%s: entry %q labels %v metadata %v", app, l.line, l.labels, l.metadata)
 			}
 		case "e2e-logger-tcp3164":
-			if l.labels["level"] != "error" || l.metadata["priority"] != "11" || l.line != "tcp3164 line 0000" {
+			if l.labels["level"] != "error" || l.metadata["priority"] != "11" || l.metadata["hostname"] == "" {
 				t.Errorf("%s: entry %q labels %v metadata %v", app, l.line, l.labels, l.metadata)
 			}
 		}
@@ -206,6 +233,7 @@ service:
 			t.Errorf("%s: timestamp %s", app, time.Unix(0, l.ts))
 		}
 	}
+	t.Logf("kernel drops on outpost's UDP socket: %d", udpDrops(port))
 	m := testutil.Scrape(t, o.telemetry)
 	tcp := m.Sum("outpost_receiver_accepted_items_total", map[string]string{"receiver": "syslog", "transport": "tcp"})
 	udp := m.Sum("outpost_receiver_accepted_items_total", map[string]string{"receiver": "syslog", "transport": "udp"})

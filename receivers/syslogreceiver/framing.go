@@ -123,7 +123,7 @@ func (f *frameReader) nextCounted() ([]byte, error) {
 			return nil, unexpected(err)
 		}
 		_, _ = f.r.Discard(n)
-		return b, nil
+		return trimTrailer(b), nil
 	}
 	f.buf = f.buf[:0]
 	if cap(f.buf) < n {
@@ -133,7 +133,7 @@ func (f *frameReader) nextCounted() ([]byte, error) {
 	if _, err := io.ReadFull(f.r, f.buf); err != nil {
 		return nil, unexpected(err)
 	}
-	return f.buf, nil
+	return trimTrailer(f.buf), nil
 }
 
 func (f *frameReader) nextDelimited() ([]byte, error) {
@@ -188,6 +188,21 @@ func (f *frameReader) trim(b []byte) ([]byte, error) {
 		return nil, errTooLarge
 	}
 	return b, nil
+}
+
+// trimTrailer drops line ends and NULs that end a message: senders such as
+// rsyslog (RSYSLOG_SyslogProtocol23Format) end the counted message with a
+// newline, and no log line means to end with one.
+func trimTrailer(b []byte) []byte {
+	for len(b) > 0 {
+		switch b[len(b)-1] {
+		case '\n', '\r', 0:
+			b = b[:len(b)-1]
+			continue
+		}
+		break
+	}
+	return b
 }
 
 func unexpected(err error) error {

@@ -46,6 +46,12 @@ const (
 // connects and sends nothing does not hold a connection slot for long.
 const tlsHandshakeTimeout = 10 * time.Second
 
+// udpReadBuffer is the UDP socket's receive buffer: bursts wait there
+// while the reader waits for the batcher. The kernel caps it at
+// net.core.rmem_max; datagrams it drops when full are counted by the
+// kernel (the socket's drops in /proc/net/udp, RcvbufErrors), not here.
+const udpReadBuffer = 4 << 20
+
 // logEvery is the shortest interval between two log lines of one kind.
 const logEvery = 10 * time.Second
 
@@ -201,6 +207,10 @@ func (r *receiver) Start(_ context.Context, host pipeline.Host) error {
 				_ = r.tcpLn.Close()
 			}
 			return fmt.Errorf("syslog receiver %s: udp: listen on %s: %w", r.id, u.ListenAddress, err)
+		}
+		if uc, ok := conn.(*net.UDPConn); ok {
+			// Best effort: the kernel caps it at net.core.rmem_max.
+			_ = uc.SetReadBuffer(udpReadBuffer)
 		}
 		r.udpConn = conn
 	}
@@ -399,7 +409,7 @@ func (r *receiver) readUDP(conn net.PacketConn) {
 			r.limitedLog.warn("udp-read", "syslog receiver: UDP read failed", "error", err)
 			continue
 		}
-		raw := trimDatagram(buf[:n])
+		raw := trimTrailer(buf[:n])
 		if len(raw) == 0 {
 			continue
 		}
@@ -434,17 +444,4 @@ func (r *receiver) readUDP(conn net.PacketConn) {
 			b.c.refused(reasonBusy).Inc()
 		}
 	}
-}
-
-// trimDatagram drops the trailers some senders end a datagram with.
-func trimDatagram(b []byte) []byte {
-	for len(b) > 0 {
-		switch b[len(b)-1] {
-		case '\n', '\r', 0:
-			b = b[:len(b)-1]
-			continue
-		}
-		break
-	}
-	return b
 }

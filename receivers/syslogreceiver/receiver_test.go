@@ -68,6 +68,7 @@ func TestTCPFramings(t *testing.T) {
 		{name: "octet counting forced", octet: ptr(true), input: octet(2), want: []string{"message 0", "message 1"}},
 		{name: "octet counting with a newline between frames", octet: ptr(true), input: octet(1) + "\n" + octet(1), want: []string{"message 0", "message 0"}},
 		{name: "octet counting, multi-line message", octet: ptr(true), input: "40 <14>1 2026-03-15T11:00:00Z h a - - - a\nb", want: []string{"a\nb"}},
+		{name: "octet counting, newline inside the count (rsyslog)", octet: ptr(true), input: "40 <14>1 2026-03-15T11:00:00Z h a - - - ab\n", want: []string{"ab"}},
 		{name: "NUL trailer", octet: ptr(false), trailer: TrailerNUL, input: delimited(2, "\x00"), want: []string{"message 0", "message 1"}},
 		{name: "LF framing forced on digits", octet: ptr(false), input: "12 x\n" + msg(0) + "\n", want: []string{"12 x", "message 0"}},
 		{name: "too large, octet counting", maxSize: 100, input: fmt.Sprintf("%d %s", len(long), long) + octet(1), want: []string{"message 0"}, tooLong: 1},
