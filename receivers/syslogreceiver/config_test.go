@@ -1,8 +1,13 @@
 package syslogreceiver
 
 import (
+	"os"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/outpost-edge/outpost/configs"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -64,5 +69,43 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("%d errors, want %d: %v", n, len(c.want), err)
 			}
 		})
+	}
+}
+
+// TestConfigFile decodes every key strictly, so that a yaml tag that does
+// not match the documented key fails here.
+func TestConfigFile(t *testing.T) {
+	data, err := os.ReadFile("testdata/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := createDefaultConfig()
+	if err := configs.Decode("testdata/config.yaml", data, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		Protocol: ProtocolAuto, Location: "Europe/Berlin", EnableOctetCounting: ptr(true), NonTransparentFramingTrailer: TrailerNUL,
+		TCP: &TCPConfig{ListenAddress: "0.0.0.0:6514", MaxLogSize: 1 << 20, MaxConnections: 32,
+			TLS: &TLSConfig{CertFile: "/etc/outpost/syslog.crt", KeyFile: "/etc/outpost/syslog.key", ClientCAFile: "/etc/outpost/ca.crt", MinVersion: "1.3"}},
+		UDP:   &UDPConfig{ListenAddress: "127.0.0.1:5514"},
+		Batch: BatchConfig{SendBatchSize: 100, Timeout: time.Second},
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("decoded\n%+v\nwant\n%+v", cfg, want)
+	}
+	// Naming a section enables it with its defaults.
+	cfg = createDefaultConfig()
+	if err := configs.Decode("inline", []byte("tcp:\nudp:\n"), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TCP == nil || cfg.TCP.ListenAddress != DefaultListenAddress || cfg.TCP.MaxLogSize != DefaultMaxLogSize ||
+		cfg.UDP == nil || cfg.UDP.ListenAddress != DefaultListenAddress || cfg.EnableOctetCounting != nil {
+		t.Errorf("defaults %+v %+v %+v", cfg, cfg.TCP, cfg.UDP)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Error(err)
 	}
 }
