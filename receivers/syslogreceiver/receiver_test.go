@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -325,4 +326,48 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// TestUDPRebind: a reload starts the new receiver while the old one still
+// holds the UDP address; both bind it (SO_REUSEPORT), and once the old
+// one stops the new one gets every datagram.
+func TestUDPRebind(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("SO_REUSEPORT sharing is Linux only")
+	}
+	probe, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := probe.LocalAddr().String()
+	_ = probe.Close()
+	newUDP := func() (*receiver, *sink) {
+		cfg := createDefaultConfig()
+		cfg.UDP = &UDPConfig{ListenAddress: addr}
+		cfg.Batch.Timeout = 10 * time.Millisecond
+		s := newSink()
+		r, err := newReceiver(pipeline.Settings{ID: pipeline.ID{Type: Type}}, cfg, pipeline.Consumers{Logs: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(context.Background(), &testHost{}); err != nil {
+			t.Fatal(err)
+		}
+		return r, s
+	}
+	oldR, _ := newUDP()
+	newR, newSink := newUDP()
+	if err := oldR.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer newR.Shutdown(context.Background())
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i := range 20 {
+		fmt.Fprintf(conn, "<14>1 - h a - - - after %d", i)
+	}
+	waitFor(t, 5*time.Second, "datagrams at the new receiver", func() bool { n, _, _ := newSink.counts(); return n == 20 })
 }
