@@ -125,6 +125,9 @@ func TestTCPBackPressure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	if err := conn.(*net.TCPConn).SetWriteBuffer(32 << 10); err != nil {
+		t.Fatal(err)
+	}
 	// Far more than the socket buffers and the receiver's batches hold.
 	const total = 20000
 	pad := strings.Repeat("p", 400)
