@@ -53,9 +53,6 @@ func newFrameReader(r io.Reader, mode framing, trailer byte, maxSize int) *frame
 	return &frameReader{r: bufio.NewReaderSize(r, size), mode: mode, trailer: trailer, max: maxSize}
 }
 
-// buffered reports whether bytes are waiting to be framed without a read.
-func (f *frameReader) buffered() bool { return f.r.Buffered() > 0 }
-
 // next returns the next message, without its framing (and, in
 // non-transparent framing, without a CR before an LF trailer). The slice
 // is valid until the next call. Errors: io.EOF at a clean end of the
