@@ -387,8 +387,19 @@ func (r *receiver) serveConn(conn net.Conn) {
 				return
 			}
 		}
-		b.in <- entry{msg: p.parse(raw, time.Now()), charge: charge}
+		b.in <- entry{msg: r.parse(p, raw), charge: charge}
 	}
+}
+
+// parse parses raw with p, logging (rate-limited) a message that did not
+// parse and is kept as its text.
+func (r *receiver) parse(p *parser, raw []byte) message {
+	m := p.parse(raw, time.Now())
+	if m.parsed == nil {
+		r.limitedLog.info("unparsed", "syslog receiver: a message is not "+r.cfg.Protocol+" syslog; kept whole as the body",
+			"protocol", r.cfg.Protocol, "bytes", len(raw)) // not the content: it may hold what a redaction processor removes
+	}
+	return m
 }
 
 // readUDP reads datagrams, one message each, until the socket is closed.
@@ -432,7 +443,7 @@ func (r *receiver) readUDP(conn net.PacketConn) {
 				continue
 			}
 		}
-		e := entry{msg: p.parse(raw, time.Now()), charge: charge}
+		e := entry{msg: r.parse(p, raw), charge: charge}
 		if !refusing {
 			b.in <- e
 			continue
