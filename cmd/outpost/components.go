@@ -24,6 +24,7 @@ import (
 	"github.com/outpost-edge/outpost/receivers/hostmetricsreceiver"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
 	"github.com/outpost-edge/outpost/receivers/outpostreceiver"
+	"github.com/outpost-edge/outpost/receivers/syslogreceiver"
 )
 
 // components lists every component this binary can run. Adding one is a
@@ -39,6 +40,7 @@ func components() pipeline.Factories {
 		otlpreceiver.NewFactory(),
 		hostmetricsreceiver.NewFactory(),
 		outpostreceiver.NewFactory(),
+		syslogreceiver.NewFactory(),
 	} {
 		f.Receivers[r.Type] = r
 	}
