@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/outpost-edge/outpost/configs"
+	"github.com/outpost-edge/outpost/internal/serverconfig"
 )
 
 // Values of `protocol`.
@@ -90,8 +91,17 @@ type TCPConfig struct {
 	// MaxConnections caps concurrent connections; more are closed at once.
 	// Default 256.
 	MaxConnections int `yaml:"max_connections"`
-	// TLS, when set, serves syslog over TLS (RFC 5425) on the listener.
-	TLS *TLSConfig `yaml:"tls"`
+	// TLS, when set, serves syslog over TLS (RFC 5425) on the listener:
+	// the shared server `tls` block (internal/serverconfig), mutual TLS
+	// with client_ca_file, files followed at each handshake. Syslog has no
+	// credentials in its protocol, so there is no `auth` block: client
+	// certificates are the way to authenticate senders.
+	TLS *serverconfig.TLS `yaml:"tls"`
+}
+
+// server is the TCP listener's security blocks.
+func (c *TCPConfig) server() serverconfig.Blocks {
+	return serverconfig.Blocks{TLS: c.TLS}
 }
 
 // SetDefaults implements configs.Defaulter.
@@ -101,17 +111,6 @@ func (c *TCPConfig) SetDefaults() {
 		MaxLogSize:     DefaultMaxLogSize,
 		MaxConnections: DefaultMaxConnections,
 	}
-}
-
-// TLSConfig is the server side of TLS: the certificate and key outpost
-// presents, and, when ClientCAFile is set, the CAs a client certificate
-// must chain to (then a client certificate is required).
-type TLSConfig struct {
-	CertFile     string `yaml:"cert_file"`
-	KeyFile      string `yaml:"key_file"`
-	ClientCAFile string `yaml:"client_ca_file"`
-	// MinVersion is "1.2" (default) or "1.3".
-	MinVersion string `yaml:"min_version"`
 }
 
 // UDPConfig configures the UDP listener.
@@ -172,14 +171,7 @@ func (c *Config) Validate() error {
 		if t.MaxConnections <= 0 {
 			errs = append(errs, fmt.Errorf("tcp.max_connections: must be > 0 (got %d)", t.MaxConnections))
 		}
-		if s := t.TLS; s != nil {
-			if s.CertFile == "" || s.KeyFile == "" {
-				errs = append(errs, errors.New("tcp.tls: cert_file and key_file are required"))
-			}
-			if s.MinVersion != "" && s.MinVersion != "1.2" && s.MinVersion != "1.3" {
-				errs = append(errs, fmt.Errorf("tcp.tls.min_version: must be 1.2 or 1.3 (got %q)", s.MinVersion))
-			}
-		}
+		errs = append(errs, prefixed("tcp.", t.server().Validate()))
 	}
 	if u := c.UDP; u != nil {
 		errs = append(errs, validateAddress("udp.listen_address", u.ListenAddress))
@@ -205,4 +197,20 @@ func validateAddress(key, addr string) error {
 		return fmt.Errorf("%s: invalid port %q (want 0 to 65535)", key, port)
 	}
 	return nil
+}
+
+// prefixed puts prefix before each of the errors err joins.
+func prefixed(prefix string, err error) error {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = fmt.Errorf("%s%w", prefix, e)
+	}
+	return errors.Join(out...)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/outpost-edge/outpost/configs"
+	"github.com/outpost-edge/outpost/internal/serverconfig"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -32,13 +33,13 @@ func TestConfigValidate(t *testing.T) {
 			c.TCP.ListenAddress = "nohost"
 			c.TCP.MaxLogSize = 0
 			c.TCP.MaxConnections = 0
-			c.TCP.TLS = &TLSConfig{MinVersion: "1.1"}
+			c.TCP.TLS = &serverconfig.TLS{MinVersion: "1.1"}
 			c.Batch.SendBatchSize = 0
 			c.Batch.Timeout = 0
 		}, want: []string{"protocol: must be rfc5424, rfc3164 or auto", `location: unknown time zone "Mars/Olympus"`,
 			"non_transparent_framing_trailer: must be LF or NUL", `tcp.listen_address: want host:port, got "nohost"`,
 			"tcp.max_log_size: must be between 1B and 16MiB", "tcp.max_connections: must be > 0",
-			"tcp.tls: cert_file and key_file are required", "tcp.tls.min_version: must be 1.2 or 1.3",
+			"tcp.tls.cert_file: required", "tcp.tls.key_file: required", `tcp.tls.min_version: want "1.2" or "1.3", got "1.1"`,
 			"batch.send_batch_size: must be between 1 and 65536", "batch.timeout: must be > 0"}},
 		{name: "octet counting without tcp", mutate: func(c *Config) {
 			c.TCP = nil
@@ -89,7 +90,7 @@ func TestConfigFile(t *testing.T) {
 	want := &Config{
 		Protocol: ProtocolAuto, Location: "Europe/Berlin", EnableOctetCounting: ptr(true), NonTransparentFramingTrailer: TrailerNUL,
 		TCP: &TCPConfig{ListenAddress: "0.0.0.0:6514", MaxLogSize: 1 << 20, MaxConnections: 32,
-			TLS: &TLSConfig{CertFile: "/etc/outpost/syslog.crt", KeyFile: "/etc/outpost/syslog.key", ClientCAFile: "/etc/outpost/ca.crt", MinVersion: "1.3"}},
+			TLS: &serverconfig.TLS{CertFile: "/etc/outpost/syslog.crt", KeyFile: "/etc/outpost/syslog.key", ClientCAFile: "/etc/outpost/ca.crt", MinVersion: "1.3"}},
 		UDP:   &UDPConfig{ListenAddress: "127.0.0.1:5514"},
 		Batch: BatchConfig{SendBatchSize: 100, Timeout: time.Second},
 	}

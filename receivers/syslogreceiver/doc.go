@@ -40,5 +40,15 @@
 // answered for its batch. Read buffers, outside the charge, are bounded by
 // tcp.max_connections × tcp.max_log_size and one 64KiB UDP buffer.
 //
+// Security: tcp.tls is the shared server `tls` block of
+// internal/serverconfig (mutual TLS with client_ca_file; certificate, key
+// and CA files re-read at the next handshake after they change, so
+// rotation needs no restart; files read at creation, so a missing one
+// fails the configuration). Syslog carries no credentials, so there is no
+// `auth` block: a TCP sender is authenticated by its client certificate or
+// not at all, and UDP by nothing. Start warns for a listener beyond
+// loopback that lacks TLS or client certificates (TCP), and for every UDP
+// listener beyond loopback.
+//
 // Not done: RFC 3195 (BEEP), relaying or forwarding syslog, DTLS.
 package syslogreceiver

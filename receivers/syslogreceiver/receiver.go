@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
+	"github.com/outpost-edge/outpost/internal/serverconfig"
 	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/pipeline/memlimit"
 )
@@ -82,8 +83,9 @@ type receiver struct {
 	cancelRun context.CancelFunc
 	abandon   chan struct{}
 
-	tcp *batcher // nil without TCP
-	udp *batcher // nil without UDP
+	tcp    *batcher             // nil without TCP
+	udp    *batcher             // nil without UDP
+	tcpSec *serverconfig.Server // nil without TCP; TLS when tcp.tls is set
 
 	mu       sync.Mutex
 	state    lifecycle
@@ -136,6 +138,13 @@ func newReceiver(set pipeline.Settings, cfg *Config, next pipeline.Consumers) (*
 	}
 	r.runCtx, r.cancelRun = context.WithCancel(context.Background())
 	if t := cfg.TCP; t != nil {
+		// The files are read now, so that a missing or invalid one fails
+		// the configuration (run, reload, validate), not the first sender.
+		sec, err := serverconfig.New(t.server(), logger)
+		if err != nil {
+			return nil, fmt.Errorf("syslog receiver %s: tcp.%w", set.ID, err)
+		}
+		r.tcpSec = sec
 		transport := transportTCP
 		if t.TLS != nil {
 			transport = transportTLS
@@ -183,22 +192,15 @@ func (r *receiver) Start(_ context.Context, host pipeline.Host) error {
 	case stopped:
 		return fmt.Errorf("syslog receiver %s: already shut down", r.id)
 	}
-	var tlsConf *tls.Config
-	if t := r.cfg.TCP; t != nil && t.TLS != nil {
-		var err error
-		if tlsConf, err = serverTLS(t.TLS); err != nil {
-			return fmt.Errorf("syslog receiver %s: tcp.tls: %w", r.id, err)
-		}
-	}
 	if t := r.cfg.TCP; t != nil {
 		ln, err := host.Listen("tcp", t.ListenAddress)
 		if err != nil {
 			return fmt.Errorf("syslog receiver %s: tcp: listen on %s: %w", r.id, t.ListenAddress, err)
 		}
-		if tlsConf != nil {
-			ln = tls.NewListener(ln, tlsConf)
-		}
-		r.tcpLn = ln
+		// With tcp.tls, every connection is TLS; the certificate and CA
+		// files are stat'ed at each handshake, so a rotated certificate is
+		// served to new connections without a restart.
+		r.tcpLn = r.tcpSec.Listener(ln)
 	}
 	if u := r.cfg.UDP; u != nil {
 		conn, err := listenUDP(u.ListenAddress)
@@ -226,6 +228,7 @@ func (r *receiver) Start(_ context.Context, host pipeline.Host) error {
 		r.readers.Go(func() { r.readUDP(r.udpConn) })
 	}
 	r.state = started
+	r.warnIfExposed()
 	return nil
 }
 

@@ -2,19 +2,9 @@ package syslogreceiver
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -267,68 +257,6 @@ func TestMemoryLimitTooLarge(t *testing.T) {
 		t.Errorf("too_large %v, want 1", got)
 	}
 	waitFor(t, 5*time.Second, "memory released", func() bool { return mem.InFlight() == 0 })
-}
-
-func TestTLS(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile, pool := selfSigned(t, dir)
-	st := start(t, tcpConfig(func(c *Config) {
-		c.TCP.TLS = &TLSConfig{CertFile: certFile, KeyFile: keyFile}
-	}), nil)
-	conn, err := tls.Dial("tcp", st.tcp, &tls.Config{RootCAs: pool, ServerName: "localhost"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := "<14>1 2026-03-15T11:00:00Z h app - - - over tls"
-	fmt.Fprintf(conn, "%d %s", len(m), m)
-	_ = conn.Close()
-	waitFor(t, 5*time.Second, "the message", func() bool { return st.accepted(transportTLS) == 1 })
-	if got := bodies(st.sink); !slices.Equal(got, []string{"over tls"}) {
-		t.Errorf("bodies %q", got)
-	}
-	// A plain TCP client does not get through.
-	plain, err := net.Dial("tcp", st.tcp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(plain, "%d %s", len(m), m)
-	_ = plain.Close()
-	if got := st.accepted(transportTLS); got != 1 {
-		t.Errorf("accepted %v after a plain-text client", got)
-	}
-}
-
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA: true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
 }
 
 // TestUDPRebind: a reload starts the new receiver while the old one still
