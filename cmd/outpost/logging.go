@@ -81,4 +81,3 @@ func durationSeconds(_ []string, a slog.Attr) slog.Attr {
 	}
 	return a
 }
-

@@ -8,6 +8,7 @@
 //
 // FILE is given as -c FILE, --config FILE, --config=FILE or as the one bare
 // argument; given twice it is an error (files are not merged).
+//
 //	outpost queue ls|adopt      list the queues on disk; move an orphaned backlog (see queuecmd.go)
 //
 // SIGTERM and SIGINT drain the pipelines and exit 0; SIGHUP (or a change to
