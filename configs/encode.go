@@ -175,7 +175,11 @@ func encodeValue(v reflect.Value, key string) *yaml.Node {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return typedScalar("!!int", strconv.FormatUint(v.Uint(), 10))
 	case reflect.Float32, reflect.Float64:
-		return typedScalar("!!float", strings.TrimSuffix(strconv.FormatFloat(v.Float(), 'g', -1, 64), ".0"))
+		f := strconv.FormatFloat(v.Float(), 'g', -1, 64)
+		if !strings.ContainsAny(f, ".eIN") {
+			f += ".0" // 1.0, so that the plain scalar reads as a float
+		}
+		return typedScalar("!!float", f)
 	}
 	return typedScalar("!!null", "null")
 }

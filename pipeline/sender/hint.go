@@ -26,7 +26,10 @@ func ErrorHint(err error) string {
 	}
 	msg := err.Error()
 	var rh tls.RecordHeaderError
-	if errors.As(err, &rh) || strings.Contains(msg, "first record does not look like a TLS handshake") {
+	// net/http says "server gave HTTP response to HTTPS client"; gRPC
+	// passes on crypto/tls's message.
+	if errors.As(err, &rh) || strings.Contains(msg, "first record does not look like a TLS handshake") ||
+		strings.Contains(msg, "server gave HTTP response to HTTPS client") {
 		return "the endpoint answered in plaintext, not TLS: if it has no TLS, set tls.insecure: true (or give an http:// endpoint); data stays queued"
 	}
 	if m := signalPathTwice.FindStringSubmatch(msg); m != nil {
