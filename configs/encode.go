@@ -140,7 +140,10 @@ func encodeValue(v reflect.Value, key string) *yaml.Node {
 			fv := v.FieldByIndex(f.index)
 			// A nil pointer is a section that is off; naming it (even
 			// as null) would turn it on with its defaults.
-			if fv.Kind() == reflect.Func || fv.Kind() == reflect.Chan || (fv.Kind() == reflect.Pointer && fv.IsNil()) {
+			// Nil lists and maps are left out too: some components tell
+			// "not set" from "empty".
+			if fv.Kind() == reflect.Func || fv.Kind() == reflect.Chan || fv.Kind() == reflect.Interface && fv.IsNil() ||
+				(fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Slice || fv.Kind() == reflect.Map) && fv.IsNil() {
 				continue
 			}
 			m.Content = append(m.Content, scalarNode(f.name), encodeValue(fv, f.name))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/outpost-edge/outpost/configs"
 	"github.com/outpost-edge/outpost/internal/clientconfig"
+	"github.com/outpost-edge/outpost/internal/testutil"
 )
 
 func runCLI(args ...string) (code int, stdout, stderr string) {
@@ -190,4 +191,31 @@ func testdataAbs(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return abs
+}
+
+// The effective configuration of every shipped file loads again, to the
+// same effective configuration.
+func TestPrintConfigRoundTrip(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(testutil.RepoRoot(t), "configs", "*.yaml"))
+	for _, f := range files {
+		cfg, err := configs.Load(f, components())
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := cfg.Effective()
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := configs.Parse("effective.yaml", first, components(), func(string) (string, bool) { return "", false })
+		if err != nil {
+			t.Fatalf("%s: the effective configuration does not load: %v\n%s", filepath.Base(f), err, first)
+		}
+		second, err := again.Effective()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(first, second) {
+			t.Errorf("%s: the effective configuration changes when loaded again:\n%s\n---\n%s", filepath.Base(f), first, second)
+		}
+	}
 }
