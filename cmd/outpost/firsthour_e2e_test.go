@@ -109,6 +109,7 @@ func firstHour(t *testing.T, bin, tgen, file string) {
 	testutil.Eventually(t, 15*time.Second, "configuration reloaded", func() bool {
 		return strings.Contains(p.output(), "configuration reloaded")
 	})
+	checkTopologyLogged(t, p.output(), cfg)
 
 	// 6. kill -9; the acknowledged data is in the disk queues.
 	p.signal(t, syscall.SIGKILL)

@@ -85,9 +85,9 @@ func run(ctx context.Context, opts runOptions) error {
 	}
 	// Start-up code runs once; let its pages go (see memtrim).
 	memtrim.Trim()
+	s.logTopology(cfg)
 	s.logger.Info("outpost running", "version", version, "config", opts.configPath,
 		"config_hash", cfg.Hash, "telemetry", cfg.Telemetry.Address, "components", len(s.graph.Components()))
-	s.logTopology(cfg)
 
 	var tick <-chan time.Time
 	if opts.watchInterval > 0 {
@@ -292,8 +292,8 @@ func (s *service) reload(ctx context.Context, why string) {
 		log.Error("draining the previous pipelines", "error", err)
 	}
 	s.tel.ConfigReloads.WithLabelValues("success").Inc()
-	log.Info("configuration reloaded", "config_hash", cfg.Hash)
 	s.logWarnings(cfg)
 	s.logTopology(cfg)
+	log.Info("configuration reloaded", "config_hash", cfg.Hash)
 	s.reportOrphans(cfg)
 }
