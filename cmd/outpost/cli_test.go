@@ -219,3 +219,12 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateWarnsLiteralDollar(t *testing.T) {
+	const path = "testdata/literal-dollar.yaml"
+	code, out, errOut := runCLI("validate", path)
+	want := "warning: testdata/literal-dollar.yaml:10:25: exporters.otlphttp.headers.x-tenant: $TENANT is kept literally: outpost expands only ${env:TENANT} (write $$ for a literal $)\n"
+	if code != 0 || errOut != want || !strings.HasPrefix(out, path+": valid") {
+		t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant:\n%s", code, out, errOut, want)
+	}
+}
