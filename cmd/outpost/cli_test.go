@@ -228,3 +228,13 @@ func TestValidateWarnsLiteralDollar(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant:\n%s", code, out, errOut, want)
 	}
 }
+
+// queue ls takes --config as well as -c.
+func TestQueueLsConfigFlag(t *testing.T) {
+	for _, flag := range []string{"-c", "--config"} {
+		code, out, errOut := runCLI("queue", "ls", flag, "testdata/valid.yaml")
+		if code != 0 || out != "storage directory /tmp/outpost-cli-test-never-created: 0 queue(s)\n" {
+			t.Errorf("queue ls %s: exit %d, stdout %q, stderr %q", flag, code, out, errOut)
+		}
+	}
+}
