@@ -42,7 +42,7 @@ type Dashboard struct {
 	Panels  int // panels with queries (rows not counted)
 	Queries []Query
 	// Vars are the dashboard's template variables with the value the
-	// tests give them: ".*" for query variables (their "All"), the first
+	// tests give them: the allValue of query variables (their "All"), the first
 	// option of a custom variable.
 	Vars map[string]string
 }
@@ -55,6 +55,7 @@ type dashboardJSON struct {
 		List []struct {
 			Name       string          `json:"name"`
 			Type       string          `json:"type"`
+			AllValue   string          `json:"allValue"`
 			Query      json.RawMessage `json:"query"`
 			Datasource *struct {
 				UID string `json:"uid"`
@@ -114,7 +115,10 @@ func loadFile(file string) (Dashboard, error) {
 		switch v.Type {
 		case "datasource":
 		case "query":
-			d.Vars[v.Name] = ".*"
+			d.Vars[v.Name] = v.AllValue
+			if v.AllValue == "" {
+				return d, fmt.Errorf("%s: variable %s has no allValue", file, v.Name)
+			}
 			var q struct {
 				Query string `json:"query"`
 			}
