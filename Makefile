@@ -58,8 +58,9 @@ bin/loki: tools/peers/build-loki.sh tools/peers/lib.sh
 peers: bin/prometheus bin/jaeger bin/loki bin/promtool
 
 ## bin/promtool: `promtool check rules` / `test rules` for dashboards/alerts/,
-## from the same Prometheus module copy as bin/prometheus
-bin/promtool: tools/peers/build-promtool.sh tools/peers/lib.sh
+## from the same Prometheus module copy as bin/prometheus, after it (order
+## only), so that it reuses the packages that build put in the build cache
+bin/promtool: tools/peers/build-promtool.sh tools/peers/lib.sh | bin/prometheus
 	$(PEER_BUILD)
 
 ## bin/otelcol-peer: the OpenTelemetry Collector for the side-by-side
