@@ -263,3 +263,46 @@ func TestProvisioningLinks(t *testing.T) {
 	}
 	t.Logf("checked %d links", n)
 }
+
+func TestExpand(t *testing.T) {
+	vars := map[string]string{"instance": ".*", "silent_minutes": "5"}
+	for _, tc := range []struct {
+		in, want, err string
+	}{
+		{in: `rate(x{instance=~"$instance"}[$__rate_interval])`, want: `rate(x{instance=~".*"}[1m])`},
+		{in: `x > ${silent_minutes} * 60`, want: `x > 5 * 60`},
+		{in: `x{a="${instance:regex}"}`, want: `x{a=".*"}`},
+		{in: `increase(x[$__range])`, want: `increase(x[5m])`},
+		{in: `x{a="$nope"}`, err: "unknown variables [nope]"},
+	} {
+		got, err := Expand(tc.in, vars)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("Expand(%q) error %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("Expand(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestLinkApply(t *testing.T) {
+	tags := []TagMap{{Key: "service.name", Value: "service_name"}, {Key: "deployment.environment"}}
+	attrs := map[string]string{"service.name": "checkout"}
+	const id = "0af7651916cd43dd8448eb211c80319c"
+	for _, tc := range []struct {
+		l    Link
+		want string
+	}{
+		{Link{Kind: LinkExemplar, Field: "trace_id"}, id},
+		{Link{Kind: LinkDerivedField, Template: "${__value.raw}"}, id},
+		{Link{Kind: LinkTraceToLogs, Template: `{${__tags}} | trace_id="${__trace.traceId}"`, Tags: tags}, `{service_name="checkout"} | trace_id="` + id + `"`},
+		{Link{Kind: LinkTraceToMetrics, Template: `sum(rate(m{$__tags}[5m]))`, Tags: tags}, `sum(rate(m{service_name="checkout"}[5m]))`},
+	} {
+		if got := tc.l.Apply(attrs, id); got != tc.want {
+			t.Errorf("%s %q: Apply = %q, want %q", tc.l.Kind, tc.l.Template, got, tc.want)
+		}
+	}
+}
