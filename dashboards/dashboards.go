@@ -45,13 +45,18 @@ type Dashboard struct {
 	// tests give them: the allValue of query variables (their "All"), the first
 	// option of a custom variable.
 	Vars map[string]string
+	// DatasourceVars are the names of its data source variables.
+	DatasourceVars []string
+	// SchemaVersion is Grafana's dashboard schema version.
+	SchemaVersion int
 }
 
 type dashboardJSON struct {
-	UID        string      `json:"uid"`
-	Title      string      `json:"title"`
-	Panels     []panelJSON `json:"panels"`
-	Templating struct {
+	UID           string      `json:"uid"`
+	Title         string      `json:"title"`
+	SchemaVersion int         `json:"schemaVersion"`
+	Panels        []panelJSON `json:"panels"`
+	Templating    struct {
 		List []struct {
 			Name       string          `json:"name"`
 			Type       string          `json:"type"`
@@ -110,10 +115,11 @@ func loadFile(file string) (Dashboard, error) {
 	if err := dec.Decode(&dj); err != nil {
 		return Dashboard{}, fmt.Errorf("%s: %w", file, err)
 	}
-	d := Dashboard{File: filepath.Base(file), UID: dj.UID, Title: dj.Title, Vars: map[string]string{}}
+	d := Dashboard{File: filepath.Base(file), UID: dj.UID, Title: dj.Title, Vars: map[string]string{}, SchemaVersion: dj.SchemaVersion}
 	for _, v := range dj.Templating.List {
 		switch v.Type {
 		case "datasource":
+			d.DatasourceVars = append(d.DatasourceVars, v.Name)
 		case "query":
 			d.Vars[v.Name] = v.AllValue
 			if v.AllValue == "" {

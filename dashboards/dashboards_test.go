@@ -101,6 +101,10 @@ func TestDashboardQueriesParse(t *testing.T) {
 			t.Errorf("%s: uid %q empty or used by %s too", d.File, d.UID, uids[d.UID])
 		}
 		uids[d.UID] = d.File
+		// Grafana 11.0 writes schema 39; 12 reads it and migrates on save.
+		if d.SchemaVersion < 39 {
+			t.Errorf("%s: schemaVersion %d, want Grafana 11/12's (39 or later)", d.File, d.SchemaVersion)
+		}
 		panels += d.Panels
 		for _, q := range d.Queries {
 			queries++
@@ -109,6 +113,9 @@ func TestDashboardQueriesParse(t *testing.T) {
 			if err != nil {
 				t.Errorf("%s: %v", where, err)
 				continue
+			}
+			if name := strings.TrimSuffix(strings.TrimPrefix(q.Datasource, "${"), "}"); !slices.Contains(d.DatasourceVars, name) {
+				t.Errorf("%s: data source %s is not a data source variable of the dashboard (%v)", where, q.Datasource, d.DatasourceVars)
 			}
 			switch q.Datasource {
 			case PrometheusVar:
