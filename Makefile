@@ -15,6 +15,7 @@ export PROMETHEUS_BIN    := $(CURDIR)/bin/prometheus
 export JAEGER_BIN        := $(CURDIR)/bin/jaeger
 export LOKI_BIN          := $(CURDIR)/bin/loki
 export OTELCOL_BIN       := $(CURDIR)/bin/otelcol-peer
+export PROMTOOL_BIN      := $(CURDIR)/bin/promtool
 
 # Writable copies of the peers' module sources (see tools/peers/README.md);
 # kept out of the repository so that `make clean` leaves them, and a rebuild
@@ -54,7 +55,13 @@ bin/jaeger: tools/peers/build-jaeger.sh tools/peers/lib.sh
 bin/loki: tools/peers/build-loki.sh tools/peers/lib.sh
 	$(PEER_BUILD)
 
-peers: bin/prometheus bin/jaeger bin/loki
+peers: bin/prometheus bin/jaeger bin/loki bin/promtool
+
+## bin/promtool: `promtool check rules` / `test rules` for dashboards/alerts/,
+## from the same Prometheus module copy as bin/prometheus, after it (order
+## only), so that it reuses the packages that build put in the build cache
+bin/promtool: tools/peers/build-promtool.sh tools/peers/lib.sh | bin/prometheus
+	$(PEER_BUILD)
 
 ## bin/otelcol-peer: the OpenTelemetry Collector for the side-by-side
 ## benchmark, built with its official builder from
