@@ -94,8 +94,14 @@ type translator struct {
 func newTranslator(c *Config) *translator {
 	strategy := otlptranslator.TranslationStrategyOption(c.TranslationStrategy)
 	t := &translator{
-		namer:      otlptranslator.NewMetricNamer(c.Namespace, strategy),
-		labelNamer: otlptranslator.LabelNamer{UTF8Allowed: !strategy.ShouldEscape()},
+		namer: otlptranslator.NewMetricNamer(c.Namespace, strategy),
+		labelNamer: otlptranslator.LabelNamer{
+			UTF8Allowed: !strategy.ShouldEscape(),
+			// Deprecated upstream but still what Prometheus's own
+			// label_name_underscore_sanitization sets.
+			UnderscoreLabelSanitization: c.LabelNameUnderscoreSanitization, //nolint:staticcheck
+			PreserveMultipleUnderscores: c.LabelNamePreserveMultipleUnderscores,
+		},
 		promoteAll: c.ResourceToTelemetryConversion,
 		targetInfo: c.TargetInfo,
 		native:     c.SendNativeHistograms,
