@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	promtestutil "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -200,5 +201,19 @@ func TestCorruptSnappy(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest || tr.bad(reasonDecode) != 1 {
 		t.Errorf("status %d", resp.StatusCode)
+	}
+}
+
+func TestExemplarWithoutPointCounted(t *testing.T) {
+	tr := startReceiver(t, nil, nil)
+	body := marshal(t, &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{
+		{Labels: labels("__name__", "a_total"), Samples: []prompb.Sample{{Value: 1, Timestamp: t0}}},
+		{Labels: labels("__name__", "b_total"), Exemplars: []prompb.Exemplar{{Value: 1, Timestamp: t0}}},
+	}})
+	if resp := post(t, tr.url, ctV1, "snappy", body); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if got := promtestutil.ToFloat64(tr.tel.ReceiverDroppedExemplars.WithLabelValues(Type, exemplarNoPoint)); got != 1 {
+		t.Errorf("dropped exemplars %g, want 1", got)
 	}
 }
