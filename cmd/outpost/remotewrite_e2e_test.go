@@ -20,7 +20,14 @@ import (
 type rwTarget struct {
 	srv     *httptest.Server
 	scrapes atomic.Int64
+	frozen  atomic.Bool
 }
+
+// freeze makes every later scrape fail, so that served stays put.
+func (tg *rwTarget) freeze() { tg.frozen.Store(true) }
+
+// served is how many scrapes the target answered with its series.
+func (tg *rwTarget) served() int64 { return tg.scrapes.Load() }
 
 // rwTargetSeries is how many series one scrape of rwTarget yields.
 const rwTargetSeries = 2 + 5 // counter, gauge; histogram: 3 buckets, _sum, _count
@@ -28,6 +35,10 @@ const rwTargetSeries = 2 + 5 // counter, gauge; histogram: 3 buckets, _sum, _cou
 func startRWTarget(t *testing.T) *rwTarget {
 	tg := &rwTarget{}
 	tg.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if tg.frozen.Load() {
+			http.Error(w, "frozen", http.StatusServiceUnavailable)
+			return
+		}
 		n := tg.scrapes.Add(1)
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		fmt.Fprintf(w, `# HELP rwtest_requests_total Requests served.
@@ -127,18 +138,44 @@ service:
 		}
 		return out
 	}
-	phase := func(job, message string, during func()) {
-		tg := startRWTarget(t)
-		agent := startAgent(t, tg.srv.Listener.Addr().String(), job, url, message)
-		testutil.Eventually(t, 20*time.Second, job+": first samples in Prometheus", func() bool { return len(stored(job)) == rwTargetSeries })
-		during()
-		agent.Signal(t, syscall.SIGTERM)
-		if code := agent.Wait(t, 60*time.Second); code != 0 {
-			t.Fatalf("%s: agent exit code %d\n%s", job, code, agent.Output())
+	// Both versions at once, each from its own agent and target, so that
+	// both go through the pause.
+	type run struct {
+		job, message string
+		tg           *rwTarget
+		agent        *testutil.Process
+	}
+	runs := []*run{{job: "rw1", message: "prometheus.WriteRequest"}, {job: "rw2", message: "io.prometheus.write.v2.Request"}}
+	for _, r := range runs {
+		r.tg = startRWTarget(t)
+		r.agent = startAgent(t, r.tg.srv.Listener.Addr().String(), r.job, url, r.message)
+	}
+	for _, r := range runs {
+		testutil.Eventually(t, 30*time.Second, r.job+": first samples in Prometheus", func() bool { return len(stored(r.job)) == rwTargetSeries })
+	}
+	t.Logf("first samples of both agents after %s", time.Since(start).Round(100*time.Millisecond))
+
+	// The pause: the second Prometheus is down for 10 s.
+	prom.stop(t)
+	time.Sleep(10 * time.Second)
+	prom = startPrometheus(t, promAddr, promDir)
+
+	// The targets stop answering (the scrapes fail, so no more samples of
+	// the rwtest series), a scrape in flight settles, and the agents stop.
+	for _, r := range runs {
+		r.tg.freeze()
+	}
+	time.Sleep(time.Second)
+	for _, r := range runs {
+		r.agent.Signal(t, syscall.SIGTERM)
+	}
+	for _, r := range runs {
+		if code := r.agent.Wait(t, 60*time.Second); code != 0 {
+			t.Fatalf("%s: agent exit code %d\n%s", r.job, code, r.agent.Output())
 		}
-		scrapes := float64(tg.scrapes.Load())
-		testutil.Eventually(t, 30*time.Second, job+": every sample in Prometheus", func() bool {
-			s := stored(job)
+		scrapes := float64(r.tg.served())
+		testutil.Eventually(t, 30*time.Second, r.job+": every sample in Prometheus", func() bool {
+			s := stored(r.job)
 			if len(s) != rwTargetSeries {
 				return false
 			}
@@ -150,28 +187,23 @@ service:
 			return true
 		})
 		t.Logf("%s (%s): %d series × %g scrapes = %g samples in the second Prometheus, each series exactly once per scrape",
-			job, message, rwTargetSeries, scrapes, rwTargetSeries*scrapes)
+			r.job, r.message, rwTargetSeries, scrapes, rwTargetSeries*scrapes)
 	}
 
-	phase("rw1", "prometheus.WriteRequest", func() { time.Sleep(2 * time.Second) })
-
-	// Names and labels as the agent scraped them, values too.
-	got := prom.query(t, `rwtest_requests_total{job="rw1"}`)
-	if len(got) != 1 || got[0].Metric["path"] != "/a..b" || got[0].Metric["code"] != "200" || got[0].Metric["instance"] == "" {
-		t.Fatalf("rwtest_requests_total: %v", got)
+	// Names, labels and values as the agent scraped them.
+	for _, r := range runs {
+		last := float64(r.tg.served())
+		got := prom.query(t, fmt.Sprintf(`last_over_time(rwtest_requests_total{job=%q}[1h])`, r.job))
+		if len(got) != 1 || got[0].Metric["path"] != "/a..b" || got[0].Metric["code"] != "200" || got[0].Metric["instance"] != r.tg.srv.Listener.Addr().String() || value(t, got[0]) != last {
+			t.Errorf("%s: rwtest_requests_total %v, want the value %g", r.job, got, last)
+		}
+		if got := prom.query(t, fmt.Sprintf(`last_over_time(rwtest_temperature_celsius{job=%q,sensor="ä-1"}[1h])`, r.job)); len(got) != 1 {
+			t.Errorf("%s: rwtest_temperature_celsius %v", r.job, got)
+		}
+		if got := prom.query(t, fmt.Sprintf(`last_over_time(rwtest_latency_seconds_bucket{job=%q,le="+Inf"}[1h])`, r.job)); len(got) != 1 || value(t, got[0]) != 3*last {
+			t.Errorf("%s: rwtest_latency_seconds_bucket %v", r.job, got)
+		}
 	}
-	if r := prom.query(t, `rwtest_temperature_celsius{job="rw1",sensor="ä-1"}`); len(r) != 1 {
-		t.Fatalf("rwtest_temperature_celsius: %v", r)
-	}
-	if r := prom.query(t, `rwtest_latency_seconds_bucket{job="rw1",le="+Inf"}`); len(r) != 1 {
-		t.Fatalf("rwtest_latency_seconds_bucket: %v", r)
-	}
-
-	phase("rw2", "io.prometheus.write.v2.Request", func() {
-		prom.stop(t)
-		time.Sleep(10 * time.Second)
-		prom = startPrometheus(t, promAddr, promDir)
-	})
 
 	m := testutil.Scrape(t, o.telemetry)
 	refused := m.Sum("outpost_receiver_refused_items_total", map[string]string{"receiver": "prometheusremotewrite", "reason": "throttled"})
