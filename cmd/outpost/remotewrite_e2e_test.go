@@ -11,12 +11,17 @@ import (
 	"testing"
 	"time"
 
+	promclient "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/outpost-edge/outpost/internal/testutil"
 )
 
-// rwTarget is a scrape target with a fixed set of series (a counter, a
-// gauge, a classic histogram) that counts how often it was scraped: each
-// scrape is one sample of each series.
+// rwTarget is a scrape target (client_golang, served in Prometheus's
+// protobuf format) with a fixed set of series — a counter with an
+// exemplar, a gauge, a classic histogram, a native histogram — that
+// counts how often it was scraped: each scrape is one sample of each
+// series.
 type rwTarget struct {
 	srv     *httptest.Server
 	scrapes atomic.Int64
@@ -30,31 +35,33 @@ func (tg *rwTarget) freeze() { tg.frozen.Store(true) }
 func (tg *rwTarget) served() int64 { return tg.scrapes.Load() }
 
 // rwTargetSeries is how many series one scrape of rwTarget yields.
-const rwTargetSeries = 2 + 5 // counter, gauge; histogram: 3 buckets, _sum, _count
+const rwTargetSeries = 2 + 5 + 1 // counter, gauge; classic histogram: 3 buckets, _sum, _count; native histogram
 
 func startRWTarget(t *testing.T) *rwTarget {
 	tg := &rwTarget{}
-	tg.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	reg := promclient.NewRegistry()
+	requests := promclient.NewCounterVec(promclient.CounterOpts{Name: "rwtest_requests_total", Help: "Requests served."}, []string{"code", "path"})
+	temp := promclient.NewGauge(promclient.GaugeOpts{Name: "rwtest_temperature_celsius", Help: "Temperature.", ConstLabels: promclient.Labels{"sensor": "ä-1"}})
+	latency := promclient.NewHistogram(promclient.HistogramOpts{Name: "rwtest_latency_seconds", Help: "Latency.", Buckets: []float64{0.1, 1}})
+	native := promclient.NewHistogram(promclient.HistogramOpts{Name: "rwtest_native_seconds", Help: "Latency, native.",
+		NativeHistogramBucketFactor: 1.1, NativeHistogramZeroThreshold: 1e-9})
+	reg.MustRegister(requests, temp, latency, native)
+	serve := promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
+	tg.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if tg.frozen.Load() {
 			http.Error(w, "frozen", http.StatusServiceUnavailable)
 			return
 		}
 		n := tg.scrapes.Add(1)
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		fmt.Fprintf(w, `# HELP rwtest_requests_total Requests served.
-# TYPE rwtest_requests_total counter
-rwtest_requests_total{code="200",path="/a..b"} %d
-# HELP rwtest_temperature_celsius Temperature.
-# TYPE rwtest_temperature_celsius gauge
-rwtest_temperature_celsius{sensor="ä-1"} %d.5
-# HELP rwtest_latency_seconds Latency.
-# TYPE rwtest_latency_seconds histogram
-rwtest_latency_seconds_bucket{le="0.1"} %d
-rwtest_latency_seconds_bucket{le="1"} %d
-rwtest_latency_seconds_bucket{le="+Inf"} %d
-rwtest_latency_seconds_sum %d.25
-rwtest_latency_seconds_count %d
-`, n, 20+n%5, n, 2*n, 3*n, n, 3*n)
+		trace := fmt.Sprintf("%032x", n)
+		requests.WithLabelValues("200", "/a..b").(promclient.ExemplarAdder).AddWithExemplar(1, promclient.Labels{"trace_id": trace})
+		temp.Set(float64(20+n%5) + 0.5)
+		for _, v := range []float64{0.05, 0.5, 5} {
+			latency.Observe(v)
+		}
+		native.(promclient.ExemplarObserver).ObserveWithExemplar(0.25, promclient.Labels{"trace_id": trace})
+		native.Observe(float64(n))
+		serve.ServeHTTP(w, req)
 	}))
 	t.Cleanup(tg.srv.Close)
 	return tg
@@ -70,20 +77,23 @@ func startAgent(t *testing.T, target, job, url, message string) *testutil.Proces
 		// Remote write 1.0 sends metadata apart from samples.
 		meta = "    metadata_config: {send_interval: 1s}\n"
 	}
-	cfg := testutil.Sprintf(`global: {scrape_interval: 500ms, scrape_timeout: 400ms}
+	cfg := testutil.Sprintf(`global: {scrape_interval: 500ms, scrape_timeout: 400ms, scrape_native_histograms: true, scrape_protocols: [PrometheusProto, PrometheusText0.0.4]}
 scrape_configs:
   - job_name: %s
     static_configs: [{targets: [%q]}]
 remote_write:
   - url: %s
     protobuf_message: %s
-    queue_config: {batch_send_deadline: 200ms, min_backoff: 100ms, max_backoff: 1s}
+    send_exemplars: true
+    send_native_histograms: true
+    queue_config: {batch_send_deadline: 200ms, max_samples_per_send: 20, min_backoff: 100ms, max_backoff: 1s}
 %s`, job, target, url, message, meta)
 	addr := testutil.FreeAddr(t)
 	p := testutil.Start(t, bin, "--agent",
 		"--config.file="+testutil.WriteFile(t, dir, "agent.yml", cfg),
 		"--web.listen-address="+addr,
 		"--storage.agent.path="+filepath.Join(dir, "wal"),
+		"--enable-feature=exemplar-storage",
 		"--log.level=warn")
 	return p
 }
@@ -113,7 +123,7 @@ exporters:
     endpoint: http://%s/api/v1/write
     promote_node_attributes: false
     retry_on_failure: {initial_interval: 100ms, max_interval: 500ms}
-    queue: {kind: memory, max_bytes: 2KiB, full_policy: block}
+    queue: {kind: memory, max_bytes: 8KiB, full_policy: block}
 service:
   pipelines:
     metrics: {receivers: [prometheusremotewrite], exporters: [prometheusremotewrite]}
@@ -126,15 +136,16 @@ service:
 		var res struct {
 			Data struct {
 				Result []struct {
-					Metric map[string]string `json:"metric"`
-					Values [][2]any          `json:"values"`
+					Metric     map[string]string `json:"metric"`
+					Values     []any             `json:"values"`
+					Histograms []any             `json:"histograms"`
 				} `json:"result"`
 			} `json:"data"`
 		}
 		prom.get(t, "/api/v1/query?query="+neturl.QueryEscape(fmt.Sprintf(`{job=%q,__name__=~"rwtest_.*"}[1h]`, job)), &res)
 		out := map[string]float64{}
 		for _, r := range res.Data.Result {
-			out[fmt.Sprint(r.Metric)] = float64(len(r.Values))
+			out[fmt.Sprint(r.Metric)] = float64(len(r.Values) + len(r.Histograms))
 		}
 		return out
 	}
@@ -174,8 +185,9 @@ service:
 			t.Fatalf("%s: agent exit code %d\n%s", r.job, code, r.agent.Output())
 		}
 		scrapes := float64(r.tg.served())
-		testutil.Eventually(t, 30*time.Second, r.job+": every sample in Prometheus", func() bool {
-			s := stored(r.job)
+		var s map[string]float64
+		complete := func() bool {
+			s = stored(r.job)
 			if len(s) != rwTargetSeries {
 				return false
 			}
@@ -185,7 +197,12 @@ service:
 				}
 			}
 			return true
-		})
+		}
+		for deadline := time.Now().Add(30 * time.Second); !complete(); time.Sleep(200 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %g scrapes, but the second Prometheus holds %v", r.job, scrapes, s)
+			}
+		}
 		t.Logf("%s (%s): %d series × %g scrapes = %g samples in the second Prometheus, each series exactly once per scrape",
 			r.job, r.message, rwTargetSeries, scrapes, rwTargetSeries*scrapes)
 	}
@@ -203,14 +220,35 @@ service:
 		if got := prom.query(t, fmt.Sprintf(`last_over_time(rwtest_latency_seconds_bucket{job=%q,le="+Inf"}[1h])`, r.job)); len(got) != 1 || value(t, got[0]) != 3*last {
 			t.Errorf("%s: rwtest_latency_seconds_bucket %v", r.job, got)
 		}
+		// The native histogram: two observations per scrape.
+		if got := prom.scalar(t, fmt.Sprintf(`histogram_count(last_over_time(rwtest_native_seconds{job=%q}[1h]))`, r.job)); got != 2*last {
+			t.Errorf("%s: histogram_count(rwtest_native_seconds) %g, want %g", r.job, got, 2*last)
+		}
+		var ex struct {
+			Data []struct {
+				Exemplars []struct {
+					Labels map[string]string `json:"labels"`
+				} `json:"exemplars"`
+			} `json:"data"`
+		}
+		prom.get(t, "/api/v1/query_exemplars?start=0&end=9999999999&query="+neturl.QueryEscape(fmt.Sprintf(`{job=%q,__name__=~"rwtest_requests_total|rwtest_native_seconds"}`, r.job)), &ex)
+		n := 0
+		for _, d := range ex.Data {
+			n += len(d.Exemplars)
+		}
+		t.Logf("%s: %d exemplars in the second Prometheus for %g scrapes (one per scrape on the counter and on the native histogram)", r.job, n, last)
+		if n == 0 {
+			t.Errorf("%s: no exemplar arrived", r.job)
+		}
 	}
 
 	m := testutil.Scrape(t, o.telemetry)
 	refused := m.Sum("outpost_receiver_refused_items_total", map[string]string{"receiver": "prometheusremotewrite", "reason": "throttled"})
 	accepted := m.Sum("outpost_receiver_accepted_items_total", map[string]string{"receiver": "prometheusremotewrite"})
 	failed := m.Sum("outpost_exporter_failed_items_total", map[string]string{"exporter": "prometheusremotewrite"})
-	t.Logf("outpost: accepted %g samples, answered 503 for %g (queue full during the 10 s pause), exporter failed %g; wall time %s",
-		accepted, refused, failed, time.Since(start).Round(time.Second))
+	exemplarsDropped := m.Sum("outpost_receiver_dropped_exemplars_total", map[string]string{"receiver": "prometheusremotewrite"})
+	t.Logf("outpost: accepted %g samples and histograms (the rwtest series, up and scrape_*), answered 503 for %g (queue full during the 10 s pause), exporter failed %g, exemplars left out (no point of their series in the request) %g; wall time %s",
+		accepted, refused, failed, exemplarsDropped, time.Since(start).Round(time.Second))
 	if refused == 0 {
 		t.Errorf("no request was refused during the pause: the pause did not fill the queue")
 	}
