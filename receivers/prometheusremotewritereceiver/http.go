@@ -141,18 +141,21 @@ func (r *receiver) answer(w http.ResponseWriter, ctx context.Context, ver versio
 	if len(res.refused) > 0 {
 		r.limited.log(slog.LevelWarn, "untranslatable", "left out data points that OTLP cannot hold", "refused", res.refused)
 	}
-	for reason, n := range res.exemplarsDropped {
-		r.telemetry.ReceiverDroppedExemplars.WithLabelValues(r.id.String(), reason).Add(float64(n))
-	}
-	if len(res.exemplarsDropped) > 0 {
-		r.limited.log(slog.LevelInfo, "exemplars", "left out exemplars without a data point of their series in the request", "dropped", res.exemplarsDropped)
-	}
 	n := res.md.DataPointCount()
 	var err error
 	if n > 0 {
 		err = r.next.ConsumeMetrics(ctx, res.md)
 	}
 	o := classify(err)
+	if o.kind == outcomeAccepted || o.kind == outcomePartial {
+		// Counted once the request is taken: a refused one comes again.
+		for reason, n := range res.exemplarsDropped {
+			r.telemetry.ReceiverDroppedExemplars.WithLabelValues(r.id.String(), reason).Add(float64(n))
+		}
+		if len(res.exemplarsDropped) > 0 {
+			r.limited.log(slog.LevelInfo, "exemplars", "left out exemplars without a data point of their series in the request", "dropped", res.exemplarsDropped)
+		}
+	}
 	switch o.kind {
 	case outcomeAccepted:
 		c.accepted.Add(float64(n))
