@@ -99,7 +99,8 @@ func newTranslator(c *Config) *translator {
 			UTF8Allowed: !strategy.ShouldEscape(),
 			// Deprecated upstream but still what Prometheus's own
 			// label_name_underscore_sanitization sets.
-			UnderscoreLabelSanitization: c.LabelNameUnderscoreSanitization, //nolint:staticcheck
+			//lint:ignore SA1019 Prometheus v0.316.0 sets it the same way
+			UnderscoreLabelSanitization: c.LabelNameUnderscoreSanitization,
 			PreserveMultipleUnderscores: c.LabelNamePreserveMultipleUnderscores,
 		},
 		promoteAll: c.ResourceToTelemetryConversion,
