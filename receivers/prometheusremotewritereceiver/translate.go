@@ -484,6 +484,10 @@ func (b *builder) fillBuckets(dst pmetric.ExponentialHistogramDataPointBuckets, 
 			idx = int64(sp.offset)
 			first = idx
 		} else {
+			if sp.offset < 0 {
+				// Spans after the first are gaps: never backwards.
+				return reasonInvalid
+			}
 			idx += int64(sp.offset)
 		}
 		if sp.length == 0 {

@@ -247,4 +247,13 @@ func TestHistogramBucketRoom(t *testing.T) {
 	if res.refused[reasonInvalid] != 1 || res.md.DataPointCount() != 0 {
 		t.Errorf("refused %v, points %d", res.refused, res.md.DataPointCount())
 	}
+	// A later span with a negative gap would go back before the first
+	// bucket.
+	h := &req.Timeseries[0].Histograms[0]
+	h.PositiveSpans = []prompb.BucketSpan{{Offset: 0, Length: 1}, {Offset: -3, Length: 1}, {Offset: 10, Length: 1}}
+	h.PositiveDeltas = []int64{1, 0, 0}
+	res = translateV1(req, nil, 1<<20)
+	if res.refused[reasonInvalid] != 1 || res.md.DataPointCount() != 0 {
+		t.Errorf("negative gap: refused %v, points %d", res.refused, res.md.DataPointCount())
+	}
 }
