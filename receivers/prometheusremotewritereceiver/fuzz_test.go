@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/snappy"
+	"github.com/prometheus/prometheus/prompb"
 	"go.opentelemetry.io/collector/consumer"
 
 	"github.com/outpost-edge/outpost/pipeline"
@@ -54,6 +55,22 @@ func fuzzDecode(f *testing.F, ver version, seeds ...[]byte) {
 	})
 }
 
-func FuzzDecodeV1(f *testing.F) { fuzzDecode(f, v1, v1Body(f, 3)) }
+// histogramBody is a remote-write 1.0 request with native histograms
+// (integer and float, spans with gaps) and an exemplar, so that the
+// fuzzer starts from the bucket layout code.
+func histogramBody(f *testing.F) []byte {
+	return marshal(f, &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{
+		{Labels: labels("__name__", "h", "job", "j"), Histograms: []prompb.Histogram{
+			{Count: &prompb.Histogram_CountInt{CountInt: 4}, ZeroCount: &prompb.Histogram_ZeroCountInt{ZeroCountInt: 1}, Schema: 1, Timestamp: 1,
+				PositiveSpans: []prompb.BucketSpan{{Offset: -2, Length: 2}, {Offset: 3, Length: 1}}, PositiveDeltas: []int64{1, 0, -1},
+				NegativeSpans: []prompb.BucketSpan{{Offset: 1, Length: 1}}, NegativeDeltas: []int64{1}},
+			{Count: &prompb.Histogram_CountFloat{CountFloat: 3}, ZeroCount: &prompb.Histogram_ZeroCountFloat{}, Schema: 0, Timestamp: 2,
+				PositiveSpans: []prompb.BucketSpan{{Offset: 0, Length: 2}}, PositiveCounts: []float64{1, 2}},
+		}},
+		{Labels: labels("__name__", "h", "job", "j"), Exemplars: []prompb.Exemplar{{Labels: labels("trace_id", "0102030405060708090a0b0c0d0e0f10"), Value: 1, Timestamp: 1}}},
+	}})
+}
+
+func FuzzDecodeV1(f *testing.F) { fuzzDecode(f, v1, v1Body(f, 3), histogramBody(f)) }
 
 func FuzzDecodeV2(f *testing.F) { fuzzDecode(f, v2, v2Body(f)) }
