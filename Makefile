@@ -15,13 +15,14 @@ export PROMETHEUS_BIN    := $(CURDIR)/bin/prometheus
 export JAEGER_BIN        := $(CURDIR)/bin/jaeger
 export LOKI_BIN          := $(CURDIR)/bin/loki
 export OTELCOL_BIN       := $(CURDIR)/bin/otelcol-peer
+export PROMTOOL_BIN      := $(CURDIR)/bin/promtool
 
 # Writable copies of the peers' module sources (see tools/peers/README.md);
 # kept out of the repository so that `make clean` leaves them, and a rebuild
 # after it is a relink.
 PEERS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/outpost-peers
 
-.PHONY: all build run test test-unit lint bench bench-compare fuzz-short tools peers apt-deps clean
+.PHONY: all build run test test-unit lint bench bench-compare fuzz-short tools peers apt-deps clean dist image
 
 all: build
 
@@ -54,7 +55,13 @@ bin/jaeger: tools/peers/build-jaeger.sh tools/peers/lib.sh
 bin/loki: tools/peers/build-loki.sh tools/peers/lib.sh
 	$(PEER_BUILD)
 
-peers: bin/prometheus bin/jaeger bin/loki
+peers: bin/prometheus bin/jaeger bin/loki bin/promtool
+
+## bin/promtool: `promtool check rules` / `test rules` for dashboards/alerts/,
+## from the same Prometheus module copy as bin/prometheus, after it (order
+## only), so that it reuses the packages that build put in the build cache
+bin/promtool: tools/peers/build-promtool.sh tools/peers/lib.sh | bin/prometheus
+	$(PEER_BUILD)
 
 ## bin/otelcol-peer: the OpenTelemetry Collector for the side-by-side
 ## benchmark, built with its official builder from
@@ -103,5 +110,26 @@ fuzz-short:
 	  done; \
 	done
 
+## dist: static, version-stamped binaries for the edge platforms in dist/
+## (outpost-VERSION-linux-amd64, -arm64, -armv7) and their SHA256SUMS
+DIST_PLATFORMS ?= linux/amd64 linux/arm64 linux/arm/v7
+dist:
+	rm -rf dist && mkdir -p dist
+	@set -e; for p in $(DIST_PLATFORMS); do \
+	  os=$${p%%/*}; rest=$${p#*/}; arch=$${rest%%/*}; variant=$${rest#$$arch}; variant=$${variant#/}; \
+	  name=outpost-$(VERSION)-$$os-$$arch$$variant; \
+	  echo "== $$name"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$${variant#v} $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/$$name ./cmd/outpost; \
+	done
+	cd dist && sha256sum outpost-* > SHA256SUMS && cat SHA256SUMS
+
+## image: the container image (deploy/Dockerfile: the static binary on
+## scratch, non-root) with buildah, or podman
+IMAGE ?= outpost:$(VERSION)
+image: build
+	@if command -v buildah >/dev/null; then buildah bud --layers=false -f deploy/Dockerfile -t $(IMAGE) .; \
+	elif command -v podman >/dev/null; then podman build -f deploy/Dockerfile -t $(IMAGE) .; \
+	else echo "image: needs buildah or podman (Debian packages buildah, podman)"; exit 1; fi
+
 clean:
-	rm -rf bin data
+	rm -rf bin data dist

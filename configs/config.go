@@ -33,6 +33,10 @@ type Config struct {
 	MemoryLimit ByteSize
 	// Graph holds the decoded component configurations and pipelines.
 	Graph pipeline.GraphConfig
+	// Warnings are what the file says that is accepted but probably not
+	// meant (a $NAME kept literally); `validate` prints them and `run`
+	// logs them.
+	Warnings Errors
 }
 
 // NodeConfig is the identity of the node (top-level `node`). Each set field
@@ -103,7 +107,7 @@ func Load(path string, f pipeline.Factories) (*Config, error) {
 // Parse validates the configuration in data; name is used in error
 // messages.
 func Parse(name string, data []byte, f pipeline.Factories, lookupEnv func(string) (string, bool)) (*Config, error) {
-	d := &decoder{file: name}
+	d := &decoder{file: name, unknown: map[pipeline.ID]bool{}, extensions: map[string]bool{}}
 	sum := sha256.Sum256(data)
 	cfg := defaultConfig()
 	cfg.Path = name
@@ -118,7 +122,7 @@ func Parse(name string, data []byte, f pipeline.Factories, lookupEnv func(string
 
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		d.errs = append(d.errs, yamlSyntaxError(name, err))
+		d.errs = append(d.errs, yamlSyntaxError(name, data, err))
 		return nil, d.errs
 	}
 	if len(doc.Content) == 0 {
@@ -182,32 +186,28 @@ func Parse(name string, data []byte, f pipeline.Factories, lookupEnv func(string
 	}
 	if n := sections["extensions"]; n != nil {
 		d.mappingPairs(n, "extensions", func(k, _ *yaml.Node) {
-			d.errorf(k, join("extensions", k.Value), "unknown extension type %q (this build has no extensions)", k.Value)
+			d.extensions[k.Value] = true
+			typ, _, _ := strings.Cut(k.Value, "/")
+			if h := hint("extensions", typ); h != "" {
+				d.errorf(k, join("extensions", k.Value), "unknown extension type %q: %s", typ, h)
+				return
+			}
+			d.errorf(k, join("extensions", k.Value), "unknown extension type %q (this build has no extensions)", typ)
 		})
 	}
 	d.decodeService(sections["service"], &cfg, f, defined)
 	d.checkStorage(&cfg, sections["storage"])
+	if len(d.errs) == 0 {
+		d.checkMachine(&cfg, sections)
+	}
 
 	if len(d.errs) > 0 {
 		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].Line < d.errs[j].Line })
 		return nil, d.errs
 	}
+	cfg.Warnings = d.warns
 	cfg.Graph.Node = pipeline.Node{Name: cfg.Node.Name, Site: cfg.Node.Site, Region: cfg.Node.Region, Labels: cfg.Node.Labels}
 	return &cfg, nil
-}
-
-func yamlSyntaxError(name string, err error) *Error {
-	// yaml.v3 reports "yaml: line N: message".
-	msg := err.Error()
-	e := &Error{File: name, Msg: msg}
-	var line int
-	if _, scanErr := fmt.Sscanf(msg, "yaml: line %d:", &line); scanErr == nil {
-		e.Line = line
-		e.Msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
-		e.Msg = strings.TrimSpace(e.Msg[strings.Index(e.Msg, ":")+1:])
-		e.Msg = "YAML syntax: " + e.Msg
-	}
-	return e
 }
 
 func keys[V any](m map[string]V) []string {
@@ -296,6 +296,11 @@ func (d *decoder) decodeComponents(n *yaml.Node, section string,
 		}
 		create, known, ok := lookup(id.Type)
 		if !ok {
+			d.unknown[id] = true
+			if h := hint(section, id.Type); h != "" {
+				d.errorf(k, path, "unknown %s type %q: %s", strings.TrimSuffix(section, "s"), id.Type, h)
+				return
+			}
 			d.errorf(k, path, "unknown %s type %q (this build has: %s)", strings.TrimSuffix(section, "s"), id.Type, strings.Join(known, ", "))
 			return
 		}
@@ -344,9 +349,16 @@ func (d *decoder) decodeService(n *yaml.Node, cfg *Config, f pipeline.Factories,
 		return
 	}
 	var svc serviceConfig
+	if k := childKey(n, "telemetry"); k != nil {
+		d.errorf(k, "service.telemetry", "%s", hint("service", "telemetry"))
+		n = withoutKey(n, "telemetry")
+	}
 	d.decode(n, reflectValue(&svc), "service")
 	for i, e := range svc.Extensions {
-		d.errorf(n, fmt.Sprintf("service.extensions[%d]", i), "extension %q is not defined", e)
+		if d.extensions[e] {
+			continue // reported under extensions, with its hint
+		}
+		d.errorf(n, fmt.Sprintf("service.extensions[%d]", i), "extension %q is not defined (this build has no extensions)", e)
 	}
 	pipesNode := child(n, "pipelines")
 	if pipesNode == nil || len(svc.Pipelines) == 0 {
@@ -421,6 +433,8 @@ func (d *decoder) decodeService(n *yaml.Node, cfg *Config, f pipeline.Factories,
 					continue
 				case seen[s]:
 					d.errorf(node, p, "%q is listed twice", s)
+				case d.unknown[id]:
+					// reported where it is defined, once
 				default:
 					if msg := l.check(s, id); msg != "" {
 						d.errorf(node, p, "%s", msg)
@@ -549,7 +563,7 @@ func Decode(name string, src []byte, cfg pipeline.Config) error {
 	d := &decoder{file: name}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return Errors{yamlSyntaxError(name, err)}
+		return Errors{yamlSyntaxError(name, src, err)}
 	}
 	if len(doc.Content) > 0 {
 		d.expandNode(doc.Content[0], "", os.LookupEnv)

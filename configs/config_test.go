@@ -171,7 +171,7 @@ func TestParseErrors(t *testing.T) {
 		{"empty", "", []string{"the file is empty"}},
 		{"unknown top", base("bogus: 1"), []string{`4:1: bogus: unknown top-level key`}},
 		{"unknown type", "receivers: {nope: }\nservice: {pipelines: {traces: {receivers: [nope], exporters: [exp]}}}",
-			[]string{`unknown receiver type "nope" (this build has: recv)`, `receiver "nope" is not defined`, `exporter "exp" is not defined`}},
+			[]string{"x.yaml:1:13: receivers.nope: unknown receiver type \"nope\" (this build has: recv)\nx.yaml:2:63: service.pipelines.traces.exporters[0]: exporter \"exp\" is not defined"}},
 		{"bad id", base("processors: {\"9x\": }"), []string{`invalid id "9x"`}},
 		{"wrong type int", "receivers: {recv: {port: abc}}", []string{`receivers.recv.port: expected an integer, got "abc"`}},
 		{"wrong type bool", "receivers: {recv: {debug: 3}}", []string{`expected true or false`}},

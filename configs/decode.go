@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/outpost-edge/outpost/pipeline"
 )
 
 // Error is one configuration problem, located in the file.
@@ -50,8 +52,14 @@ func (es Errors) Error() string {
 // decoder decodes YAML nodes onto Go values, collecting every error rather
 // than stopping at the first.
 type decoder struct {
-	file string
-	errs Errors
+	file  string
+	errs  Errors
+	warns Errors // what is accepted but probably not meant (Config.Warnings)
+	// unknown holds the components defined with a type this build lacks,
+	// and extensions the extensions defined: each is reported once, where
+	// it is defined, not again where a pipeline or service lists it.
+	unknown    map[pipeline.ID]bool
+	extensions map[string]bool
 }
 
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
@@ -60,6 +68,14 @@ func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
 		e.Line, e.Column = n.Line, n.Column
 	}
 	d.errs = append(d.errs, e)
+}
+
+func (d *decoder) warnf(n *yaml.Node, path, format string, args ...any) {
+	e := &Error{File: d.file, Path: path, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Column = n.Line, n.Column
+	}
+	d.warns = append(d.warns, e)
 }
 
 var (
@@ -308,3 +324,15 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 }
 
 func reflectValue(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }
+
+// withoutKey returns a copy of mapping n without key (and its value).
+func withoutKey(n *yaml.Node, key string) *yaml.Node {
+	c := *n
+	c.Content = nil
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value != key {
+			c.Content = append(c.Content, n.Content[i], n.Content[i+1])
+		}
+	}
+	return &c
+}

@@ -12,12 +12,21 @@ import (
 // literal "$".
 var envRef = regexp.MustCompile(`\$\$|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
+// bareRef matches what a shell or the Collector's older configs would
+// expand but outpost does not: $NAME and ${NAME}. They are kept literally,
+// with a warning.
+var bareRef = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*`)
+
 // expandString replaces environment references in s. A reference to an
 // unset variable without a default is an error: an edge node with a typo in
-// its environment should fail loudly, not run with an empty endpoint.
-func expandString(s string, lookup func(string) (string, bool)) (string, error) {
+// its environment should fail loudly, not run with an empty endpoint. A
+// variable set to the empty string expands to "" (as in the Collector);
+// ${env:NAME:-default} gives the default only when NAME is unset or empty,
+// as in a POSIX shell. The warnings name each $NAME or ${NAME} kept
+// literally.
+func expandString(s string, lookup func(string) (string, bool)) (string, []string, error) {
 	if !strings.Contains(s, "$") {
-		return s, nil
+		return s, nil, nil
 	}
 	var missing []string
 	out := envRef.ReplaceAllStringFunc(s, func(m string) string {
@@ -25,22 +34,32 @@ func expandString(s string, lookup func(string) (string, bool)) (string, error) 
 			return "$"
 		}
 		sub := envRef.FindStringSubmatch(m)
-		if v, ok := lookup(sub[1]); ok && v != "" {
-			return v
-		}
+		v, ok := lookup(sub[1])
 		if sub[2] != "" {
+			if ok && v != "" {
+				return v
+			}
 			return sub[3]
+		}
+		if ok {
+			return v
 		}
 		missing = append(missing, sub[1])
 		return ""
 	})
 	if len(missing) > 0 {
-		return "", fmt.Errorf("environment variable %s is not set and has no default (write ${env:%s:-default})", missing[0], missing[0])
+		return "", nil, fmt.Errorf("environment variable %s is not set and has no default (write ${env:%s:-default})", missing[0], missing[0])
 	}
-	if strings.Contains(envRef.ReplaceAllString(s, ""), "${") {
-		return "", fmt.Errorf("unsupported reference in %q: only ${env:NAME} and ${env:NAME:-default} are expanded ($$ is a literal $)", s)
+	rest := envRef.ReplaceAllString(s, "")
+	var warns []string
+	for _, ref := range bareRef.FindAllString(rest, -1) {
+		name := strings.Trim(ref, "${}")
+		warns = append(warns, fmt.Sprintf("%s is kept literally: outpost expands only ${env:%s} (write $$ for a literal $)", ref, name))
 	}
-	return out, nil
+	if strings.Contains(bareRef.ReplaceAllString(rest, ""), "${") {
+		return "", nil, fmt.Errorf("unsupported reference in %q: only ${env:NAME} and ${env:NAME:-default} are expanded ($$ is a literal $)", s)
+	}
+	return out, warns, nil
 }
 
 // expandNode expands environment references in every scalar value (never
@@ -65,10 +84,13 @@ func (d *decoder) expandNode(n *yaml.Node, path string, lookup func(string) (str
 		if !strings.Contains(n.Value, "$") {
 			return
 		}
-		v, err := expandString(n.Value, lookup)
+		v, warns, err := expandString(n.Value, lookup)
 		if err != nil {
 			d.errorf(n, path, "%v", err)
 			return
+		}
+		for _, w := range warns {
+			d.warnf(n, path, "%s", w)
 		}
 		if v != n.Value {
 			n.Value = v

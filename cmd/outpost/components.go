@@ -24,6 +24,7 @@ import (
 	"github.com/outpost-edge/outpost/receivers/hostmetricsreceiver"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
 	"github.com/outpost-edge/outpost/receivers/outpostreceiver"
+	"github.com/outpost-edge/outpost/receivers/prometheusremotewritereceiver"
 	"github.com/outpost-edge/outpost/receivers/syslogreceiver"
 )
 
@@ -41,6 +42,7 @@ func components() pipeline.Factories {
 		hostmetricsreceiver.NewFactory(),
 		outpostreceiver.NewFactory(),
 		syslogreceiver.NewFactory(),
+		prometheusremotewritereceiver.NewFactory(),
 	} {
 		f.Receivers[r.Type] = r
 	}

@@ -1,8 +1,14 @@
 // Command outpost is the edge telemetry collector.
 //
 //	outpost run [-c FILE]       run the pipelines in FILE (default configs/default.yaml)
-//	outpost validate -c FILE    check FILE, print every problem, exit 1 on any
+//	outpost validate -c FILE    check FILE as run would, print every error found, exit 1 on any
+//	outpost print-config -c FILE  print FILE's effective configuration (defaults, expansion, secrets redacted)
+//	outpost components          list the component types of this binary
 //	outpost version             print the version
+//
+// FILE is given as -c FILE, --config FILE, --config=FILE or as the one bare
+// argument; given twice it is an error (files are not merged).
+//
 //	outpost queue ls|adopt      list the queues on disk; move an orphaned backlog (see queuecmd.go)
 //
 // SIGTERM and SIGINT drain the pipelines and exit 0; SIGHUP (or a change to
@@ -12,7 +18,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -40,8 +45,17 @@ func usage(w io.Writer) {
 
 commands:
   run [-c FILE]        run the pipelines in FILE (default `+defaultConfigPath+`)
-  validate [-c FILE]   check FILE; print every problem and exit 1 if there is any
+  validate [-c FILE]   check FILE as run would (syntax, keys, values, files it
+                       reads, ports, memory); print every error found, exit 1 if any
+  print-config [-c FILE]
+                       print the effective configuration: defaults filled in,
+                       ${env:...} expanded, secrets redacted
+  components           list the receivers, processors, exporters and connectors
+                       of this binary
   version              print version and revision
+
+  FILE: -c FILE, --config FILE, --config=FILE, or the one bare argument.
+  Each command takes --help.
   queue ls -c FILE     list the queues under storage.directory, their backlog and owner
   queue adopt -c FILE --from DIR --to EXPORTER_ID
                        offline: move a queue's backlog to an exporter's queue
@@ -59,21 +73,33 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "outpost %s (revision %s)\n", version, revision)
 		return 0
 	case "validate":
-		fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		path := fs.String("c", defaultConfigPath, "configuration file")
-		if err := fs.Parse(rest); err != nil {
+		fs := newCommandFlags("validate")
+		path, code, ok := fs.parse(rest, stdout, stderr)
+		if !ok {
+			return code
+		}
+		return validate(path, stdout, stderr)
+	case "print-config":
+		fs := newCommandFlags("print-config")
+		path, code, ok := fs.parse(rest, stdout, stderr)
+		if !ok {
+			return code
+		}
+		return printConfig(path, stdout, stderr)
+	case "components":
+		if len(rest) > 0 && rest[0] != "-h" && rest[0] != "--help" {
+			fmt.Fprintf(stderr, "outpost components: unexpected argument %q\n", rest[0])
 			return 2
 		}
-		return validate(*path, stdout, stderr)
+		printComponents(stdout, components())
+		return 0
 	case "run":
-		fs := flag.NewFlagSet("run", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		path := fs.String("c", defaultConfigPath, "configuration file")
+		fs := newCommandFlags("run")
 		shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long draining may take on exit")
 		watch := fs.Duration("watch-interval", 5*time.Second, "how often to check the config file for changes (0 disables; SIGHUP always reloads)")
-		if err := fs.Parse(rest); err != nil {
-			return 2
+		path, code, ok := fs.parse(rest, stdout, stderr)
+		if !ok {
+			return code
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
@@ -81,7 +107,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
 		err := run(ctx, runOptions{
-			configPath:      *path,
+			configPath:      path,
 			shutdownTimeout: *shutdownTimeout,
 			watchInterval:   *watch,
 			reload:          hup,
@@ -118,6 +144,11 @@ func validate(path string, stdout, stderr io.Writer) int {
 		} else {
 			fmt.Fprintf(stderr, "outpost: %v\n", err)
 		}
+		return 1
+	}
+	printWarnings(stderr, cfg.Warnings)
+	if err := checkStorageDir(cfg); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", path, err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d pipelines, config hash %s)\n", path, len(cfg.Graph.Pipelines), cfg.Hash)

@@ -152,6 +152,7 @@ func queueLs(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("queue ls", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", "", "configuration file (its storage.directory, and the owners)")
+	fs.StringVar(path, "config", "", "same as -c")
 	dir := fs.String("dir", "", "storage directory to list, without a configuration (owners unknown)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -230,6 +231,7 @@ func queueAdopt(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("queue adopt", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", defaultConfigPath, "configuration file")
+	fs.StringVar(path, "config", defaultConfigPath, "same as -c")
 	from := fs.String("from", "", "the queue directory whose backlog moves: a path, or a name under storage.directory")
 	to := fs.String("to", "", "the exporter ID (as in the configuration) whose disk queue takes the backlog")
 	if err := fs.Parse(args); err != nil {

@@ -58,9 +58,10 @@ func newLogger(w io.Writer, c configs.LogsConfig) *slog.Logger {
 	_ = level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		opts.ReplaceAttr = durationSeconds
+		return slog.New(&uniqueKeys{next: slog.NewJSONHandler(w, opts)})
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(&uniqueKeys{next: slog.NewTextHandler(w, opts)})
 }
 
 func run(ctx context.Context, opts runOptions) error {
@@ -69,17 +70,22 @@ func run(ctx context.Context, opts runOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkStorageDir(cfg); err != nil {
+		return err
+	}
 	s, err := newService(opts, factories, cfg)
 	if err != nil {
 		return err
 	}
 	defer s.stopServer()
+	s.logWarnings(cfg)
 
 	if err := s.start(ctx, cfg); err != nil {
 		return err
 	}
 	// Start-up code runs once; let its pages go (see memtrim).
 	memtrim.Trim()
+	s.logTopology(cfg)
 	s.logger.Info("outpost running", "version", version, "config", opts.configPath,
 		"config_hash", cfg.Hash, "telemetry", cfg.Telemetry.Address, "components", len(s.graph.Components()))
 
@@ -98,7 +104,9 @@ func run(ctx context.Context, opts runOptions) error {
 			}
 			sctx, cancel := context.WithTimeout(context.Background(), opts.shutdownTimeout)
 			defer cancel()
-			if err := s.graph.Shutdown(sctx); err != nil {
+			err := s.graph.Shutdown(sctx)
+			s.logBacklog(s.cfg)
+			if err != nil {
 				return fmt.Errorf("shutdown: %w", err)
 			}
 			s.logger.Info("stopped")
@@ -284,6 +292,8 @@ func (s *service) reload(ctx context.Context, why string) {
 		log.Error("draining the previous pipelines", "error", err)
 	}
 	s.tel.ConfigReloads.WithLabelValues("success").Inc()
+	s.logWarnings(cfg)
+	s.logTopology(cfg)
 	log.Info("configuration reloaded", "config_hash", cfg.Hash)
 	s.reportOrphans(cfg)
 }

@@ -55,6 +55,19 @@ type Config struct {
 	// UnderscoreEscapingWithSuffixes (default), UnderscoreEscapingWithoutSuffixes,
 	// NoUTF8EscapingWithSuffixes or NoTranslation.
 	TranslationStrategy string `yaml:"translation_strategy"`
+	// LabelNameUnderscoreSanitization prefixes `key` to a label name that
+	// starts with a single underscore once escaped (`_private` becomes
+	// `key_private`; `__reserved` is kept), as Prometheus's
+	// `otlp.label_name_underscore_sanitization` (default true, as
+	// Prometheus 3's default). Only applies to escaping strategies.
+	LabelNameUnderscoreSanitization bool `yaml:"label_name_underscore_sanitization"`
+	// LabelNamePreserveMultipleUnderscores keeps runs of underscores in
+	// escaped label names (`a..b` becomes `a__b`, `__reserved` stays),
+	// as Prometheus's `otlp.label_name_preserve_multiple_underscores`
+	// (default true, as Prometheus 3's default); false collapses them
+	// (`a_b`, `_reserved`) as the OpenTelemetry specification says. Only
+	// applies to escaping strategies.
+	LabelNamePreserveMultipleUnderscores bool `yaml:"label_name_preserve_multiple_underscores"`
 	// Namespace, when set, prefixes every metric name (namespace_name).
 	Namespace string `yaml:"namespace"`
 	// ExternalLabels are added to every series that does not already have
@@ -101,6 +114,11 @@ func createDefaultConfig() *Config {
 		PromoteNodeAttributes: true,
 		SendNativeHistograms:  true,
 		SendMetadata:          true,
+		// Prometheus 3's defaults for its own OTLP endpoint
+		// (config.DefaultOTLPConfig), so that a series has the same labels
+		// whichever way it reaches Prometheus.
+		LabelNameUnderscoreSanitization:      true,
+		LabelNamePreserveMultipleUnderscores: true,
 	}
 }
 

@@ -10,7 +10,10 @@
 // OTLP data is mapped the way Prometheus's own OTLP endpoint maps it
 // (storage/remote/otlptranslator in prometheus/prometheus), with metric and
 // label names from github.com/prometheus/otlptranslator under the
-// configured translation_strategy:
+// configured translation_strategy, and label names as Prometheus 3's
+// defaults make them (label_name_underscore_sanitization and
+// label_name_preserve_multiple_underscores, both on: `_private` →
+// `key_private`, `__reserved` kept, `a..b` → `a__b`):
 //
 //   - gauge → gauge; cumulative monotonic sum → counter (`_total`);
 //     cumulative non-monotonic sum → gauge;

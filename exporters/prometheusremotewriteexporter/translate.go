@@ -94,8 +94,15 @@ type translator struct {
 func newTranslator(c *Config) *translator {
 	strategy := otlptranslator.TranslationStrategyOption(c.TranslationStrategy)
 	t := &translator{
-		namer:      otlptranslator.NewMetricNamer(c.Namespace, strategy),
-		labelNamer: otlptranslator.LabelNamer{UTF8Allowed: !strategy.ShouldEscape()},
+		namer: otlptranslator.NewMetricNamer(c.Namespace, strategy),
+		labelNamer: otlptranslator.LabelNamer{
+			UTF8Allowed: !strategy.ShouldEscape(),
+			// Deprecated upstream but still what Prometheus's own
+			// label_name_underscore_sanitization sets.
+			//lint:ignore SA1019 Prometheus v0.316.0 sets it the same way
+			UnderscoreLabelSanitization: c.LabelNameUnderscoreSanitization,
+			PreserveMultipleUnderscores: c.LabelNamePreserveMultipleUnderscores,
+		},
 		promoteAll: c.ResourceToTelemetryConversion,
 		targetInfo: c.TargetInfo,
 		native:     c.SendNativeHistograms,

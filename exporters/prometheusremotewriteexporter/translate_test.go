@@ -569,3 +569,49 @@ func TestBucketLayoutRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelNames pins the label names of attributes that start with
+// underscores or hold runs of separators: Prometheus 3's defaults
+// (label_name_underscore_sanitization and
+// label_name_preserve_multiple_underscores both true), and each of the
+// other behaviours the two keys select.
+func TestLabelNames(t *testing.T) {
+	keys := []string{"_private", "__reserved", "a..b", "1st", "ok.key", "ä.b"}
+	for _, tc := range []struct {
+		name                 string
+		strategy             string
+		underscore, multiple bool
+		want                 []string // the label name of each key
+	}{
+		{"prometheus defaults", "UnderscoreEscapingWithSuffixes", true, true,
+			[]string{"key_private", "__reserved", "a__b", "key_1st", "ok_key", "__b"}},
+		{"collapse underscores", "UnderscoreEscapingWithSuffixes", true, false,
+			[]string{"key_private", "key_reserved", "a_b", "key_1st", "ok_key", "key_b"}},
+		{"no underscore prefix", "UnderscoreEscapingWithSuffixes", false, true,
+			[]string{"_private", "__reserved", "a__b", "key_1st", "ok_key", "__b"}},
+		{"opentelemetry specification", "UnderscoreEscapingWithoutSuffixes", false, false,
+			[]string{"_private", "_reserved", "a_b", "key_1st", "ok_key", "_b"}},
+		{"utf-8 kept", "NoUTF8EscapingWithSuffixes", true, true,
+			[]string{"_private", "__reserved", "a..b", "1st", "ok.key", "ä.b"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := defaultTranslator(func(c *Config) {
+				c.TranslationStrategy = tc.strategy
+				c.LabelNameUnderscoreSanitization = tc.underscore
+				c.LabelNamePreserveMultipleUnderscores = tc.multiple
+			})
+			for i, k := range keys {
+				md, ms := metrics()
+				gauge(ms, "g", "", t0, 1, k, "v")
+				b := tr.translate(md)
+				if len(b.req.Timeseries) != 1 {
+					t.Fatalf("%s: %d series, want 1", k, len(b.req.Timeseries))
+				}
+				want := lbls("__name__", "g", tc.want[i], "v")
+				if got := b.req.Timeseries[0].Labels; !reflect.DeepEqual(got, want) {
+					t.Errorf("%s: labels %v, want %v", k, got, want)
+				}
+			}
+		})
+	}
+}

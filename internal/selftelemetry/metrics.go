@@ -22,6 +22,9 @@ type Metrics struct {
 	// ReceiverBadRequests counts requests refused before their items could
 	// be counted (undecodable, too large, wrong content type).
 	ReceiverBadRequests *prometheus.CounterVec // receiver, signal, transport, reason
+	// ReceiverDroppedExemplars counts exemplars a receiver left out
+	// although it accepted their request.
+	ReceiverDroppedExemplars *prometheus.CounterVec // receiver, reason
 
 	ProcessorDropped     *prometheus.CounterVec   // processor, signal, reason
 	ProcessorBatchSize   *prometheus.HistogramVec // processor, signal
@@ -117,6 +120,9 @@ func New() *Metrics {
 	m.ReceiverBadRequests = counter("outpost_receiver_bad_requests_total",
 		"Requests a receiver refused before it could count their items: undecodable body, too large, unsupported content type or encoding, wrong method.",
 		"receiver", "signal", "transport", "reason")
+	m.ReceiverDroppedExemplars = counter("outpost_receiver_dropped_exemplars_total",
+		"Exemplars a receiver left out of a request it accepted, by reason.",
+		"receiver", "reason")
 	m.ProcessorDropped = counter("outpost_processor_dropped_items_total",
 		"Items a processor dropped, by reason.",
 		"processor", "signal", "reason")

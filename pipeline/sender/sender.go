@@ -320,8 +320,13 @@ func (s *Sender) send(ctx context.Context, r Request, m *signalMetrics, wire *wi
 		if ok, suppressed := s.retryLog.allow(time.Now()); ok {
 			args := []any{"signal", r.Signal, "items", r.Items, "attempt", attempt,
 				"retry_in", delay, "error", err, "suppressed", suppressed}
+			hintReason := ""
 			if blocked {
-				args = append(args, "blocked", blockedReason, "hint", BlockedHint(blockedReason))
+				args = append(args, "blocked", blockedReason)
+				hintReason = blockedReason
+			}
+			if h := hintFor(err, hintReason); h != "" {
+				args = append(args, "hint", h)
 			}
 			s.log.Warn("send failed, will retry", args...)
 		}
@@ -455,9 +460,11 @@ func (s *Sender) failed(c prometheus.Counter, r Request, items int, reason strin
 	}
 	c.Add(float64(items))
 	if ok, suppressed := s.failLog.allow(time.Now()); ok {
-		s.log.Error("send failed",
-			"signal", r.Signal, "items", items, "reason", reason,
-			"error", err, "suppressed", suppressed)
+		args := []any{"signal", r.Signal, "items", items, "reason", reason, "error", err, "suppressed", suppressed}
+		if h := ErrorHint(err); h != "" {
+			args = append(args, "hint", h)
+		}
+		s.log.Error("send failed", args...)
 	}
 	return err
 }
@@ -477,7 +484,7 @@ func (s *Sender) block(reason string, r Request, err error) {
 	s.blockedMu.Unlock()
 	if prev != reason {
 		s.log.Error("exporter blocked: the endpoint refuses requests for a reason that is not the data; data stays queued and is retried",
-			"blocked", reason, "hint", BlockedHint(reason), "signal", r.Signal, "error", err)
+			"blocked", reason, "hint", hintFor(err, reason), "signal", r.Signal, "error", err)
 	}
 }
 
