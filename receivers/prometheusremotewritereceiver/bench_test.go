@@ -68,7 +68,10 @@ func BenchmarkReceive(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			next, _ := consumer.NewMetrics(func(context.Context, pmetric.Metrics) error { return nil })
 			cfg := createDefaultConfig()
-			r := newReceiver(pipeline.Settings{ID: pipeline.MustID(Type)}, cfg, next)
+			r, err := newReceiver(pipeline.Settings{ID: pipeline.MustID(Type)}, cfg, next)
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(tc.body)))
 			cpu0 := cpuTime()

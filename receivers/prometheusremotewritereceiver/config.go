@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/outpost-edge/outpost/configs"
+	"github.com/outpost-edge/outpost/internal/serverconfig"
 )
 
 // Defaults.
@@ -51,6 +52,19 @@ type Config struct {
 	// are typed by name (see the package documentation). 0 disables the
 	// cache. Default 10000.
 	MetadataCacheSize int `yaml:"metadata_cache_size"`
+	// TLS, when set, serves HTTPS (mutual TLS with client_ca_file); off:
+	// plaintext. Prometheus's remote_write tls_config is the client side.
+	// See internal/serverconfig.
+	TLS *serverconfig.TLS `yaml:"tls"`
+	// Auth, when set, requires a bearer token or basic credentials on
+	// every request (Prometheus's remote_write authorization or
+	// basic_auth). See internal/serverconfig.
+	Auth *serverconfig.Auth `yaml:"auth"`
+}
+
+// server is the listener's security blocks.
+func (c *Config) server() serverconfig.Blocks {
+	return serverconfig.Blocks{TLS: c.TLS, Auth: c.Auth}
 }
 
 func createDefaultConfig() *Config {
@@ -84,5 +98,6 @@ func (c *Config) Validate() error {
 	if c.MetadataCacheSize < 0 || c.MetadataCacheSize > 1_000_000 {
 		errs = append(errs, fmt.Errorf("metadata_cache_size: must be between 0 and 1000000 (got %d)", c.MetadataCacheSize))
 	}
+	errs = append(errs, c.server().Validate())
 	return errors.Join(errs...)
 }

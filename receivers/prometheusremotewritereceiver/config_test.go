@@ -33,6 +33,10 @@ func TestConfigDecode(t *testing.T) {
 		{"bad path", "url_path: api\n", "url_path: must start with '/'"},
 		{"zero size", "max_request_body_size: 0B\n", "max_request_body_size"},
 		{"negative cache", "metadata_cache_size: -1\n", "metadata_cache_size"},
+		{"tls and auth", "tls: {cert_file: /etc/outpost/rw.pem, key_file: /etc/outpost/rw-key.pem, client_ca_file: /etc/outpost/ca.pem, min_version: \"1.3\"}\nauth: {bearer_token_file: /etc/outpost/rw-token}\n", ""},
+		{"tls without key", "tls: {cert_file: /etc/outpost/rw.pem}\n", "tls.key_file: required"},
+		{"empty auth", "auth: {}\n", "auth.bearer_token_file, basic: give one"},
+		{"basic without password", "auth: {basic: {username: prom}}\n", "auth.basic"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := createDefaultConfig()

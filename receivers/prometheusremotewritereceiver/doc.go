@@ -72,12 +72,20 @@
 //     attributes); without such a point they are left out, counted in
 //     outpost_receiver_dropped_exemplars_total.
 //
+// # Security
+//
+// `tls` and `auth` are internal/serverconfig's blocks: HTTPS (mutual TLS
+// with client_ca_file) and a bearer token or basic credentials, files
+// followed without restart. A request without valid credentials is
+// answered 401 before its body is read, and counted in
+// outpost_receiver_bad_requests_total{reason="unauthenticated"}. Answers
+// to pipeline errors carry serverconfig's fixed messages, never the
+// error's text (which can name queue files); the log has the error.
+// Start warns when the endpoint is beyond loopback without TLS or auth.
+//
 // # What it does not do
 //
 // It does not reassemble classic histograms or summaries from their
 // series (remote write spreads them over requests and shards), keep
-// metadata for series types it maps to gauges, serve remote read, or
-// terminate TLS or authenticate clients: keep it on 127.0.0.1 (the
-// default) or behind a proxy. The HTTP server is built in one place
-// (newServer) so that TLS and authentication can be added there.
+// metadata for series types it maps to gauges, or serve remote read.
 package prometheusremotewritereceiver

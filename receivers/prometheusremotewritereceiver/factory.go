@@ -32,5 +32,5 @@ func create(_ context.Context, set pipeline.Settings, cfg pipeline.Config, next 
 	if next.Metrics == nil {
 		return nil, fmt.Errorf("prometheusremotewrite receiver %s: not in a metrics pipeline", set.ID)
 	}
-	return newReceiver(set, c, next.Metrics), nil
+	return newReceiver(set, c, next.Metrics)
 }

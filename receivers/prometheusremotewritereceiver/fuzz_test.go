@@ -31,7 +31,10 @@ func fuzzDecode(f *testing.F, ver version, seeds ...[]byte) {
 	next, _ := consumer.NewMetrics(nil)
 	// Lets one request hold about 42 KiB, less than the body cap.
 	mem := memlimit.New(512<<10, nil)
-	r := newReceiver(pipeline.Settings{ID: pipeline.MustID(Type), Memory: mem}, cfg, next)
+	r, err := newReceiver(pipeline.Settings{ID: pipeline.MustID(Type), Memory: mem}, cfg, next)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, body []byte, raw bool) {
 		if !raw {
 			body = snappy.Encode(nil, body)

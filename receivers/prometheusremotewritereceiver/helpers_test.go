@@ -82,7 +82,10 @@ func startReceiver(t testing.TB, mod func(*Config), mem *memlimit.Limiter) *test
 		t.Fatal(err)
 	}
 	tel := selftelemetry.New()
-	r := newReceiver(pipeline.Settings{ID: pipeline.MustID(Type), Telemetry: tel, Memory: mem}, cfg, next)
+	r, err := newReceiver(pipeline.Settings{ID: pipeline.MustID(Type), Telemetry: tel, Memory: mem}, cfg, next)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := r.Start(context.Background(), &testHost{}); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 
+	"github.com/outpost-edge/outpost/internal/serverconfig"
 	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/pipeline/memlimit"
 )
@@ -45,6 +46,7 @@ const (
 	reasonUnsupportedEncoding  = "unsupported_encoding"
 	reasonMethodNotAllowed     = "method_not_allowed"
 	reasonMemoryLimit          = "memory_limit"
+	reasonUnauthenticated      = "unauthenticated"
 )
 
 // Values of the reason label of outpost_receiver_refused_items_total for
@@ -167,12 +169,12 @@ func (r *receiver) answer(w http.ResponseWriter, ctx context.Context, ver versio
 		c.refused(reasonRejected).Add(float64(rejected))
 		r.limited.log(slog.LevelWarn, reasonRejected, "pipeline rejected part of a remote-write request", "rejected", rejected, "error", err)
 		// The rest is stored; sending the request again would not help.
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		http.Error(w, serverconfig.MsgPartial, http.StatusBadRequest)
 	case outcomePermanent:
 		c.refused(reasonPermanent).Add(float64(n))
 		r.limited.log(slog.LevelWarn, reasonPermanent, "pipeline refused a remote-write request for good", "error", err)
 		writeCounts(w, ver, 0, 0, 0)
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		http.Error(w, serverconfig.MsgPermanent, http.StatusBadRequest)
 	default:
 		// 503, never 429: Prometheus does not retry a 429 unless
 		// retry_on_http_429 is set, and would drop the batch.
@@ -184,7 +186,11 @@ func (r *receiver) answer(w http.ResponseWriter, ctx context.Context, ver versio
 		r.limited.log(slog.LevelInfo, reason, "pipeline is applying back-pressure; Prometheus is asked to retry", "error", err)
 		w.Header().Set("Retry-After", retryAfterSeconds(o.retryAfter))
 		writeCounts(w, ver, 0, 0, 0)
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		msg := serverconfig.MsgUnavailable
+		if o.kind == outcomeThrottled {
+			msg = serverconfig.MsgThrottled
+		}
+		http.Error(w, msg, http.StatusServiceUnavailable)
 	}
 }
 
@@ -306,7 +312,7 @@ func (r *receiver) chargeError(err error, limit int64) badRequest {
 	if errors.Is(err, memlimit.ErrTooLarge) {
 		return r.tooLarge(limit)
 	}
-	return badRequest{http.StatusServiceUnavailable, reasonMemoryLimit, err.Error()}
+	return badRequest{http.StatusServiceUnavailable, reasonMemoryLimit, serverconfig.MsgMemoryLimit}
 }
 
 var errTooLarge = errors.New("request body too large")
@@ -317,7 +323,7 @@ func (r *receiver) readError(err error, limit int64) badRequest {
 		return r.tooLarge(limit)
 	}
 	if errors.Is(err, memlimit.ErrLimit) {
-		return badRequest{http.StatusServiceUnavailable, reasonMemoryLimit, err.Error()}
+		return badRequest{http.StatusServiceUnavailable, reasonMemoryLimit, serverconfig.MsgMemoryLimit}
 	}
 	return badRequest{http.StatusBadRequest, reasonDecode, "read body: " + err.Error()}
 }

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
+	"github.com/outpost-edge/outpost/internal/serverconfig"
 	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/pipeline/memlimit"
 )
@@ -52,7 +53,8 @@ type receiver struct {
 	next      consumer.Metrics
 	meta      *metadataCache // nil: off
 	counters  *counters
-	bufs      sync.Pool // *[]byte: request bodies, compressed and decoded
+	sec       *serverconfig.Server // tls and auth
+	bufs      sync.Pool            // *[]byte: request bodies, compressed and decoded
 
 	mu     sync.Mutex
 	state  lifecycle
@@ -64,10 +66,16 @@ type receiver struct {
 	shutdownErr  error
 }
 
-func newReceiver(set pipeline.Settings, cfg *Config, next consumer.Metrics) *receiver {
+// newReceiver reads the files of the tls and auth blocks: a missing or
+// invalid one is an error naming its key.
+func newReceiver(set pipeline.Settings, cfg *Config, next consumer.Metrics) (*receiver, error) {
 	logger := set.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	sec, err := serverconfig.New(cfg.server(), logger)
+	if err != nil {
+		return nil, fmt.Errorf("prometheusremotewrite receiver %s: %w", set.ID, err)
 	}
 	tel := set.Telemetry
 	if tel == nil {
@@ -84,9 +92,10 @@ func newReceiver(set pipeline.Settings, cfg *Config, next consumer.Metrics) *rec
 		memory:    set.Memory,
 		next:      next,
 		meta:      newMetadataCache(cfg.MetadataCacheSize),
+		sec:       sec,
 	}
 	r.counters = newCounters(tel, set.ID.String())
-	return r
+	return r, nil
 }
 
 // Start opens the listener through host and serves in the background.
@@ -109,11 +118,14 @@ func (r *receiver) Start(_ context.Context, host pipeline.Host) error {
 	r.served = served
 	go func() {
 		defer close(served)
-		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		// With tls, HTTPS (HTTP/2 and HTTP/1.1 by ALPN), the certificate
+		// files followed at each handshake.
+		if err := s.Serve(r.sec.HTTPListener(ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			r.logger.Error("remote-write server stopped serving", "error", err)
 		}
 	}()
 	r.state = started
+	r.sec.WarnIfExposed(r.logger, transport, r.cfg.Endpoint)
 	if capacity := r.memory.Capacity(); capacity > 0 {
 		if most := r.memory.MaxRequestSize(int64(r.cfg.MaxRequestBodySize)); most < int64(r.cfg.MaxRequestBodySize) {
 			r.logger.Info("memory_limit lets one remote-write request hold less than max_request_body_size; larger requests are refused with 413",
@@ -124,16 +136,29 @@ func (r *receiver) Start(_ context.Context, host pipeline.Host) error {
 	return nil
 }
 
-// newServer builds the HTTP server around the handler. It is kept apart
-// from Start so that a TLS or authenticating wrapper can be put around
-// the handler or the listener in one place.
+// newServer builds the HTTP server around the handler, behind the
+// authentication of the auth block (checked before the body is read).
 func (r *receiver) newServer() *http.Server {
 	return &http.Server{
-		Handler:           r,
+		Handler:           r.sec.HTTPHandler(r, r.denied),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          log.New(logWriter{r.limited}, "", 0),
 	}
+}
+
+// denied answers a request refused for its credentials: 401 (with
+// WWW-Authenticate, set by the wrapper), counted as a bad request with
+// reason unauthenticated (on url_path only, as other paths serve
+// nothing). Prometheus does not retry a 401: its samples are dropped on
+// its side, and its remote-write metrics count them.
+func (r *receiver) denied(w http.ResponseWriter, req *http.Request, err error) {
+	if req.URL.Path == r.cfg.URLPath {
+		r.counters.bad(reasonUnauthenticated).Inc()
+	}
+	r.limited.log(slog.LevelWarn, reasonUnauthenticated, "refused a remote-write request without valid credentials",
+		"remote", req.RemoteAddr, "error", err)
+	http.Error(w, "missing or invalid credentials", http.StatusUnauthorized)
 }
 
 // Shutdown stops accepting, lets in-flight requests finish through the
