@@ -15,6 +15,8 @@ export PROMETHEUS_BIN    := $(CURDIR)/bin/prometheus
 export JAEGER_BIN        := $(CURDIR)/bin/jaeger
 export LOKI_BIN          := $(CURDIR)/bin/loki
 export OTELCOL_BIN       := $(CURDIR)/bin/otelcol-peer
+export LOKIPUSH_BIN      := $(CURDIR)/bin/lokipush
+export LOKI_CANARY_BIN   := $(CURDIR)/bin/loki-canary
 
 # Writable copies of the peers' module sources (see tools/peers/README.md);
 # kept out of the repository so that `make clean` leaves them, and a rebuild
@@ -39,7 +41,12 @@ bin/telemetrygen: tools/go.mod tools/go.sum
 bin/staticcheck: tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o ../bin/staticcheck honnef.co/go/tools/cmd/staticcheck
 
-tools: bin/telemetrygen bin/staticcheck
+## bin/lokipush: pushes numbered lines with github.com/grafana/loki-client-go
+## (pinned in tools/go.mod), a real client for the loki receiver's tests
+bin/lokipush: tools/go.mod tools/go.sum tools/lokipush/main.go
+	cd tools && CGO_ENABLED=0 $(GO) build -trimpath -o ../bin/lokipush ./lokipush
+
+tools: bin/telemetrygen bin/staticcheck bin/lokipush
 
 ## peers: the real central servers the exporter tests run against, built from
 ## their Go modules (cold: minutes; see tools/peers/README.md)
@@ -54,7 +61,11 @@ bin/jaeger: tools/peers/build-jaeger.sh tools/peers/lib.sh
 bin/loki: tools/peers/build-loki.sh tools/peers/lib.sh
 	$(PEER_BUILD)
 
-peers: bin/prometheus bin/jaeger bin/loki
+## bin/loki-canary: Loki's canary, from the same module copy as bin/loki
+bin/loki-canary: tools/peers/build-loki-canary.sh tools/peers/build-loki.sh tools/peers/lib.sh
+	$(PEER_BUILD)
+
+peers: bin/prometheus bin/jaeger bin/loki bin/loki-canary
 
 ## bin/otelcol-peer: the OpenTelemetry Collector for the side-by-side
 ## benchmark, built with its official builder from
@@ -65,7 +76,7 @@ bin/otelcol-peer: tools/peers/build-otelcol.sh tools/peers/lib.sh
 ## test: unit, fuzz-seed and end-to-end tests, with the race detector,
 ## shuffled; the end-to-end tests run the real Prometheus, Loki and Jaeger
 ## (built once, in parallel, from their modules: see tools/peers/README.md)
-test: build bin/telemetrygen apt-deps
+test: build bin/telemetrygen bin/lokipush apt-deps
 	$(MAKE) -j3 peers
 	$(GO) test -race -shuffle=on -timeout 14m ./...
 

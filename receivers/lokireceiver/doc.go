@@ -41,7 +41,8 @@
 // app} gives label app; the default service_name rule reads service.name)
 // and `resource_attributes: drop`, a pushed line reaches Loki in the same
 // stream, with the same labels, line, timestamp and structured metadata
-// (cmd/outpost's TestLokiReceiverRoundTrip checks it against a real Loki).
+// (cmd/outpost's TestLokiReceiverRealClients checks it with loki-client-go
+// against a real Loki).
 // With the exporter's defaults, labels it does not list and loki.tenant
 // arrive as structured metadata instead.
 //
