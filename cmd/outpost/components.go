@@ -21,6 +21,7 @@ import (
 	"github.com/outpost-edge/outpost/processors/resourceprocessor"
 	"github.com/outpost-edge/outpost/processors/tailsamplingprocessor"
 	"github.com/outpost-edge/outpost/processors/throttleprocessor"
+	"github.com/outpost-edge/outpost/receivers/journaldreceiver"
 	"github.com/outpost-edge/outpost/receivers/lokireceiver"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
 )
@@ -37,6 +38,7 @@ func components() pipeline.Factories {
 	for _, r := range []pipeline.ReceiverFactory{
 		otlpreceiver.NewFactory(),
 		lokireceiver.NewFactory(),
+		journaldreceiver.NewFactory(),
 	} {
 		f.Receivers[r.Type] = r
 	}
