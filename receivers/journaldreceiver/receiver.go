@@ -52,7 +52,7 @@ const (
 	maxBackoff = 30 * time.Second
 	// stableRun resets the restart backoff: journalctl that ran this long
 	// was not failing at once.
-	stableRun = time.Minute
+	stableRun  = time.Minute
 	stderrKeep = 4 << 10
 	logEvery   = 10 * time.Second
 )
