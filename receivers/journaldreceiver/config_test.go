@@ -3,8 +3,11 @@ package journaldreceiver
 import (
 	"bufio"
 	"io"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/outpost-edge/outpost/configs"
 )
 
 func newTestReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 16) }
@@ -55,5 +58,24 @@ func TestArgs(t *testing.T) {
 	}
 	if got, _ := c.args("s=1;i=2"); !strings.Contains(strings.Join(got, " "), "--after-cursor=s=1;i=2 --no-tail") {
 		t.Fatalf("cursor: %v", got)
+	}
+}
+
+// TestConfigFile decodes every key strictly.
+func TestConfigFile(t *testing.T) {
+	data, err := os.ReadFile("testdata/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := createDefaultConfig()
+	if err := configs.Decode("testdata/config.yaml", data, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Directory != "/var/log/journal" || len(cfg.Units) != 2 || cfg.Identifiers[0] != "gw" || cfg.Priority != "notice" ||
+		len(cfg.Matches) != 2 || cfg.Matches[0]["_TRANSPORT"] != "stdout" || cfg.StartAt != StartAtBeginning || cfg.JournalctlPath != "/usr/bin/journalctl" {
+		t.Fatalf("decoded %+v", cfg)
 	}
 }

@@ -1,6 +1,7 @@
 package lokireceiver
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -39,5 +40,35 @@ func TestConfigValidate(t *testing.T) {
 	d := createDefaultConfig()
 	if !d.UseIncomingTimestamp || d.Protocols.HTTP != nil {
 		t.Fatalf("defaults %+v", d)
+	}
+}
+
+// TestConfigFile decodes every key strictly, so that a yaml tag that does
+// not match the documented key fails here; `http:` alone takes the
+// defaults.
+func TestConfigFile(t *testing.T) {
+	data, err := os.ReadFile("testdata/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := createDefaultConfig()
+	if err := configs.Decode("testdata/config.yaml", data, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if h := cfg.Protocols.HTTP; h.Endpoint != "127.0.0.1:13500" || h.MaxRequestBodySize != 8<<20 || cfg.UseIncomingTimestamp {
+		t.Fatalf("decoded %+v %+v", cfg, h)
+	}
+	cfg = createDefaultConfig()
+	if err := configs.Decode("short.yaml", []byte("protocols:\n  http:\n"), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if h := cfg.Protocols.HTTP; h == nil || h.Endpoint != DefaultHTTPEndpoint || h.MaxRequestBodySize != DefaultMaxRequestBodySize {
+		t.Fatalf("http: alone gave %+v", h)
+	}
+	if err := configs.Decode("bad.yaml", []byte("protocols:\n  grpc: {}\n"), createDefaultConfig()); err == nil {
+		t.Fatal("unknown key grpc accepted")
 	}
 }
