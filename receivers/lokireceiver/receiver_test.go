@@ -264,11 +264,16 @@ func TestIncomingTimestampOff(t *testing.T) {
 }
 
 func TestPushRefused(t *testing.T) {
-	r := startReceiver(t, nil, nil)
+	const maxBody = 1 << 20
+	cfg := createDefaultConfig()
+	cfg.Protocols.HTTP = &HTTPConfig{}
+	cfg.Protocols.HTTP.SetDefaults()
+	cfg.Protocols.HTTP.MaxRequestBodySize = maxBody
+	r := startReceiver(t, cfg, nil)
 	bad := func(reason string) float64 {
 		return promtest.ToFloat64(r.tel.ReceiverBadRequests.WithLabelValues("loki/test", "logs", "http", reason))
 	}
-	big := protoBody(t, push.PushRequest{Streams: []push.Stream{{Labels: `{a="b"}`, Entries: []push.Entry{{Timestamp: t0, Line: strings.Repeat("x", DefaultMaxRequestBodySize)}}}}})
+	big := protoBody(t, push.PushRequest{Streams: []push.Stream{{Labels: `{a="b"}`, Entries: []push.Entry{{Timestamp: t0, Line: strings.Repeat("x", maxBody)}}}}})
 	for _, c := range []struct {
 		name, method, ct, ce string
 		body                 []byte
@@ -287,7 +292,7 @@ func TestPushRefused(t *testing.T) {
 		{"bad timestamp", http.MethodPost, "application/json", "", []byte(`{"streams":[{"stream":{"a":"b"},"values":[["soon","x"]]}]}`), http.StatusBadRequest, reasonDecode, "timestamp"},
 		{"bad json", http.MethodPost, "application/json", "", []byte(`{"streams":`), http.StatusBadRequest, reasonDecode, "json"},
 		{"too large", http.MethodPost, "application/x-protobuf", "", big, http.StatusRequestEntityTooLarge, reasonTooLarge, "larger than"},
-		{"gzip bomb", http.MethodPost, "application/json", "gzip", gzipped(t, bytes.Repeat([]byte(" "), DefaultMaxRequestBodySize+1)), http.StatusRequestEntityTooLarge, reasonTooLarge, "larger than"},
+		{"gzip bomb", http.MethodPost, "application/json", "gzip", gzipped(t, bytes.Repeat([]byte(" "), maxBody+1)), http.StatusRequestEntityTooLarge, reasonTooLarge, "larger than"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := bad(c.reason)
