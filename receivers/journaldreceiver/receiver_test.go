@@ -21,6 +21,7 @@ import (
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
 	"github.com/outpost-edge/outpost/internal/testutil"
 	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/pipeline/memlimit"
 )
 
 func TestMain(m *testing.M) {
@@ -330,4 +331,46 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// TestMemoryLimit: a batch is charged to memory_limit before it is
+// decoded; while the limit is taken nothing is handed on (and nothing
+// more read), and once room is given back every entry arrives, with every
+// byte charged given back.
+func TestMemoryLimit(t *testing.T) {
+	requireJournalctl(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "fixture.journal")
+	testutil.AppendJournal(t, file, 0, entries("m", 0, 50))
+	mem := memlimit.New(8<<20, nil)
+	hold, err := mem.Admit(mem.Capacity())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := createDefaultConfig()
+	cfg.Files = []string{file}
+	cfg.StartAt = StartAtBeginning
+	cfg.Priority = "debug"
+	s := &sink{}
+	c, err := NewFactory().Create(context.Background(), pipeline.Settings{ID: pipeline.MustID("journald"), StorageDir: t.TempDir(), Memory: mem}, cfg, pipeline.Consumers{Logs: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	r := c.(*receiver)
+	// journalctl has printed the entries and the batch waits for room: the
+	// sink has nothing as long as the limit is held.
+	time.Sleep(1500 * time.Millisecond)
+	if n := s.count(); n != 0 {
+		t.Fatalf("%d entries handed on while memory_limit was taken", n)
+	}
+	hold.Release()
+	waitFor(t, "50 entries once room is given back", func() bool { return s.count() >= 50 })
+	stop(t, r)
+	checkExact(t, s.messages(), names("m", 0, 50))
+	if n := mem.InFlight(); n != 0 {
+		t.Fatalf("%d bytes still charged", n)
+	}
 }
