@@ -22,6 +22,8 @@ import (
 	"github.com/outpost-edge/outpost/processors/tailsamplingprocessor"
 	"github.com/outpost-edge/outpost/processors/throttleprocessor"
 	"github.com/outpost-edge/outpost/receivers/hostmetricsreceiver"
+	"github.com/outpost-edge/outpost/receivers/journaldreceiver"
+	"github.com/outpost-edge/outpost/receivers/lokireceiver"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
 	"github.com/outpost-edge/outpost/receivers/outpostreceiver"
 	"github.com/outpost-edge/outpost/receivers/prometheusremotewritereceiver"
@@ -43,6 +45,8 @@ func components() pipeline.Factories {
 		outpostreceiver.NewFactory(),
 		syslogreceiver.NewFactory(),
 		prometheusremotewritereceiver.NewFactory(),
+		lokireceiver.NewFactory(),
+		journaldreceiver.NewFactory(),
 	} {
 		f.Receivers[r.Type] = r
 	}
