@@ -21,6 +21,7 @@ import (
 	"github.com/outpost-edge/outpost/processors/resourceprocessor"
 	"github.com/outpost-edge/outpost/processors/tailsamplingprocessor"
 	"github.com/outpost-edge/outpost/processors/throttleprocessor"
+	"github.com/outpost-edge/outpost/receivers/filelogreceiver"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
 )
 
@@ -35,6 +36,7 @@ func components() pipeline.Factories {
 	}
 	for _, r := range []pipeline.ReceiverFactory{
 		otlpreceiver.NewFactory(),
+		filelogreceiver.NewFactory(),
 	} {
 		f.Receivers[r.Type] = r
 	}

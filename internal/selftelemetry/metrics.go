@@ -83,6 +83,8 @@ type Metrics struct {
 	SpanMetrics *SpanMetricsMetrics
 	// Sampling holds the metrics of the sampling processors.
 	Sampling *SamplingMetrics
+	// Filelog holds the filelog receiver's own metrics.
+	Filelog *FilelogMetrics
 
 	BuildInfo     *prometheus.GaugeVec   // version, revision, config_hash
 	ConfigReloads *prometheus.CounterVec // result
@@ -229,6 +231,7 @@ func New() *Metrics {
 	m.TailSampling = m.newTailSamplingMetrics()
 	m.SpanMetrics = m.newSpanMetricsMetrics()
 	m.Sampling = m.newSamplingMetrics()
+	m.Filelog = m.newFilelogMetrics()
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
