@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -101,6 +102,12 @@ type receiver struct {
 	// startAtEnd is true until the first poll when no checkpoint existed
 	// and start_at is end.
 	startAtEnd bool
+
+	// polls counts completed polls (for tests).
+	polls atomic.Int64
+	// pollMu is held during each poll, so that a test can change files
+	// between two polls.
+	pollMu sync.Mutex
 
 	mu      sync.Mutex
 	started bool
@@ -254,6 +261,8 @@ type candidate struct {
 // poll scans the globs once and reads every file with unread lines, in
 // groups of max_concurrent_files open files.
 func (r *receiver) poll(ctx context.Context) {
+	r.pollMu.Lock()
+	defer r.pollMu.Unlock()
 	paths := r.matchPaths()
 	claimed := map[*fileRecord]bool{}
 	for len(paths) > 0 && ctx.Err() == nil {
@@ -292,12 +301,20 @@ func (r *receiver) poll(ctx context.Context) {
 	r.records = kept
 	r.unread.Set(float64(unread))
 	r.filesG.Set(float64(len(r.records)))
+	r.polls.Add(1)
 	if r.startAtEnd {
 		// The offsets at the end of the files found at the first poll must
 		// survive a crash: else lines written meanwhile are skipped again.
 		r.startAtEnd = false
 		r.saveCheckpoint()
 	}
+}
+
+// pauseForTest runs f between two polls.
+func (r *receiver) pauseForTest(f func()) {
+	r.pollMu.Lock()
+	defer r.pollMu.Unlock()
+	f()
 }
 
 // open opens the files and reads their fingerprints; files that cannot be
