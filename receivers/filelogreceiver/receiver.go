@@ -217,7 +217,7 @@ func (r *receiver) warn(kind, msg string, args ...any) {
 		return
 	}
 	r.lastWarns[kind] = now
-	r.logger.Warn(msg, append([]any{"receiver", r.id.String()}, args...)...)
+	r.logger.Warn(msg, args...)
 }
 
 // matchPaths lists the regular files the include globs match and the
@@ -281,7 +281,6 @@ func (r *receiver) poll(ctx context.Context) {
 		return
 	}
 	// Records not matched by any file this poll age; old ones are dropped.
-	var unread int64
 	kept := r.records[:0]
 	for _, rec := range r.records {
 		if !claimed[rec] {
@@ -291,16 +290,12 @@ func (r *receiver) poll(ctx context.Context) {
 			}
 		} else {
 			rec.unseen = 0
-			if !rec.done && rec.size > rec.offset {
-				unread += rec.size - rec.offset
-			}
 		}
 		kept = append(kept, rec)
 	}
 	clear(r.records[len(kept):])
 	r.records = kept
-	r.unread.Set(float64(unread))
-	r.filesG.Set(float64(len(r.records)))
+	r.updateGauges()
 	r.polls.Add(1)
 	if r.startAtEnd {
 		// The offsets at the end of the files found at the first poll must
@@ -308,6 +303,20 @@ func (r *receiver) poll(ctx context.Context) {
 		r.startAtEnd = false
 		r.saveCheckpoint()
 	}
+}
+
+// updateGauges sets the backlog and file gauges from the records: the
+// bytes between each file's checkpoint and its size at its last poll
+// (compressed files count their compressed size until read).
+func (r *receiver) updateGauges() {
+	var unread int64
+	for _, rec := range r.records {
+		if rec.unseen == 0 && !rec.done && rec.size > rec.offset {
+			unread += rec.size - rec.offset
+		}
+	}
+	r.unread.Set(float64(unread))
+	r.filesG.Set(float64(len(r.records)))
 }
 
 // pauseForTest runs f between two polls.
@@ -452,6 +461,7 @@ func (r *receiver) read(ctx context.Context, c *candidate) {
 			r.warn("read", "filelog cannot read file", "path", c.path, "err", err)
 			return
 		}
+		r.updateGauges()
 		r.warn("refused", "pipeline refused a batch of file lines; reading pauses and retries from the checkpoint", "path", c.path, "err", err)
 		select {
 		case <-ctx.Done():
