@@ -189,3 +189,12 @@ func (h *harness) waitRefusals(n int64) {
 	start := h.sink.refused.Load()
 	testutil.Eventually(h.t, 10*time.Second, "refused batches", func() bool { return h.sink.refused.Load() >= start+n })
 }
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
