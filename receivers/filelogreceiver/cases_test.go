@@ -234,3 +234,27 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestReloadHandOver: the receiver of a reloaded configuration (same
+// storage directory) starts before the old one stops; it reads nothing
+// until the old one has let go, then goes on from its checkpoint.
+func TestReloadHandOver(t *testing.T) {
+	h := newHarness(t, nil)
+	h.start()
+	h.write("a.log", "a", 0, 30)
+	h.waitLines(30)
+	h2 := &harness{t: t, logDir: h.logDir, storage: h.storage, cfg: h.cfg, sink: &lineSink{}, tel: h.tel}
+	h2.start()
+	h.write("a.log", "a", 30, 40)
+	h.waitLines(40)
+	h.settle()
+	if n := len(h2.sink.snapshot()); n != 0 {
+		t.Fatalf("the new receiver read %d lines while the old one ran", n)
+	}
+	h.stop()
+	h.write("a.log", "a", 40, 45)
+	h2.waitLines(5)
+	h2.settle()
+	h.want(lineRange{"a", 0, 40})
+	h2.want(lineRange{"a", 40, 45})
+}

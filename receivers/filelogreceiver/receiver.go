@@ -162,14 +162,6 @@ func (r *receiver) Start(_ context.Context, _ pipeline.Host) error {
 	if r.started {
 		return fmt.Errorf("filelog receiver %s: already started", r.id)
 	}
-	entries, found, err := loadCheckpoint(r.dir)
-	if err != nil {
-		r.logger.Error("filelog checkpoint unusable", "receiver", r.id.String(), "err", err)
-	}
-	for _, e := range entries {
-		r.records = append(r.records, &fileRecord{fpLen: e.FPLen, fpHash: e.FPHash, offset: e.Offset, path: e.Path, done: e.Done})
-	}
-	r.startAtEnd = !found && r.cfg.StartAt == StartAtEnd
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	r.done = make(chan struct{})
@@ -200,6 +192,25 @@ func (r *receiver) run(ctx context.Context) {
 	defer close(r.done)
 	t := time.NewTicker(r.cfg.PollInterval)
 	defer t.Stop()
+	// The checkpoint is read once the storage directory is ours: across a
+	// reload the old receiver holds it until it has stopped.
+	var lock *os.File
+	for {
+		var err error
+		if lock, err = lockDir(r.dir); err == nil {
+			break
+		}
+		if !errors.Is(err, errLocked) {
+			r.warn("lock", "filelog cannot lock its storage directory; retrying", "dir", r.dir, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	defer lock.Close()
+	r.load()
 	for {
 		r.poll(ctx)
 		select {
@@ -208,6 +219,18 @@ func (r *receiver) run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// load reads the checkpoint into the records.
+func (r *receiver) load() {
+	entries, found, err := loadCheckpoint(r.dir)
+	if err != nil {
+		r.logger.Error("filelog checkpoint unusable", "err", err)
+	}
+	for _, e := range entries {
+		r.records = append(r.records, &fileRecord{fpLen: e.FPLen, fpHash: e.FPHash, offset: e.Offset, path: e.Path, done: e.Done})
+	}
+	r.startAtEnd = !found && r.cfg.StartAt == StartAtEnd
 }
 
 // warn logs at most once per logEvery for each kind.
