@@ -3,10 +3,14 @@ package filelogreceiver
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/outpost-edge/outpost/configs"
@@ -31,6 +35,32 @@ func fuzzParser(f *testing.F, cfg ParserConfig, seeds ...string) {
 		}
 		if failure == reasonParse && rec.Body().Str() != line {
 			t.Fatalf("a line that does not parse lost its body")
+		}
+	})
+}
+
+// FuzzJSONDecoder holds the JSON reader to encoding/json: it accepts a
+// line exactly when the standard library decodes it as one object.
+func FuzzJSONDecoder(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, `{"a":1} x`, `{"a":[1,{"b":null}],"c":"\u00e9"}`, ` {} `, `{"a":1e400}`, `{"a":"\ud800"}`, `[]`, `{`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		var obj map[string]any
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.UseNumber()
+		stdErr := dec.Decode(&obj)
+		if stdErr == nil && obj == nil {
+			stdErr = errors.New("null")
+		}
+		if stdErr == nil {
+			if _, err := dec.Token(); err != io.EOF {
+				stdErr = errors.New("data after the object")
+			}
+		}
+		err := parseJSON(line, pcommon.NewMap())
+		if (err == nil) != (stdErr == nil) {
+			t.Fatalf("parseJSON(%q) = %v, encoding/json: %v", line, err, stdErr)
 		}
 	})
 }

@@ -1,14 +1,15 @@
 package filelogreceiver
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	jsoniter "github.com/json-iterator/go"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 )
@@ -152,55 +153,64 @@ func (p *parser) parseRegex(line string, attrs pcommon.Map) error {
 	return nil
 }
 
+// jsonAPI reads JSON with json-iterator (already linked by Prometheus'
+// libraries), straight into pdata without an intermediate map.
+var jsonAPI = jsoniter.ConfigCompatibleWithStandardLibrary
+
 // parseJSON puts the members of a JSON object into attrs: strings, bools,
 // integers (as int when they fit int64), other numbers as doubles, arrays
-// as slices, objects as maps, null as an empty value.
+// as slices, objects as maps, null as an empty value. A later duplicate
+// key replaces an earlier one.
 func parseJSON(line string, attrs pcommon.Map) error {
-	dec := json.NewDecoder(strings.NewReader(line))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil {
-		return err
-	}
-	if obj == nil {
+	it := jsonAPI.BorrowIterator([]byte(line))
+	defer jsonAPI.ReturnIterator(it)
+	if it.WhatIsNext() != jsoniter.ObjectValue {
 		return errors.New("not a JSON object")
 	}
-	if dec.More() {
-		return errors.New("data after the JSON object")
+	it.ReadMapCB(func(it *jsoniter.Iterator, key string) bool {
+		readJSONValue(it, attrs.PutEmpty(key))
+		return it.Error == nil
+	})
+	if it.Error != nil {
+		return it.Error
 	}
-	attrs.EnsureCapacity(attrs.Len() + len(obj))
-	for k, v := range obj {
-		putAny(attrs.PutEmpty(k), v)
+	if it.WhatIsNext() != jsoniter.InvalidValue || it.Error != io.EOF {
+		return errors.New("data after the JSON object")
 	}
 	return nil
 }
 
-func putAny(dst pcommon.Value, v any) {
-	switch x := v.(type) {
-	case string:
-		dst.SetStr(x)
-	case bool:
-		dst.SetBool(x)
-	case json.Number:
-		if i, err := x.Int64(); err == nil {
+func readJSONValue(it *jsoniter.Iterator, dst pcommon.Value) {
+	switch it.WhatIsNext() {
+	case jsoniter.StringValue:
+		dst.SetStr(it.ReadString())
+	case jsoniter.NumberValue:
+		n := it.ReadNumber()
+		if i, err := n.Int64(); err == nil {
 			dst.SetInt(i)
-		} else if f, err := x.Float64(); err == nil {
+		} else if f, err := n.Float64(); err == nil {
 			dst.SetDouble(f)
 		} else {
-			dst.SetStr(x.String())
+			dst.SetStr(n.String())
 		}
-	case []any:
+	case jsoniter.BoolValue:
+		dst.SetBool(it.ReadBool())
+	case jsoniter.NilValue:
+		it.ReadNil()
+	case jsoniter.ArrayValue:
 		s := dst.SetEmptySlice()
-		s.EnsureCapacity(len(x))
-		for _, e := range x {
-			putAny(s.AppendEmpty(), e)
-		}
-	case map[string]any:
+		it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
+			readJSONValue(it, s.AppendEmpty())
+			return it.Error == nil
+		})
+	case jsoniter.ObjectValue:
 		m := dst.SetEmptyMap()
-		m.EnsureCapacity(len(x))
-		for k, e := range x {
-			putAny(m.PutEmpty(k), e)
-		}
+		it.ReadMapCB(func(it *jsoniter.Iterator, key string) bool {
+			readJSONValue(it, m.PutEmpty(key))
+			return it.Error == nil
+		})
+	default:
+		it.ReportError("parse JSON", "invalid value")
 	}
 }
 
