@@ -10,6 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	promtestutil "github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
+	"golang.org/x/text/encoding/unicode"
+
+	"github.com/outpost-edge/outpost/pipeline/memlimit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -257,4 +260,74 @@ func TestReloadHandOver(t *testing.T) {
 	h2.settle()
 	h.want(lineRange{"a", 0, 40})
 	h2.want(lineRange{"a", 40, 45})
+}
+
+func TestEncodingsAndAttributes(t *testing.T) {
+	t.Run("utf-16le", func(t *testing.T) {
+		h := newHarness(t, func(c *Config) { c.Encoding = "utf-16le" })
+		h.start()
+		enc := unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM).NewEncoder()
+		b, err := enc.Bytes([]byte("héllo\nwörld\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(h.path("u.log"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		h.waitLines(2)
+		if got := h.sink.snapshot(); got[0] != "héllo" || got[1] != "wörld" {
+			t.Errorf("got %q", got)
+		}
+	})
+	t.Run("invalid utf-8 and file attributes", func(t *testing.T) {
+		h := newHarness(t, func(c *Config) {
+			c.IncludeFilePath = true
+			c.IncludeFileNameResolved = true
+			c.IncludeFilePathResolved = true
+		})
+		if err := os.WriteFile(h.path("target.txt"), []byte("ok line\nbad \xff\xfe line\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(h.path("target.txt"), h.path("link.log")); err != nil {
+			t.Fatal(err)
+		}
+		h.start()
+		h.waitLines(2)
+		h.sink.mu.Lock()
+		rec := h.sink.recs[1]
+		h.sink.mu.Unlock()
+		if got := rec.Body().Str(); got != "bad \uFFFD line" {
+			t.Errorf("body %q", got)
+		}
+		attrs := rec.Attributes().AsRaw()
+		want := map[string]any{attrFileName: "link.log", attrFilePath: h.path("link.log"), attrFileNameResolved: "target.txt", attrFilePathResolved: h.path("target.txt")}
+		if fmtRaw(attrs) != fmtRaw(want) {
+			t.Errorf("attributes %v, want %v", attrs, want)
+		}
+		if n := testutilCounter(h.tel.Filelog.AlteredLines.WithLabelValues("filelog", reasonInvalidEncoding)); n != 1 {
+			t.Errorf("invalid_encoding counted %v, want 1", n)
+		}
+	})
+}
+
+// TestMemoryLimit: batches are charged to memory_limit while the pipeline
+// takes them; with a limit smaller than a batch, the batch is cut to fit
+// and every line still arrives. The charge is given back after each batch.
+func TestMemoryLimit(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxBatchSize = 1000 })
+	inFlight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "in_flight"})
+	h.memory = memlimit.New(64<<10, inFlight)
+	var peak float64
+	h.sink.onConsume = func() { peak = max(peak, promtestutil.ToFloat64(inFlight)) }
+	h.start()
+	h.write("a.log", "a", 0, 5000) // 45 kB: more than the limit lets one batch hold
+	h.waitLines(5000)
+	h.settle()
+	h.want(lineRange{"a", 0, 5000})
+	if peak == 0 || peak > 64<<10 {
+		t.Errorf("peak charge %v bytes, want within (0, %d]", peak, 64<<10)
+	}
+	if got := promtestutil.ToFloat64(inFlight); got != 0 {
+		t.Errorf("%v bytes still charged", got)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
 	"github.com/outpost-edge/outpost/internal/testutil"
 	"github.com/outpost-edge/outpost/pipeline"
+	"github.com/outpost-edge/outpost/pipeline/memlimit"
 )
 
 // lineSink collects the bodies of the records it accepts; while failing
@@ -27,6 +28,8 @@ type lineSink struct {
 	recs    []plog.LogRecord
 	failing atomic.Bool
 	refused atomic.Int64
+	// onConsume, when set, is called for each batch accepted.
+	onConsume func()
 }
 
 func (s *lineSink) consume(_ context.Context, ld plog.Logs) error {
@@ -36,6 +39,9 @@ func (s *lineSink) consume(_ context.Context, ld plog.Logs) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.onConsume != nil {
+		s.onConsume()
+	}
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		sls := rls.At(i).ScopeLogs()
@@ -65,6 +71,7 @@ type harness struct {
 	cfg     *Config
 	sink    *lineSink
 	tel     *selftelemetry.Metrics
+	memory  *memlimit.Limiter
 	rcv     *receiver
 }
 
@@ -93,7 +100,7 @@ func (h *harness) start() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	set := pipeline.Settings{ID: pipeline.MustID("filelog"), Telemetry: h.tel, StorageDir: h.storage}
+	set := pipeline.Settings{ID: pipeline.MustID("filelog"), Telemetry: h.tel, StorageDir: h.storage, Memory: h.memory}
 	c, err := NewFactory().Create(context.Background(), set, h.cfg, pipeline.Consumers{Logs: next})
 	if err != nil {
 		h.t.Fatal(err)
