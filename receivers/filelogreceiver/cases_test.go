@@ -57,6 +57,18 @@ func TestFileCases(t *testing.T) {
 			h.settle()
 			return []lineRange{{"a", 0, 35}}
 		}},
+		{"copied to a name taken first, in another group of max_concurrent_files", func(h *harness) []lineRange {
+			h.write("b.log", "b", 0, 30)
+			h.waitLines(30)
+			h.rcv.pauseForTest(func() {
+				copyFile(h.t, h.path("b.log"), h.path("a.log"))
+				h.write("a2.log", "c", 0, 1) // a.log, a2.log | b.log: two groups
+			})
+			h.write("b.log", "b", 30, 35)
+			h.waitLines(36)
+			h.settle()
+			return []lineRange{{"b", 0, 35}, {"c", 0, 1}}
+		}},
 		{"copytruncate", func(h *harness) []lineRange {
 			h.write("a.log", "a", 0, 30)
 			h.waitLines(30)

@@ -287,6 +287,22 @@ func (r *receiver) poll(ctx context.Context) {
 	r.pollMu.Lock()
 	defer r.pollMu.Unlock()
 	paths := r.matchPaths()
+	// Paths a record was last read at come first: when the files are
+	// taken in several groups, a file still at its path claims its
+	// record before a copy of it elsewhere could.
+	known := make(map[string]bool, len(r.records))
+	for _, rec := range r.records {
+		known[rec.path] = true
+	}
+	slices.SortStableFunc(paths, func(a, b string) int {
+		switch {
+		case known[a] == known[b]:
+			return 0
+		case known[a]:
+			return -1
+		}
+		return 1
+	})
 	claimed := map[*fileRecord]bool{}
 	for len(paths) > 0 && ctx.Err() == nil {
 		n := min(len(paths), r.cfg.MaxConcurrentFiles)
