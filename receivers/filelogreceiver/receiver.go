@@ -26,10 +26,13 @@ import (
 // transport is the transport label of the receiver metrics.
 const transport = "file"
 
-// Values of the reason label of outpost_receiver_refused_items_total.
+// Values of the reason label of outpost_receiver_refused_items_total, as
+// the OTLP receiver's: the pipeline asked to slow down (a full queue),
+// failed otherwise but retryably, or refused for good.
 const (
-	reasonRefusedRetryable = "throttled"
-	reasonRefusedPermanent = "permanent"
+	reasonRefusedThrottled   = "throttled"
+	reasonRefusedUnavailable = "unavailable"
+	reasonRefusedPermanent   = "permanent"
 )
 
 // Values of the reason label of outpost_receiver_filelog_altered_lines_total
@@ -44,7 +47,8 @@ const (
 // and a create) is then still recognised.
 const forgetAfter = 3
 
-// Back-off between two attempts to hand a refused batch to the pipeline.
+// Back-off between two attempts to hand a refused batch to the pipeline
+// (a retry hint of the pipeline is followed up to retryMax).
 const (
 	retryInitial = 50 * time.Millisecond
 	retryMax     = 2 * time.Second
@@ -502,6 +506,9 @@ func (r *receiver) read(ctx context.Context, c *candidate) {
 		}
 		r.updateGauges()
 		r.warn("refused", "pipeline refused a batch of file lines; reading pauses and retries from the checkpoint", "path", c.path, "err", err)
+		if hint, ok := pipeline.IsThrottle(err); ok && hint > wait {
+			wait = min(hint, retryMax)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -535,7 +542,11 @@ func (r *receiver) deliver(ctx context.Context, b *batch) error {
 		r.warn("permanent", "pipeline refused a batch of file lines for good; they are skipped", "err", err)
 		return nil
 	default:
-		r.refused.WithLabelValues(reasonRefusedRetryable).Add(float64(n))
+		reason := reasonRefusedUnavailable
+		if _, ok := pipeline.IsThrottle(err); ok {
+			reason = reasonRefusedThrottled
+		}
+		r.refused.WithLabelValues(reason).Add(float64(n))
 		return err
 	}
 }
