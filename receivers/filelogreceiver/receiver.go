@@ -1,6 +1,7 @@
 package filelogreceiver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -307,7 +308,8 @@ func (r *receiver) poll(ctx context.Context) {
 		}
 		return 1
 	})
-	claimed := map[*fileRecord]bool{}
+	// claimed maps each record a file took in this poll to that file's prefix.
+	claimed := map[*fileRecord][]byte{}
 	for len(paths) > 0 && ctx.Err() == nil {
 		n := min(len(paths), r.cfg.MaxConcurrentFiles)
 		group := r.open(paths[:n])
@@ -326,7 +328,7 @@ func (r *receiver) poll(ctx context.Context) {
 	// Records not matched by any file this poll age; old ones are dropped.
 	kept := r.records[:0]
 	for _, rec := range r.records {
-		if !claimed[rec] {
+		if _, ok := claimed[rec]; !ok {
 			rec.unseen++
 			if rec.unseen > forgetAfter {
 				continue
@@ -413,15 +415,17 @@ func (rec *fileRecord) matches(prefix []byte) bool {
 
 // assign gives each candidate its record: the record of the same path
 // first, then the one with the longest matching fingerprint. A file that
-// matches only records already taken in this poll is a copy of a file
-// being read and is skipped (never read twice); a file that matches no
-// record is new.
-func (r *receiver) assign(group []*candidate, claimed map[*fileRecord]bool) {
+// matches only records already taken in this poll, and whose first bytes
+// are those of the file that took it, is a copy of a file being read and
+// is skipped (never read twice); a file that matches no record, or only
+// taken records whose files go on differently (two files that merely
+// start alike while short), is new.
+func (r *receiver) assign(group []*candidate, claimed map[*fileRecord][]byte) {
 	for _, c := range group {
 		for _, rec := range r.records {
-			if !claimed[rec] && rec.path == c.path && rec.matches(c.prefix) {
+			if _, taken := claimed[rec]; !taken && rec.path == c.path && rec.matches(c.prefix) {
 				c.rec = rec
-				claimed[rec] = true
+				claimed[rec] = c.prefix
 				break
 			}
 		}
@@ -436,8 +440,9 @@ func (r *receiver) assign(group []*candidate, claimed map[*fileRecord]bool) {
 			if !rec.matches(c.prefix) {
 				continue
 			}
-			if claimed[rec] {
-				copyOf = true
+			if by, taken := claimed[rec]; taken {
+				n := min(len(by), len(c.prefix))
+				copyOf = copyOf || bytes.Equal(by[:n], c.prefix[:n])
 				continue
 			}
 			if best == nil || rec.fpLen > best.fpLen {
@@ -447,7 +452,7 @@ func (r *receiver) assign(group []*candidate, claimed map[*fileRecord]bool) {
 		switch {
 		case best != nil:
 			c.rec = best
-			claimed[best] = true
+			claimed[best] = c.prefix
 		case copyOf:
 			// A copy of a file read in this poll (or the moment of a
 			// copytruncate before the truncation): leave it.
@@ -458,7 +463,7 @@ func (r *receiver) assign(group []*candidate, claimed map[*fileRecord]bool) {
 			}
 			r.records = append(r.records, rec)
 			c.rec = rec
-			claimed[rec] = true
+			claimed[rec] = c.prefix
 		}
 	}
 }
