@@ -416,10 +416,10 @@ func (rec *fileRecord) matches(prefix []byte) bool {
 // assign gives each candidate its record: the record of the same path
 // first, then the one with the longest matching fingerprint. A file that
 // matches only records already taken in this poll, and whose first bytes
-// are those of the file that took it, is a copy of a file being read and
-// is skipped (never read twice); a file that matches no record, or only
-// taken records whose files go on differently (two files that merely
-// start alike while short), is new.
+// are a beginning of the taker's, is a copy of a file being read and is
+// skipped (never read twice); a file that matches no record, or only
+// taken records whose files it goes on past (two files that merely start
+// alike while short), is new.
 func (r *receiver) assign(group []*candidate, claimed map[*fileRecord][]byte) {
 	for _, c := range group {
 		for _, rec := range r.records {
@@ -441,8 +441,9 @@ func (r *receiver) assign(group []*candidate, claimed map[*fileRecord][]byte) {
 				continue
 			}
 			if by, taken := claimed[rec]; taken {
-				n := min(len(by), len(c.prefix))
-				copyOf = copyOf || bytes.Equal(by[:n], c.prefix[:n])
+				// A copy holds no more than the file it copies (a file
+				// that goes on past a shorter one is not its copy).
+				copyOf = copyOf || len(c.prefix) <= len(by) && bytes.Equal(by[:len(c.prefix)], c.prefix)
 				continue
 			}
 			if best == nil || rec.fpLen > best.fpLen {
