@@ -152,6 +152,7 @@ func (r *receiver) readFrom(ctx context.Context, c *candidate) error {
 	sc.Split(sf)
 
 	attrs := r.fileAttributes(c.path)
+	h := &handOver{r: r, ctx: ctx, rec: rec}
 	b := r.newBatch(attrs)
 	now := pcommon.NewTimestampFromTime(time.Now())
 	for sc.Scan() {
@@ -163,21 +164,21 @@ func (r *receiver) readFrom(ctx context.Context, c *candidate) error {
 		}
 		r.addLine(b, tok, attrs, now, cut)
 		if b.recs.Len() >= r.cfg.MaxBatchSize || b.bytes >= r.maxBatch {
-			if err := r.deliver(ctx, b); err != nil {
-				return err
+			if !h.send(b) {
+				break
 			}
-			r.commit(rec, b.end)
 			b = r.newBatch(attrs)
 			now = pcommon.NewTimestampFromTime(time.Now())
 		}
 	}
 	scanErr := sc.Err()
 	if b.recs.Len() > 0 {
-		if err := r.deliver(ctx, b); err != nil {
-			return err
-		}
-		r.commit(rec, b.end)
-	} else if b.end > rec.offset {
+		h.send(b)
+	}
+	if err := h.wait(); err != nil {
+		return err
+	}
+	if b.recs.Len() == 0 && b.end > rec.offset {
 		rec.offset = b.end // only empty lines: saved with the next batch
 	}
 	if scanErr != nil {
@@ -188,6 +189,79 @@ func (r *receiver) readFrom(ctx context.Context, c *candidate) error {
 		r.saveCheckpoint()
 	}
 	return nil
+}
+
+// handOver hands the batches of one pass over a file to the pipeline, in
+// order. The first is handed over on the reading goroutine; from the
+// second on, a helper goroutine (one per pass, ended by wait) hands
+// batch k over and saves its checkpoint while batch k+1 is read and
+// parsed. It takes k+1 only after k is in the checkpoint, so at most one
+// accepted batch is ever missing from it (a crash delivers at most one
+// batch twice), and at most two batches are in memory.
+type handOver struct {
+	r   *receiver
+	ctx context.Context
+	rec *fileRecord
+
+	sent    int
+	batches chan *batch   // unbuffered; nil until the helper runs
+	failed  chan struct{} // closed when a hand-over failed
+	done    chan struct{} // closed when the helper has returned
+	err     error         // the failure; read after done or failed
+}
+
+// deliver hands b over and commits it; it records a failure.
+func (h *handOver) deliver(b *batch) bool {
+	if err := h.r.deliver(h.ctx, b); err != nil {
+		h.err = err
+		return false
+	}
+	h.r.commit(h.rec, b.end)
+	return true
+}
+
+// send hands b over (or queues it for the helper); false means a batch
+// was refused and reading must stop.
+func (h *handOver) send(b *batch) bool {
+	h.sent++
+	if h.sent == 1 {
+		return h.deliver(b)
+	}
+	if h.err != nil && h.batches == nil {
+		return false
+	}
+	if h.batches == nil {
+		h.batches = make(chan *batch)
+		h.failed = make(chan struct{})
+		h.done = make(chan struct{})
+		go func() {
+			defer close(h.done)
+			for b := range h.batches {
+				if !h.deliver(b) {
+					close(h.failed)
+					for range h.batches {
+						// Refused: the rest is read again from the file.
+					}
+					return
+				}
+			}
+		}()
+	}
+	select {
+	case h.batches <- b:
+		return true
+	case <-h.failed:
+		return false
+	}
+}
+
+// wait ends the helper and returns the first failure.
+func (h *handOver) wait() error {
+	if h.batches != nil {
+		close(h.batches)
+		<-h.done
+	}
+	return h.err
 }
 
 // commit advances rec past an accepted batch and saves the checkpoint.
