@@ -21,6 +21,7 @@ import (
 	"github.com/outpost-edge/outpost/processors/resourceprocessor"
 	"github.com/outpost-edge/outpost/processors/tailsamplingprocessor"
 	"github.com/outpost-edge/outpost/processors/throttleprocessor"
+	"github.com/outpost-edge/outpost/receivers/filelogreceiver"
 	"github.com/outpost-edge/outpost/receivers/hostmetricsreceiver"
 	"github.com/outpost-edge/outpost/receivers/journaldreceiver"
 	"github.com/outpost-edge/outpost/receivers/lokireceiver"
@@ -47,6 +48,7 @@ func components() pipeline.Factories {
 		prometheusremotewritereceiver.NewFactory(),
 		lokireceiver.NewFactory(),
 		journaldreceiver.NewFactory(),
+		filelogreceiver.NewFactory(),
 	} {
 		f.Receivers[r.Type] = r
 	}
