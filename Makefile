@@ -16,6 +16,8 @@ export JAEGER_BIN        := $(CURDIR)/bin/jaeger
 export LOKI_BIN          := $(CURDIR)/bin/loki
 export OTELCOL_BIN       := $(CURDIR)/bin/otelcol-peer
 export PROMTOOL_BIN      := $(CURDIR)/bin/promtool
+export LOKIPUSH_BIN      := $(CURDIR)/bin/lokipush
+export LOKI_CANARY_BIN   := $(CURDIR)/bin/loki-canary
 
 # Writable copies of the peers' module sources (see tools/peers/README.md);
 # kept out of the repository so that `make clean` leaves them, and a rebuild
@@ -40,7 +42,12 @@ bin/telemetrygen: tools/go.mod tools/go.sum
 bin/staticcheck: tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o ../bin/staticcheck honnef.co/go/tools/cmd/staticcheck
 
-tools: bin/telemetrygen bin/staticcheck
+## bin/lokipush: pushes numbered lines with github.com/grafana/loki-client-go
+## (pinned in tools/go.mod), a real client for the loki receiver's tests
+bin/lokipush: tools/go.mod tools/go.sum tools/lokipush/main.go
+	cd tools && CGO_ENABLED=0 $(GO) build -trimpath -o ../bin/lokipush ./lokipush
+
+tools: bin/telemetrygen bin/staticcheck bin/lokipush
 
 ## peers: the real central servers the exporter tests run against, built from
 ## their Go modules (cold: minutes; see tools/peers/README.md)
@@ -55,12 +62,16 @@ bin/jaeger: tools/peers/build-jaeger.sh tools/peers/lib.sh
 bin/loki: tools/peers/build-loki.sh tools/peers/lib.sh
 	$(PEER_BUILD)
 
-peers: bin/prometheus bin/jaeger bin/loki bin/promtool
+peers: bin/prometheus bin/jaeger bin/loki bin/promtool bin/loki-canary
 
 ## bin/promtool: `promtool check rules` / `test rules` for dashboards/alerts/,
 ## from the same Prometheus module copy as bin/prometheus, after it (order
 ## only), so that it reuses the packages that build put in the build cache
 bin/promtool: tools/peers/build-promtool.sh tools/peers/lib.sh | bin/prometheus
+	$(PEER_BUILD)
+
+## bin/loki-canary: Loki's canary, from the same module copy as bin/loki
+bin/loki-canary: tools/peers/build-loki-canary.sh tools/peers/build-loki.sh tools/peers/lib.sh | bin/loki
 	$(PEER_BUILD)
 
 ## bin/otelcol-peer: the OpenTelemetry Collector for the side-by-side
@@ -72,7 +83,7 @@ bin/otelcol-peer: tools/peers/build-otelcol.sh tools/peers/lib.sh
 ## test: unit, fuzz-seed and end-to-end tests, with the race detector,
 ## shuffled; the end-to-end tests run the real Prometheus, Loki and Jaeger
 ## (built once, in parallel, from their modules: see tools/peers/README.md)
-test: build bin/telemetrygen apt-deps
+test: build bin/telemetrygen bin/lokipush apt-deps
 	$(MAKE) -j3 peers
 	$(GO) test -race -shuffle=on -timeout 14m ./...
 

@@ -21,7 +21,10 @@ import (
 	"github.com/outpost-edge/outpost/processors/resourceprocessor"
 	"github.com/outpost-edge/outpost/processors/tailsamplingprocessor"
 	"github.com/outpost-edge/outpost/processors/throttleprocessor"
+	"github.com/outpost-edge/outpost/receivers/filelogreceiver"
 	"github.com/outpost-edge/outpost/receivers/hostmetricsreceiver"
+	"github.com/outpost-edge/outpost/receivers/journaldreceiver"
+	"github.com/outpost-edge/outpost/receivers/lokireceiver"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
 	"github.com/outpost-edge/outpost/receivers/outpostreceiver"
 	"github.com/outpost-edge/outpost/receivers/prometheusremotewritereceiver"
@@ -43,6 +46,9 @@ func components() pipeline.Factories {
 		outpostreceiver.NewFactory(),
 		syslogreceiver.NewFactory(),
 		prometheusremotewritereceiver.NewFactory(),
+		lokireceiver.NewFactory(),
+		journaldreceiver.NewFactory(),
+		filelogreceiver.NewFactory(),
 	} {
 		f.Receivers[r.Type] = r
 	}

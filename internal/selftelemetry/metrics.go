@@ -88,6 +88,8 @@ type Metrics struct {
 	Sampling *SamplingMetrics
 	// Scrapers holds the metrics of the polling receivers.
 	Scrapers *ScraperMetrics
+	// Filelog holds the filelog receiver's own metrics.
+	Filelog *FilelogMetrics
 
 	BuildInfo     *prometheus.GaugeVec   // version, revision, config_hash
 	ConfigReloads *prometheus.CounterVec // result
@@ -238,6 +240,7 @@ func New() *Metrics {
 	m.SpanMetrics = m.newSpanMetricsMetrics()
 	m.Sampling = m.newSamplingMetrics()
 	m.Scrapers = m.newScraperMetrics()
+	m.Filelog = m.newFilelogMetrics()
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the Loki single binary (github.com/grafana/loki/v3 ./cmd/loki) into $1
-# (default bin/loki). See README.md.
+# (default bin/loki). See README.md. LOKI_PKG builds another command of the
+# same module instead (build-loki-canary.sh: ./cmd/loki-canary).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -31,6 +32,20 @@ if [ ! -f "$dir/.outpost-copied" ]; then
 	mv "$dir.stage" "$dir"
 	touch "$dir/.outpost-copied"
 fi
+flags=()
+if [ "${LOKI_PKG:-}" = ./cmd/loki-canary ]; then
+	# loki-canary serves its metrics on ":<port>", every interface; outpost's
+	# tests listen on loopback only. Build it with that one line bound to
+	# 127.0.0.1, through an -overlay (the module copy is left as it is).
+	main=$dir/cmd/loki-canary/main.go
+	from='Addr:              ":" + strconv.Itoa(*port),'
+	grep -qF "$from" "$main" || die "$main no longer has the line to bind to 127.0.0.1: $from"
+	ov=$(mktemp -d)
+	trap 'rm -rf "$ov"' EXIT
+	sed 's|Addr:              ":" + strconv.Itoa(\*port),|Addr: "127.0.0.1:" + strconv.Itoa(*port),|' "$main" >"$ov/main.go"
+	printf '{"Replace":{"%s":"%s"}}\n' "$main" "$ov/main.go" >"$ov/overlay.json"
+	flags=(-overlay "$ov/overlay.json")
+fi
 v=github.com/grafana/loki/v3/pkg/util/build
-go_build "$dir" ./cmd/loki "$OUT" -tags netgo \
+go_build "$dir" "${LOKI_PKG:-./cmd/loki}" "$OUT" -tags netgo "${flags[@]}" \
 	-ldflags "-s -w -X $v.Version=3.7.8 -X $v.Branch=v3.7.8 -X $v.Revision=09e6ce2ff1bdc19763a10265b870c86f51c98655"
