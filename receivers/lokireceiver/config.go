@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/outpost-edge/outpost/configs"
+	"github.com/outpost-edge/outpost/internal/serverconfig"
 )
 
 // Defaults of the HTTP protocol, applied when its section is named.
@@ -52,6 +53,18 @@ type HTTPConfig struct {
 	// expand without bound. Larger requests are answered 413. Default
 	// 20MiB.
 	MaxRequestBodySize configs.ByteSize `yaml:"max_request_body_size"`
+	// TLS, when set, serves HTTPS (mutual TLS with client_ca_file); off:
+	// plaintext. See internal/serverconfig.
+	TLS *serverconfig.TLS `yaml:"tls"`
+	// Auth, when set, requires a bearer token or basic credentials on
+	// every push (the Loki clients' bearer_token or basic_auth). See
+	// internal/serverconfig.
+	Auth *serverconfig.Auth `yaml:"auth"`
+}
+
+// server is the listener's security blocks.
+func (c *HTTPConfig) server() serverconfig.Blocks {
+	return serverconfig.Blocks{TLS: c.TLS, Auth: c.Auth}
 }
 
 // SetDefaults implements configs.Defaulter.
@@ -84,5 +97,18 @@ func (c *Config) Validate() error {
 	if v := h.MaxRequestBodySize; v <= 0 || v > maxMessageSize {
 		errs = append(errs, fmt.Errorf("protocols.http.max_request_body_size: must be between 1B and 1GiB (got %s)", v))
 	}
+	if err := h.server().Validate(); err != nil {
+		for _, e := range unjoin(err) {
+			errs = append(errs, fmt.Errorf("protocols.http.%w", e))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// unjoin is the errors an errors.Join made, or err alone.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/outpost-edge/outpost/configs"
+	"github.com/outpost-edge/outpost/internal/serverconfig"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -29,6 +30,8 @@ func TestConfigValidate(t *testing.T) {
 		{"huge size", http(func(h *HTTPConfig) { h.MaxRequestBodySize = 2 << 30 }), "max_request_body_size"},
 		{"every interface", http(func(h *HTTPConfig) { h.Endpoint = ":3500" }), ""},
 		{"max size", http(func(h *HTTPConfig) { h.MaxRequestBodySize = configs.ByteSize(maxMessageSize) }), ""},
+		{"tls without cert", http(func(h *HTTPConfig) { h.TLS = &serverconfig.TLS{KeyFile: "k.pem"} }), "protocols.http.tls.cert_file: required"},
+		{"empty auth", http(func(h *HTTPConfig) { h.Auth = &serverconfig.Auth{} }), "protocols.http.auth.bearer_token_file, basic: give one"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.cfg.Validate()
@@ -58,7 +61,9 @@ func TestConfigFile(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if h := cfg.Protocols.HTTP; h.Endpoint != "127.0.0.1:13500" || h.MaxRequestBodySize != 8<<20 || cfg.UseIncomingTimestamp {
+	if h := cfg.Protocols.HTTP; h.Endpoint != "127.0.0.1:13500" || h.MaxRequestBodySize != 8<<20 || cfg.UseIncomingTimestamp ||
+		h.TLS == nil || h.TLS.ClientCAFile != "/etc/outpost/clients.pem" || h.TLS.MinVersion != "1.3" ||
+		h.Auth == nil || h.Auth.Basic.Username != "promtail" || h.Auth.Basic.PasswordFile != "/etc/outpost/loki-password" {
 		t.Fatalf("decoded %+v %+v", cfg, h)
 	}
 	cfg = createDefaultConfig()

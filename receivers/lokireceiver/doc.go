@@ -66,10 +66,21 @@
 // When the limit is taken a charge waits up to a second, then the push is
 // refused with 503 (bad_requests reason memory_limit).
 //
+// # Security
+//
+// protocols.http takes internal/serverconfig's `tls` and `auth` blocks:
+// HTTPS (mutual TLS with client_ca_file) and a bearer token or basic
+// credentials (Promtail's and Alloy's bearer_token / basic_auth), files
+// followed without restart. A push without valid credentials is answered
+// 401 before its body is read and counted in
+// outpost_receiver_bad_requests_total{reason="unauthenticated"}. Answers
+// to pipeline errors carry serverconfig's fixed messages, never the
+// error's text (which can name queue files); the log has the error.
+// Start warns when the endpoint is beyond loopback without TLS or auth.
+//
 // # What it does not do
 //
-// No gRPC push (Loki's logproto.Pusher); no TLS or authentication of its
-// own yet (the server is built in one place, newHTTPServer, for them to
-// wrap); no mapping of a level label to the record's severity; no
-// per-tenant limits.
+// No gRPC push (Loki's logproto.Pusher); no mapping of a level label to
+// the record's severity; no per-tenant limits, and no tenant bound to a
+// credential (X-Scope-OrgID is taken as sent).
 package lokireceiver

@@ -31,5 +31,5 @@ func create(_ context.Context, set pipeline.Settings, cfg pipeline.Config, next 
 	if next.Logs == nil {
 		return nil, fmt.Errorf("loki receiver %s: no logs pipeline takes from it", set.ID)
 	}
-	return newReceiver(set, c, next.Logs), nil
+	return newReceiver(set, c, next.Logs)
 }

@@ -44,7 +44,10 @@ func fuzzDecode(f *testing.F, ct string, extra func(t *testing.T, body []byte)) 
 	cfg.Protocols.HTTP = &HTTPConfig{}
 	cfg.Protocols.HTTP.SetDefaults()
 	cfg.Protocols.HTTP.MaxRequestBodySize = 64 << 10
-	r := newReceiver(pipeline.Settings{ID: pipeline.MustID("loki"), Memory: mem}, cfg, &sink{})
+	r, err := newReceiver(pipeline.Settings{ID: pipeline.MustID("loki"), Memory: mem}, cfg, &sink{})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if extra != nil {
 			extra(t, body)

@@ -24,6 +24,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumererror"
 
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
+	"github.com/outpost-edge/outpost/internal/serverconfig"
 	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/pipeline/memlimit"
 )
@@ -67,6 +68,7 @@ const (
 	reasonUnsupportedEncoding  = "unsupported_encoding"
 	reasonMethodNotAllowed     = "method_not_allowed"
 	reasonMemoryLimit          = "memory_limit"
+	reasonUnauthenticated      = "unauthenticated"
 )
 
 // receiver serves Loki's push API and hands each push to the logs
@@ -78,6 +80,7 @@ type receiver struct {
 	memory *memlimit.Limiter // nil: unlimited
 	next   consumer.Logs
 	now    func() time.Time
+	sec    *serverconfig.Server // protocols.http tls and auth
 
 	accepted prometheus.Counter
 	refused  func(reason string) prometheus.Counter
@@ -95,10 +98,16 @@ type receiver struct {
 	stopErr  error
 }
 
-func newReceiver(set pipeline.Settings, cfg *Config, next consumer.Logs) *receiver {
+// newReceiver reads the files of the tls and auth blocks: a missing or
+// invalid one is an error naming its key.
+func newReceiver(set pipeline.Settings, cfg *Config, next consumer.Logs) (*receiver, error) {
 	logger := set.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	sec, err := serverconfig.New(cfg.Protocols.HTTP.server(), logger)
+	if err != nil {
+		return nil, fmt.Errorf("loki receiver %s: protocols.http.%w", set.ID, err)
 	}
 	tel := set.Telemetry
 	if tel == nil {
@@ -112,6 +121,7 @@ func newReceiver(set pipeline.Settings, cfg *Config, next consumer.Logs) *receiv
 		memory:   set.Memory,
 		next:     next,
 		now:      time.Now,
+		sec:      sec,
 		accepted: tel.ReceiverAccepted.WithLabelValues(id, signalLogs, transportHTTP),
 		refused: func(reason string) prometheus.Counter {
 			return tel.ReceiverRefused.WithLabelValues(id, signalLogs, transportHTTP, reason)
@@ -120,7 +130,7 @@ func newReceiver(set pipeline.Settings, cfg *Config, next consumer.Logs) *receiv
 			return tel.ReceiverBadRequests.WithLabelValues(id, signalLogs, transportHTTP, reason)
 		},
 		lastLog: map[string]time.Time{},
-	}
+	}, nil
 }
 
 // Start opens the listener through host and serves in the background.
@@ -134,18 +144,21 @@ func (r *receiver) Start(_ context.Context, host pipeline.Host) error {
 	if err != nil {
 		return fmt.Errorf("loki receiver %s: listen on %s: %w", r.id, r.cfg.Protocols.HTTP.Endpoint, err)
 	}
-	r.serve(ln, r.newHTTPServer())
+	// With tls, HTTPS (HTTP/2 and HTTP/1.1 by ALPN), the certificate
+	// files followed at each handshake.
+	r.serve(r.sec.HTTPListener(ln), r.newHTTPServer())
+	r.sec.WarnIfExposed(r.logger, transportHTTP, r.cfg.Protocols.HTTP.Endpoint)
 	return nil
 }
 
-// newHTTPServer builds the server; TLS and authentication, when they come,
-// wrap its handler or its listener here.
+// newHTTPServer builds the server, behind the authentication of the auth
+// block (checked before the body is read).
 func (r *receiver) newHTTPServer() *http.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc(PushPath, r.handlePush)
 	mux.HandleFunc(LegacyPushPath, r.handlePush)
 	return &http.Server{
-		Handler:           mux,
+		Handler:           r.sec.HTTPHandler(mux, r.denied),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          log.New(logWriter{r}, "", 0),
@@ -214,6 +227,18 @@ func (r *receiver) warn(key, msg string, args ...any) {
 	r.logger.Warn(msg, append(args, "receiver", r.id.String())...)
 }
 
+// denied answers a push refused for its credentials: 401 (with
+// WWW-Authenticate, set by the wrapper), counted as a bad request with
+// reason unauthenticated on the push paths (other paths serve nothing).
+// Loki clients do not retry a 401: the batch is dropped on their side.
+func (r *receiver) denied(w http.ResponseWriter, req *http.Request, err error) {
+	if req.URL.Path == PushPath || req.URL.Path == LegacyPushPath {
+		r.bad(reasonUnauthenticated).Inc()
+	}
+	r.warn(reasonUnauthenticated, "refused a Loki push without valid credentials", "remote", req.RemoteAddr, "error", err)
+	http.Error(w, "missing or invalid credentials", http.StatusUnauthorized)
+}
+
 // badRequest is a request refused before its entries could be counted.
 type badRequest struct {
 	status int
@@ -269,19 +294,20 @@ func (r *receiver) handlePush(w http.ResponseWriter, req *http.Request) {
 		r.accepted.Add(float64(int64(n) - rejected))
 		r.refused(reasonRejected).Add(float64(rejected))
 		r.warn("rejected", "the pipeline refused some entries of a Loki push for good", "rejected", rejected, "error", err)
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		http.Error(w, serverconfig.MsgPartial, http.StatusBadRequest)
 	case outcomePermanent:
 		r.refused(reasonPermanent).Add(float64(n))
 		r.warn("permanent", "the pipeline refused a Loki push for good", "entries", n, "error", err)
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		http.Error(w, serverconfig.MsgPermanent, http.StatusBadRequest)
 	default:
 		reason := reasonUnavailable
 		if o.kind == outcomeThrottled {
 			reason = reasonThrottled
 		}
 		r.refused(reason).Add(float64(n))
+		r.warn(reason, "the pipeline cannot take a Loki push now; the client is asked to retry", "entries", n, "error", err)
 		w.Header().Set("Retry-After", retryAfterSeconds(o.retryDelay()))
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		http.Error(w, serverconfig.ClientMessage(err), http.StatusServiceUnavailable)
 	}
 }
 
@@ -342,7 +368,7 @@ func (r *receiver) decode(ctx context.Context, contentType, contentEncoding stri
 		case errors.Is(err, memlimit.ErrTooLarge), errors.Is(err, errTooLarge), errors.As(err, &mbe):
 			return tooLarge
 		case errors.Is(err, memlimit.ErrLimit):
-			return badRequest{http.StatusServiceUnavailable, reasonMemoryLimit, err.Error()}
+			return badRequest{http.StatusServiceUnavailable, reasonMemoryLimit, serverconfig.MsgMemoryLimit}
 		}
 		return badRequest{http.StatusBadRequest, reasonDecode, "read body: " + err.Error()}
 	}
