@@ -13,6 +13,11 @@
 // drops a batch when its retries run out; lokipush waits for it to flush
 // (Stop), prints "sent N dropped M" from the client's own counters, and
 // exits 1 when anything was dropped.
+//
+// -ca-file, -cert-file and -key-file set the client's TLS (an https URL);
+// -bearer-token-file, or -basic-user with -basic-password-file, its
+// credentials: the client's own HTTP configuration (Prometheus's common
+// HTTPClientConfig, as Promtail's), files read by it.
 package main
 
 import (
@@ -26,6 +31,7 @@ import (
 	"github.com/grafana/loki/pkg/push"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 )
 
@@ -39,6 +45,12 @@ func main() {
 	start := flag.Int64("start", time.Now().Add(-time.Minute).UnixNano(), "timestamp of line 0, Unix nanoseconds")
 	batchWait := flag.Duration("batch-wait", 100*time.Millisecond, "longest wait before a batch is sent")
 	batchSize := flag.Int("batch-size", 16<<10, "largest batch, bytes")
+	caFile := flag.String("ca-file", "", "CA bundle that signs the server's certificate (TLS)")
+	certFile := flag.String("cert-file", "", "client certificate (mutual TLS)")
+	keyFile := flag.String("key-file", "", "client certificate's key (mutual TLS)")
+	tokenFile := flag.String("bearer-token-file", "", "file holding the bearer token to send")
+	basicUser := flag.String("basic-user", "", "basic auth username")
+	basicPasswordFile := flag.String("basic-password-file", "", "file holding the basic auth password")
 	flag.Parse()
 	if *url == "" || *lines < 0 || *streams < 1 {
 		fmt.Fprintln(os.Stderr, "lokipush: -url is required, -lines ≥ 0, -streams ≥ 1")
@@ -56,6 +68,11 @@ func main() {
 	cfg.BackoffConfig.MinBackoff = 100 * time.Millisecond
 	cfg.BackoffConfig.MaxBackoff = 2 * time.Second
 	cfg.BackoffConfig.MaxRetries = 20
+	cfg.Client.TLSConfig = config.TLSConfig{CAFile: *caFile, CertFile: *certFile, KeyFile: *keyFile}
+	cfg.Client.BearerTokenFile = *tokenFile
+	if *basicUser != "" {
+		cfg.Client.BasicAuth = &config.BasicAuth{Username: *basicUser, PasswordFile: *basicPasswordFile}
+	}
 	c, err := loki.New(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lokipush:", err)
