@@ -22,6 +22,7 @@ import (
 	"github.com/outpost-edge/outpost/processors/tailsamplingprocessor"
 	"github.com/outpost-edge/outpost/processors/throttleprocessor"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
+	"github.com/outpost-edge/outpost/receivers/prometheusreceiver"
 )
 
 // components lists every component this binary can run. Adding one is a
@@ -35,6 +36,7 @@ func components() pipeline.Factories {
 	}
 	for _, r := range []pipeline.ReceiverFactory{
 		otlpreceiver.NewFactory(),
+		prometheusreceiver.NewFactory(),
 	} {
 		f.Receivers[r.Type] = r
 	}

@@ -22,6 +22,9 @@ type Metrics struct {
 	// ReceiverBadRequests counts requests refused before their items could
 	// be counted (undecodable, too large, wrong content type).
 	ReceiverBadRequests *prometheus.CounterVec // receiver, signal, transport, reason
+	// ReceiverScrapesSkipped counts scrapes whose data the pipeline (or
+	// memory_limit) refused: the prometheus receiver skips the cycle.
+	ReceiverScrapesSkipped *prometheus.CounterVec // receiver, reason
 
 	ProcessorDropped     *prometheus.CounterVec   // processor, signal, reason
 	ProcessorBatchSize   *prometheus.HistogramVec // processor, signal
@@ -115,6 +118,9 @@ func New() *Metrics {
 	m.ReceiverBadRequests = counter("outpost_receiver_bad_requests_total",
 		"Requests a receiver refused before it could count their items: undecodable body, too large, unsupported content type or encoding, wrong method.",
 		"receiver", "signal", "transport", "reason")
+	m.ReceiverScrapesSkipped = counter("outpost_receiver_scrapes_skipped_total",
+		"Scrapes a prometheus receiver skipped because the pipeline or memory_limit refused their data; the data is not retried.",
+		"receiver", "reason")
 	m.ProcessorDropped = counter("outpost_processor_dropped_items_total",
 		"Items a processor dropped, by reason.",
 		"processor", "signal", "reason")
