@@ -49,13 +49,13 @@ type receiver struct {
 	memory *memlimit.Limiter // nil: unlimited
 	logger *slog.Logger
 
-	accepted    *prometheus.CounterVec // curried: receiver, signal, transport
-	refused     *prometheus.CounterVec // reason
-	skipped     *prometheus.CounterVec // reason
-	pending     pendingStale
-	lastLog     time.Time
-	logMu       sync.Mutex
-	suppressed  int
+	accepted   *prometheus.CounterVec // curried: receiver, signal, transport
+	refused    *prometheus.CounterVec // reason
+	skipped    *prometheus.CounterVec // reason
+	pending    pendingStale
+	lastLog    time.Time
+	logMu      sync.Mutex
+	suppressed int
 
 	mu        sync.Mutex
 	started   bool
