@@ -234,7 +234,6 @@ func attrString(m map[string]any) string {
 	return b.String()
 }
 
-
 // counterSum sums the series of an outpost metric family whose labels
 // include want.
 func counterSum(t *testing.T, tel *selftelemetry.Metrics, name string, want map[string]string) float64 {
