@@ -169,13 +169,24 @@ func (rb *resBuilder) family(name string, typ pmetric.MetricType, s *sample) *fa
 		rb.families[k] = fb
 		rb.order = append(rb.order, fb)
 	}
-	if fb.unit == "" {
+	if fb.unit == "" && unitInName(name, s.unit) {
 		fb.unit = s.unit
 	}
 	if fb.help == "" {
 		fb.help = s.help
 	}
 	return fb
+}
+
+// unitInName reports whether the unit is one of name's "_"-separated
+// words. A unit is kept only then: an exporter that adds Prometheus's
+// unit suffixes would otherwise write another name than the one the target
+// exposes (Prometheus gives `up` the unit "targets").
+func unitInName(name, unit string) bool {
+	if unit == "" {
+		return false
+	}
+	return slices.Contains(strings.Split(name, "_"), unit)
 }
 
 // lookup finds the family and type of a sample appended without metadata
