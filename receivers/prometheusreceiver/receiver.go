@@ -53,6 +53,7 @@ type receiver struct {
 	refused    *prometheus.CounterVec // reason
 	skipped    *prometheus.CounterVec // reason
 	pending    pendingStale
+	sizes      sizeHints
 	lastLog    time.Time
 	logMu      sync.Mutex
 	suppressed int
@@ -206,6 +207,7 @@ func (r *receiver) commit(a *appender) {
 	}
 	samples := a.samples
 	if a.target != nil {
+		r.sizes.put(a.target, len(a.samples))
 		kept := r.pending.take(a.target, now, fresh)
 		for i := range kept {
 			a.bytes += kept[i].size()
@@ -304,4 +306,30 @@ func reason(err error) string {
 		return reasonPermanent
 	}
 	return reasonUnavailable
+}
+
+// maxSizeHints bounds sizeHints; past it the hints are forgotten (targets
+// that went away leave theirs behind).
+const maxSizeHints = 4096
+
+// sizeHints remembers the number of samples of each target's last scrape,
+// to size the next scrape's buffer.
+type sizeHints struct {
+	mu sync.Mutex
+	m  map[*scrape.Target]int
+}
+
+func (h *sizeHints) put(t *scrape.Target, n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil || len(h.m) >= maxSizeHints {
+		h.m = map[*scrape.Target]int{}
+	}
+	h.m[t] = n
+}
+
+func (h *sizeHints) get(t *scrape.Target) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.m[t]
 }

@@ -136,8 +136,9 @@ type bound struct{ at, v float64 }
 // (without le/quantile) from their _bucket/_sum/_count series, native
 // histograms exponential histograms (custom-bucket ones explicit-bucket
 // histograms). Metric names are the series names Prometheus stores (a
-// counter keeps its _total), so that a remote-write exporter adding
-// Prometheus's suffixes writes the same names. Staleness markers become
+// counter keeps its _total), and a unit is kept only when the name
+// carries it, so that a remote-write exporter adding Prometheus's suffixes
+// writes the same names. Staleness markers become
 // points flagged NoRecordedValue. Start timestamps (OpenMetrics _created,
 // protobuf created timestamps) set StartTimestamp; without one it is left
 // unset.
@@ -460,8 +461,21 @@ func pointsOf(m pmetric.Metric) int {
 	return 0
 }
 
+// putSeriesAttrs puts a series' labels, but __name__, job and instance,
+// into m.
+func putSeriesAttrs(m pcommon.Map, ls labels.Labels) {
+	m.EnsureCapacity(ls.Len())
+	ls.Range(func(l labels.Label) {
+		switch l.Name {
+		case model.MetricNameLabel, model.JobLabel, model.InstanceLabel:
+			return
+		}
+		m.PutStr(l.Name, l.Value)
+	})
+}
+
 func numberPoint(dp pmetric.NumberDataPoint, s *sample, cumulative bool) {
-	putAttrs(dp.Attributes(), pointAttrs(s.ls))
+	putSeriesAttrs(dp.Attributes(), s.ls)
 	dp.SetTimestamp(ts(s.t))
 	if cumulative && s.st != 0 {
 		dp.SetStartTimestamp(ts(s.st))
@@ -594,7 +608,7 @@ func customBucketsPoint(dps pmetric.HistogramDataPointSlice, s *sample) bool {
 		counts[b.Index] = toCount(b.Count)
 	}
 	dp := dps.AppendEmpty()
-	putAttrs(dp.Attributes(), pointAttrs(s.ls))
+	putSeriesAttrs(dp.Attributes(), s.ls)
 	dp.SetTimestamp(ts(s.t))
 	if s.st != 0 {
 		dp.SetStartTimestamp(ts(s.st))
@@ -621,7 +635,7 @@ func exponentialPoint(dps pmetric.ExponentialHistogramDataPointSlice, s *sample)
 	fh := s.fh
 	if fh == nil {
 		dp := dps.AppendEmpty()
-		putAttrs(dp.Attributes(), pointAttrs(s.ls))
+		putSeriesAttrs(dp.Attributes(), s.ls)
 		dp.SetTimestamp(ts(s.t))
 		dp.SetFlags(pmetric.DefaultDataPointFlags.WithNoRecordedValue(true))
 		return true
@@ -638,7 +652,7 @@ func exponentialPoint(dps pmetric.ExponentialHistogramDataPointSlice, s *sample)
 		return false
 	}
 	dp := dps.AppendEmpty()
-	putAttrs(dp.Attributes(), pointAttrs(s.ls))
+	putSeriesAttrs(dp.Attributes(), s.ls)
 	dp.SetTimestamp(ts(s.t))
 	if s.st != 0 {
 		dp.SetStartTimestamp(ts(s.st))
