@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -27,6 +28,10 @@ type PrometheusConfig struct {
 	// with its defaults applied.
 	Parsed *promconfig.Config
 }
+
+// yamlLine matches the line numbers in errors of Prometheus's YAML
+// decoder ("line 3: ").
+var yamlLine = regexp.MustCompile(`line \d+: `)
 
 // allowedSections are the top-level keys of prometheus.yml the receiver
 // uses. The others (rule_files, alerting, remote_write, storage, ...)
@@ -73,7 +78,11 @@ func (p *PrometheusConfig) DecodeYAMLNode(n *yaml.Node) error {
 	}
 	cfg, err := promconfig.Load(string(src), slog.New(slog.DiscardHandler))
 	if err != nil {
-		return fmt.Errorf("prometheus configuration: %w", err)
+		// Prometheus's line numbers count in the re-encoded section, not
+		// in the file: drop them (the error is reported at the section's
+		// line, and Prometheus's messages name the field).
+		msg := yamlLine.ReplaceAllString(err.Error(), "")
+		return fmt.Errorf("prometheus configuration: %s", msg)
 	}
 	p.Parsed = cfg
 	return nil
