@@ -109,7 +109,7 @@ func (r *receiver) Start(_ context.Context, _ pipeline.Host) error {
 		return fmt.Errorf("prometheus receiver %s: discovery metrics: %w", r.id, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	logger := r.logger.With("receiver", r.id.String())
+	logger := r.logger
 	dm := discovery.NewManager(ctx, logger.With("component", "discovery"), reg, sdMetrics, discovery.Name("scrape"))
 	if dm == nil {
 		cancel()
@@ -277,7 +277,7 @@ func (r *receiver) skip(a *appender, samples []sample, points int, why string, e
 		target = a.target.String()
 	}
 	r.logger.Warn("scrape skipped: the pipeline refused its data; its staleness markers go with the next scrape",
-		"receiver", r.id.String(), "target", target, "reason", why, "points", points,
+		"target", target, "reason", why, "points", points,
 		"skipped_since_last_log", r.suppressed, "err", err)
 	r.lastLog, r.suppressed = now, 0
 }
