@@ -72,7 +72,9 @@ func nodeScrapes(t *testing.T, addr string) float64 {
 // series every 15 s and node_exporter every second and remote-writing
 // everything (outpost through its disk queue). It prints CPU seconds per
 // million samples scraped and peak RSS of each, and the ratios. It asserts
-// nothing about speed.
+// nothing about speed. Knobs: OUTPOST_BENCH_SCRAPE_SECONDS (62),
+// OUTPOST_BENCH_SCRAPE_SERIES (100000), OUTPOST_BENCH_SCRAPE_PROFILE (a
+// file for a CPU profile of outpost's run).
 func TestScrapeCompare(t *testing.T) {
 	if os.Getenv("OUTPOST_LOADTEST") != "1" {
 		t.Skip("the scrape comparison takes minutes: run it with `make bench` (OUTPOST_LOADTEST=1)")
@@ -109,9 +111,11 @@ func TestScrapeCompare(t *testing.T) {
 		dir := t.TempDir()
 		sink, wire := rwSink(t)
 		var p *testutil.Process
+		telAddr := ""
 		switch name {
 		case "outpost":
 			tel := testutil.FreeAddr(t)
+			telAddr = tel
 			cfg := filepath.Join(dir, "outpost.yaml")
 			indented := strings.ReplaceAll(scrapeConfigs, "\n  ", "\n        ")
 			if err := os.WriteFile(cfg, []byte(testutil.Sprintf(`storage: {directory: %s}
@@ -139,6 +143,30 @@ service:
 				"--web.listen-address="+testutil.FreeAddr(t), "--log.level=warn")
 		}
 		pid := p.Cmd.Process.Pid
+		profiled := make(chan struct{})
+		if path := os.Getenv("OUTPOST_BENCH_SCRAPE_PROFILE"); path != "" && telAddr != "" {
+			// A CPU profile of outpost over the run, from its telemetry
+			// server's /debug/pprof.
+			go func() {
+				defer close(profiled)
+				testutil.Eventually(t, 20*time.Second, "outpost /readyz", func() bool {
+					code, _, err := testutil.HTTPGet("http://" + telAddr + "/readyz")
+					return err == nil && code == http.StatusOK
+				})
+				resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", telAddr, seconds-4))
+				if err != nil {
+					t.Errorf("profile: %v", err)
+					return
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				if err := os.WriteFile(path, b, 0o644); err != nil {
+					t.Errorf("profile: %v", err)
+				}
+			}()
+		} else {
+			close(profiled)
+		}
 		synth0, node0 := synth.scrapes.Load(), nodeScrapes(t, node)
 		cpu0 := cpuSeconds(t, pid)
 		time.Sleep(time.Duration(seconds) * time.Second)
@@ -150,6 +178,7 @@ service:
 		// (one per run).
 		r.samples = float64(synth.scrapes.Load()-synth0)*float64(series) + (nodeScrapes(t, node)-node0-1)*float64(nodeSeries)
 		r.wire = float64(wire.Load())
+		<-profiled
 		if err := p.Cmd.Process.Signal(os.Interrupt); err == nil {
 			p.Wait(t, 30*time.Second)
 		}
