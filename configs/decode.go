@@ -82,7 +82,17 @@ var (
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 	durationType        = reflect.TypeFor[time.Duration]()
 	defaulterType       = reflect.TypeFor[Defaulter]()
+	nodeDecoderType     = reflect.TypeFor[NodeDecoder]()
 )
+
+// NodeDecoder is implemented by configuration values written in another
+// project's syntax (a Prometheus scrape configuration, decoded by
+// Prometheus's own config package): the decoder hands them their YAML node,
+// after environment expansion, instead of decoding it field by field. The
+// error, if any, is reported at the node's line under its key path.
+type NodeDecoder interface {
+	DecodeYAMLNode(n *yaml.Node) error
+}
 
 func join(path, key string) string {
 	if path == "" {
@@ -132,6 +142,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	if isNull(n) {
+		return
+	}
+	if v.CanAddr() && v.Addr().Type().Implements(nodeDecoderType) {
+		if err := v.Addr().Interface().(NodeDecoder).DecodeYAMLNode(n); err != nil {
+			d.errorf(n, path, "%v", err)
+		}
 		return
 	}
 	if v.CanAddr() && v.Addr().Type().Implements(textUnmarshalerType) {

@@ -27,6 +27,7 @@ import (
 	"github.com/outpost-edge/outpost/receivers/lokireceiver"
 	"github.com/outpost-edge/outpost/receivers/otlpreceiver"
 	"github.com/outpost-edge/outpost/receivers/outpostreceiver"
+	"github.com/outpost-edge/outpost/receivers/prometheusreceiver"
 	"github.com/outpost-edge/outpost/receivers/prometheusremotewritereceiver"
 	"github.com/outpost-edge/outpost/receivers/syslogreceiver"
 )
@@ -49,6 +50,7 @@ func components() pipeline.Factories {
 		lokireceiver.NewFactory(),
 		journaldreceiver.NewFactory(),
 		filelogreceiver.NewFactory(),
+		prometheusreceiver.NewFactory(),
 	} {
 		f.Receivers[r.Type] = r
 	}

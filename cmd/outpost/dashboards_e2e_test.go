@@ -40,7 +40,7 @@ import (
 // address every second, with the node labels a fleet's scrape config
 // sets, evaluating rules every second, and receiving remote write with
 // exemplar storage on.
-func startScrapingPrometheus(t *testing.T, telemetry, rulesFile string) *prometheus {
+func startRulesPrometheus(t *testing.T, telemetry, rulesFile string) *prometheus {
 	t.Helper()
 	bin := testutil.Binary(t, "PROMETHEUS_BIN", "prometheus")
 	dir := t.TempDir()
@@ -142,7 +142,7 @@ func TestDashboardsAgainstRealServers(t *testing.T) {
 	t.Cleanup(deny.Close)
 
 	o := newOutpost(t)
-	prom := startScrapingPrometheus(t, o.telemetry, shortRules(t))
+	prom := startRulesPrometheus(t, o.telemetry, shortRules(t))
 	loki := startLoki(t)
 	jaeger := startJaegerPeer(t)
 	refusing := testutil.FreeAddr(t)

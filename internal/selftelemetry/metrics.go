@@ -25,6 +25,9 @@ type Metrics struct {
 	// ReceiverDroppedExemplars counts exemplars a receiver left out
 	// although it accepted their request.
 	ReceiverDroppedExemplars *prometheus.CounterVec // receiver, reason
+	// ReceiverScrapesSkipped counts scrapes whose data the pipeline (or
+	// memory_limit) refused: the prometheus receiver skips the cycle.
+	ReceiverScrapesSkipped *prometheus.CounterVec // receiver, reason
 
 	ProcessorDropped     *prometheus.CounterVec   // processor, signal, reason
 	ProcessorBatchSize   *prometheus.HistogramVec // processor, signal
@@ -124,6 +127,9 @@ func New() *Metrics {
 		"receiver", "signal", "transport", "reason")
 	m.ReceiverDroppedExemplars = counter("outpost_receiver_dropped_exemplars_total",
 		"Exemplars a receiver left out of a request it accepted, by reason.",
+		"receiver", "reason")
+	m.ReceiverScrapesSkipped = counter("outpost_receiver_scrapes_skipped_total",
+		"Scrapes a prometheus receiver skipped because the pipeline or memory_limit refused their data; the data is not retried.",
 		"receiver", "reason")
 	m.ProcessorDropped = counter("outpost_processor_dropped_items_total",
 		"Items a processor dropped, by reason.",
