@@ -9,6 +9,10 @@ while read -r bin pkg _; do
 	if command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || [ -x "/usr/lib/systemd/$bin" ]; then
 		continue
 	fi
+	# an absolute path (a glob allowed) names a file that is not a program
+	if [[ "$bin" == /* ]] && compgen -G "$bin" >/dev/null; then
+		continue
+	fi
 	missing+=("$pkg")
 done <"$list"
 [ ${#missing[@]} -eq 0 ] && exit 0
