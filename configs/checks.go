@@ -155,7 +155,9 @@ func (d *decoder) checkMachine(cfg *Config, sections map[string]*yaml.Node) {
 	var bound []Endpoint
 	for _, e := range cfg.Endpoints() {
 		for _, first := range bound {
-			if clash(first.Address, e.Address) {
+			// A UDP socket and a TCP listener may share a port (syslog's
+			// tcp and udp default to the same one).
+			if (first.Protocol == "udp") == (e.Protocol == "udp") && clash(first.Address, e.Address) {
 				d.errorf(childKey(sections["receivers"], e.Receiver.String()), e.Path, "%s: %s already listens on this port (%s): two listeners cannot share a port", e.Address, first.Path, first.Address)
 				break
 			}
