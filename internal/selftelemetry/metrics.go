@@ -123,7 +123,7 @@ func New() *Metrics {
 		"Items a receiver answered with an error, so the client keeps them (or drops them if the error is permanent).",
 		"receiver", "signal", "transport", "reason")
 	m.ReceiverBadRequests = counter("outpost_receiver_bad_requests_total",
-		"Requests a receiver refused before it could count their items: undecodable body, too large, unsupported content type or encoding, wrong method.",
+		"Requests a receiver refused before it could count their items: undecodable body, too large, unsupported content type or encoding, wrong method, memory_limit, missing or wrong credentials.",
 		"receiver", "signal", "transport", "reason")
 	m.ReceiverDroppedExemplars = counter("outpost_receiver_dropped_exemplars_total",
 		"Exemplars a receiver left out of a request it accepted, by reason.",
