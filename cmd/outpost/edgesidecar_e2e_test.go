@@ -3,8 +3,11 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,13 +21,24 @@ import (
 // Prometheus count every span sent, before sampling, with the node_site
 // label the remote-write exporter adds; every error and every slow trace
 // arrives whole in Jaeger; fewer plain traces arrive than were sent, and
-// those whole.
+// those whole. The node's own sources arrive too: node_exporter and an
+// application scraped (prometheus receiver), host metrics, outpost's own
+// metrics (in Prometheus), an application's log file and syslog (in Loki).
 func TestEdgeSidecarConfig(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real peers")
 	}
 	prom := startPrometheus(t, testutil.FreeAddr(t), t.TempDir())
 	j := startJaegerPeer(t)
+	loki := startLoki(t)
+	nodeExporter := testutil.NodeExporter(t)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, "# TYPE edge_app_requests_total counter\nedge_app_requests_total 42\n")
+	}))
+	t.Cleanup(app.Close)
+	logDir := t.TempDir()
+	appLog := testutil.WriteFile(t, logDir, "app.log", "") // start_at: end reads what comes after
+	syslogPort := freeUDPPort(t)
 	bin := testutil.Binary(t, "OUTPOST_BIN", "outpost")
 	grpcAddr, telemetry := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	for k, v := range map[string]string{
@@ -34,11 +48,16 @@ func TestEdgeSidecarConfig(t *testing.T) {
 		"OTLP_HTTP_ENDPOINT": testutil.FreeAddr(t),
 		"PROMETHEUS_URL":     "http://" + prom.addr + "/api/v1/write",
 		"JAEGER_ENDPOINT":    j.otlpGRPC,
-		// No logs are sent: nothing needs to listen there.
-		"LOKI_URL":    "http://" + testutil.FreeAddr(t) + "/loki/api/v1/push",
-		"NODE_SITE":   "e2e-site",
-		"NODE_NAME":   "e2e-node",
-		"UPLINK_RATE": "4MiB/s",
+		"LOKI_URL":           "http://" + loki + "/loki/api/v1/push",
+		"LOKI_TENANT":        lokiTenant,
+		"NODE_EXPORTER_ADDR": nodeExporter,
+		"APP_METRICS_ADDR":   strings.TrimPrefix(app.URL, "http://"),
+		"APP_LOG_DIR":        logDir,
+		"SYSLOG_ENDPOINT":    "127.0.0.1:" + syslogPort,
+		"SCRAPE_INTERVAL":    "1s",
+		"NODE_SITE":          "e2e-site",
+		"NODE_NAME":          "e2e-node",
+		"UPLINK_RATE":        "4MiB/s",
 	} {
 		t.Setenv(k, v)
 	}
@@ -50,6 +69,22 @@ func TestEdgeSidecarConfig(t *testing.T) {
 		code, _, err := testutil.HTTPGet("http://" + telemetry + "/readyz")
 		return err == nil && code == http.StatusOK
 	})
+
+	// Logs: an application's file and syslog over TCP, all distinct (so
+	// that log_dedup leaves every one).
+	const fileLines, syslogLines = 20, 10
+	logStart := time.Now().Add(-time.Minute)
+	f, err := os.OpenFile(appLog, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range fileLines {
+		fmt.Fprintf(f, "2026-11-30T12:00:%02dZ edge-file line %02d\n", i, i)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	runLogger(t, numbered("edge-syslog", syslogLines), "--tcp", "--octet-count", "--rfc5424", "--server", "127.0.0.1", "--port", syslogPort, "--tag", "edge-device")
 
 	// Runs of 500 traces: telemetrygen's SDK drops spans beyond its
 	// 2048-span export queue when it sends unthrottled.
@@ -107,6 +142,44 @@ func TestEdgeSidecarConfig(t *testing.T) {
 			t.Errorf("plain trace %s arrived with %d of its 2 spans", id, n)
 		}
 	}
+	// The node's own sources.
+	sources := map[string]string{
+		"node_exporter series": `count({job="node", node_name="e2e-node", __name__=~"node_.*"})`,
+		"application series":   `sum(edge_app_requests_total{job="apps", node_name="e2e-node"})`,
+		"host metrics series":  `count({node_name="e2e-node", __name__=~"system_.*"})`,
+		"outpost's own series": `count({node_name="e2e-node", __name__=~"outpost_.*", job="outpost"})`,
+	}
+	found := map[string]float64{}
+	testutil.Eventually(t, 30*time.Second, "the node's metrics in Prometheus", func() bool {
+		for what, q := range sources {
+			if r := prom.query(t, q); len(r) == 1 {
+				found[what] = value(t, r[0])
+			}
+		}
+		return len(found) == len(sources)
+	})
+	if found["application series"] != 42 {
+		t.Errorf("edge_app_requests_total = %v, want 42", found["application series"])
+	}
+	var fromFile, fromSyslog int
+	testutil.Eventually(t, 30*time.Second, "the file's and syslog's lines in Loki", func() bool {
+		fromFile, fromSyslog = 0, 0
+		for _, l := range queryLines(t, loki, `{node="e2e-node"}`, logStart, time.Now().Add(time.Minute)) {
+			switch {
+			case strings.Contains(l.line, "edge-file line"):
+				fromFile++
+			case strings.Contains(l.line, "edge-syslog line"):
+				fromSyslog++
+			}
+		}
+		return fromFile >= fileLines && fromSyslog >= syslogLines
+	})
+	if fromFile != fileLines || fromSyslog != syslogLines {
+		t.Errorf("Loki holds %d file lines and %d syslog lines, want %d and %d", fromFile, fromSyslog, fileLines, syslogLines)
+	}
+	t.Logf("edge-sidecar.yaml: node sources in Prometheus: %v; Loki holds %d/%d file lines and %d/%d syslog lines",
+		found, fromFile, fileLines, fromSyslog, syslogLines)
+
 	m := testutil.Scrape(t, telemetry)
 	t.Logf("edge-sidecar.yaml: Prometheus counts all %d spans; Jaeger holds %d/%d error, %d/%d slow and %d/%d plain traces; adaptive sampler at %v %%",
 		2*(plain+failed+slow), failed, failed, slow, slow, len(got), plain,
