@@ -95,12 +95,29 @@ func typedScalar(tag, s string) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: s}
 }
 
+// NodeEncoder is the other half of NodeDecoder: a value written in another
+// project's syntax gives the YAML node Effective prints for it, with that
+// project's defaults filled in and its secrets redacted, in a shape its
+// DecodeYAMLNode accepts again.
+type NodeEncoder interface {
+	EncodeYAMLNode() (*yaml.Node, error)
+}
+
+var nodeEncoderType = reflect.TypeFor[NodeEncoder]()
+
 // encodeValue is the inverse of decoder.decode: key is the YAML key v sits
 // under (for the secret-key rule).
 func encodeValue(v reflect.Value, key string) *yaml.Node {
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
 		if v.IsNil() {
 			return typedScalar("!!null", "null")
+		}
+		if v.Type().Implements(nodeEncoderType) {
+			n, err := v.Interface().(NodeEncoder).EncodeYAMLNode()
+			if err != nil {
+				return scalarNode(fmt.Sprintf("<%v>", err))
+			}
+			return n
 		}
 		v = v.Elem()
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	promconfig "github.com/prometheus/prometheus/config"
+	yamlv2 "go.yaml.in/yaml/v2"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -110,4 +111,43 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// EncodeYAMLNode implements configs.NodeEncoder (`outpost print-config`):
+// the global section and the scrape configs as Prometheus prints them,
+// its defaults filled in and its secrets shown as "<secret>", less the
+// global keys this receiver refuses, so that the output loads again.
+func (p *PrometheusConfig) EncodeYAMLNode() (*yaml.Node, error) {
+	if p.Parsed == nil {
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}, nil
+	}
+	src, err := yamlv2.Marshal(struct {
+		Global        promconfig.GlobalConfig    `yaml:"global"`
+		ScrapeConfigs []*promconfig.ScrapeConfig `yaml:"scrape_configs"`
+	}{p.Parsed.GlobalConfig, p.Parsed.ScrapeConfigs})
+	if err != nil {
+		return nil, fmt.Errorf("encode the prometheus configuration: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, fmt.Errorf("encode the prometheus configuration: %w", err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
+		return nil, errors.New("encode the prometheus configuration: not one document")
+	}
+	root := doc.Content[0]
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value != "global" {
+			continue
+		}
+		g := root.Content[i+1]
+		kept := g.Content[:0]
+		for j := 0; j+1 < len(g.Content); j += 2 {
+			if _, refused := refusedGlobals[g.Content[j].Value]; !refused {
+				kept = append(kept, g.Content[j], g.Content[j+1])
+			}
+		}
+		g.Content = kept
+	}
+	return root, nil
 }
