@@ -62,6 +62,9 @@ func (p *PrometheusConfig) DecodeYAMLNode(n *yaml.Node) error {
 			errs = append(errs, fmt.Errorf("line %d: %s: not used by outpost (valid keys here: %s)", k.Line, k.Value, strings.Join(allowedSections, ", ")))
 			continue
 		}
+		if k.Value == "scrape_configs" && v.Kind == yaml.SequenceNode {
+			errs = append(errs, discoveryNotCompiled(v)...)
+		}
 		if k.Value == "global" && v.Kind == yaml.MappingNode {
 			for j := 0; j+1 < len(v.Content); j += 2 {
 				if why, ok := refusedGlobals[v.Content[j].Value]; ok {
@@ -150,4 +153,28 @@ func (p *PrometheusConfig) EncodeYAMLNode() (*yaml.Node, error) {
 		g.Content = kept
 	}
 	return root, nil
+}
+
+// compiledDiscovery are the service discovery sections this binary has
+// (the others would cost megabytes: docs/configuration.md, "prometheus").
+var compiledDiscovery = []string{"static_configs", "file_sd_configs", "http_sd_configs", "dns_sd_configs"}
+
+// discoveryNotCompiled names every *_sd_configs section of the scrape
+// configs in seq that this binary lacks, so that the user reads why,
+// rather than Prometheus's "field ... not found in type config.ScrapeConfig".
+func discoveryNotCompiled(seq *yaml.Node) []error {
+	var errs []error
+	for i, sc := range seq.Content {
+		if sc.Kind != yaml.MappingNode {
+			continue
+		}
+		for j := 0; j+1 < len(sc.Content); j += 2 {
+			key := sc.Content[j].Value
+			if strings.HasSuffix(key, "_sd_configs") && !slices.Contains(compiledDiscovery, key) {
+				errs = append(errs, fmt.Errorf("line %d: scrape_configs[%d].%s: this service discovery is not compiled into outpost (compiled in: %s)",
+					sc.Content[j].Line, i, key, strings.Join(compiledDiscovery, ", ")))
+			}
+		}
+	}
+	return errs
 }
