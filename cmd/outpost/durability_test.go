@@ -261,7 +261,11 @@ func (o *outpost) restart(t *testing.T) {
 func TestKillNine(t *testing.T) {
 	sink := otlpsink.StartWith(t, otlpsink.Options{KeepItems: 1 << 22})
 	o := newOutpost(t)
-	o.start(t, queueConfig(o, sink.GRPCAddr(), "kind: disk, fsync: interval, fsync_interval: 200ms", ""))
+	// The exporter merges queued records into wire requests of up to
+	// queue.batch.max_size items; the request in flight at a kill is sent
+	// again after the restart. Capped at one batch processor batch (400),
+	// so that the bound below says what one kill may duplicate.
+	o.start(t, queueConfig(o, sink.GRPCAddr(), "kind: disk, fsync: interval, fsync_interval: 200ms, batch: {min_size: 400, max_size: 400}", ""))
 
 	load := newLogLoad(t, o.grpc, 50, mixedLanes)
 	// Reconnect within 50 ms of each restart: gRPC's default reconnect
@@ -312,8 +316,8 @@ func TestKillNine(t *testing.T) {
 	})
 	seqs, _ := delivered(sink)
 	lost, dups := account(acked, seqs)
-	// What may be delivered twice per kill: the batch being sent (at most
-	// send_batch_max_size records) and the requests the clients had in
+	// What may be delivered twice per kill: the wire request being sent
+	// (at most queue.batch.max_size records) and the requests the clients had in
 	// flight, stored but not yet acknowledged when the process died (two
 	// clients, 50 records each).
 	const perKill = 400 + 2*50
