@@ -82,8 +82,8 @@ func TestStatusDoc(t *testing.T) {
 		from, to string
 		want     float64
 	}{
-		{"receiver:otlp", "processor:probabilistic_sampler", 100},                // 200 traces items / 2 s
-		{"processor:probabilistic_sampler", "processor:batch", 40},               // less 60/s dropped
+		{"receiver:otlp", "processor:probabilistic_sampler", 100},  // 200 traces items / 2 s
+		{"processor:probabilistic_sampler", "processor:batch", 40}, // less 60/s dropped
 		{"processor:batch", "exporter:otlphttp/central", 40},
 		{"processor:batch", "connector:spanmetrics", 40},
 		{"connector:spanmetrics", "exporter:prometheusremotewrite", -1}, // not counted
