@@ -124,10 +124,13 @@ func run(ctx context.Context, opts runOptions) error {
 // newService makes the service that runs cfg: the logger, the metrics and
 // their server, and what outlives reloads. It starts no pipeline.
 func newService(opts runOptions, factories pipeline.Factories, cfg *configs.Config) (*service, error) {
+	// The status page shows the last warnings and errors: the ring keeps
+	// them as they are logged.
+	ring := selftelemetry.NewLogRing(logRingSize)
 	s := &service{
 		opts:      opts,
 		factories: factories,
-		logger:    newLogger(opts.stderr, cfg.Telemetry.Logs),
+		logger:    slog.New(ring.Handler(newLogger(opts.stderr, cfg.Telemetry.Logs).Handler())),
 		tel:       selftelemetry.New(),
 		listeners: &pipeline.Listeners{},
 		queues:    &queue.Registry{},
@@ -142,6 +145,7 @@ func newService(opts runOptions, factories pipeline.Factories, cfg *configs.Conf
 			return nil, err
 		}
 		s.server.SetCheck(s.queues.SyncError) // a disk queue whose fsync fails is not ready
+		s.server.SetLogRing(ring)
 	}
 	return s, nil
 }
@@ -193,6 +197,7 @@ func (s *service) start(ctx context.Context, cfg *configs.Config) error {
 	}
 	s.graph, s.cfg = g, cfg
 	s.tel.SetBuildInfo(version, revision, cfg.Hash)
+	s.showTopology(cfg)
 	if s.server != nil {
 		s.server.SetReady(true)
 	}
@@ -286,6 +291,7 @@ func (s *service) reload(ctx context.Context, why string) {
 	old := s.graph
 	s.graph, s.cfg, s.badHash = g, cfg, ""
 	s.tel.SetBuildInfo(version, revision, cfg.Hash)
+	s.showTopology(cfg)
 	sctx, cancel := context.WithTimeout(context.Background(), s.opts.shutdownTimeout)
 	defer cancel()
 	if err := old.Shutdown(sctx); err != nil {

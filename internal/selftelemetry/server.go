@@ -14,7 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Server serves /metrics, /healthz, /readyz and /debug/pprof/.
+// Server serves /metrics, /healthz, /readyz, /debug/pprof/, and the status
+// page: / (an HTML page embedded in the binary) and /api/v1/status (the
+// JSON it polls, StatusDoc).
 //
 // /healthz answers 200 while the process runs; /readyz answers 200 once a
 // pipeline graph is running and 503 before that, while shutting down, and
@@ -26,6 +28,8 @@ type Server struct {
 	done  chan struct{}
 
 	check atomic.Pointer[func() error]
+
+	status *statusSource
 }
 
 // NewServer listens on address (host:port) and serves in the background.
@@ -34,8 +38,10 @@ func NewServer(address string, m *Metrics, logger *slog.Logger) (*Server, error)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry listen on %s: %w", address, err)
 	}
-	s := &Server{ln: ln, done: make(chan struct{})}
+	s := &Server{ln: ln, done: make(chan struct{}), status: &statusSource{m: m}}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", serveStatusPage)
+	mux.HandleFunc("GET /api/v1/status", s.status.serveJSON)
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
@@ -78,6 +84,17 @@ func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 // error, /readyz answers 503 with the error's text (for example a disk
 // queue whose fsync fails). It must be quick and safe for concurrent use.
 func (s *Server) SetCheck(check func() error) { s.check.Store(&check) }
+
+// SetTopology sets the pipeline graph the status page shows; the service
+// calls it whenever a graph starts.
+func (s *Server) SetTopology(t Topology) { s.status.setTopology(t) }
+
+// SetLogRing sets where the status page takes the last errors from.
+func (s *Server) SetLogRing(r *LogRing) {
+	s.status.mu.Lock()
+	s.status.errors = r
+	s.status.mu.Unlock()
+}
 
 // Shutdown stops the server, waiting for open requests until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
