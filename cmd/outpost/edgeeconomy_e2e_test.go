@@ -411,13 +411,16 @@ service:
 			}
 		}
 		t.Errorf("edge-sidecar.yaml sends %.1fx fewer bytes than the raw forwarder, want at least 10x; %s dominate its uplink (%d of %d B)", ratio, dominant, most, edgeTotal)
-		// Where the sidecar's metric samples come from: the largest
-		// metric names by samples written during the run.
+		// Where the sidecar's metric samples come from: its series in
+		// Prometheus per job, and the metric names with the most series.
 		var top []string
-		for _, r := range prom.query(t, `topk(12, sum by (__name__) (count_over_time({node_name="econ-node"}[5m])))`) {
-			top = append(top, fmt.Sprintf("%s=%v", r.Metric["__name__"], value(t, r)))
+		for _, r := range prom.query(t, `sort_desc(count by (job) ({node_name="econ-node"}))`) {
+			top = append(top, fmt.Sprintf("job %q: %v series", r.Metric["job"], value(t, r)))
 		}
-		t.Logf("the sidecar's most written metrics in Prometheus (samples): %s", strings.Join(top, " "))
+		for _, r := range prom.query(t, `topk(8, count by (__name__) ({node_name="econ-node"}))`) {
+			top = append(top, fmt.Sprintf("%s: %v series", r.Metric["__name__"], value(t, r)))
+		}
+		t.Logf("the sidecar's metrics in Prometheus: %s", strings.Join(top, "; "))
 	}
 	t.Logf("wall time %v", time.Since(began).Round(time.Second))
 }
