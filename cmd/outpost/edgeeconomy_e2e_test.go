@@ -332,10 +332,14 @@ service:
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			t0 := time.Now()
 			telemetrygenRate(t, "500", "traces", "--otlp-endpoint", addr, "--service", "econ-app", "--traces", strconv.Itoa(traces))
+			t.Logf("telemetrygen to %s: %d traces in %v", addr, traces, time.Since(t0).Round(time.Millisecond))
 		}()
 	}
+	logsStart := time.Now()
 	records := sendEconLogs(t, []string{edgeGRPC, raw.grpc}, slices, perSlice)
+	t.Logf("log records sent in %v", time.Since(logsStart).Round(time.Millisecond))
 	wg.Wait()
 	if t.Failed() {
 		return
