@@ -324,7 +324,8 @@ service:
 	})
 	loadStart := time.Now()
 
-	// 10 s of load: 500 traces/s of 2 spans to each side, 500 log
+	// 10 s of load: 1000 spans/s (telemetrygen's --rate counts spans;
+	// 500 traces of 2 spans) to each side, 500 log
 	// records/s to both.
 	const traces, slices, perSlice = 5000, 100, 50
 	var wg sync.WaitGroup
@@ -333,7 +334,7 @@ service:
 		go func() {
 			defer wg.Done()
 			t0 := time.Now()
-			telemetrygenRate(t, "500", "traces", "--otlp-endpoint", addr, "--service", "econ-app", "--traces", strconv.Itoa(traces))
+			telemetrygenRate(t, "1000", "traces", "--otlp-endpoint", addr, "--service", "econ-app", "--traces", strconv.Itoa(traces))
 			t.Logf("telemetrygen to %s: %d traces in %v", addr, traces, time.Since(t0).Round(time.Millisecond))
 		}()
 	}
