@@ -324,9 +324,8 @@ service:
 	})
 	loadStart := time.Now()
 
-	// 10 s of load: 1000 spans/s (telemetrygen's --rate counts spans;
-	// 500 traces of 2 spans) to each side, 500 log
-	// records/s to both.
+	// 10 s of load to each side: 1000 spans/s (telemetrygen's --rate
+	// counts spans: 500 traces of 2 spans a second) and 500 log records/s.
 	const traces, slices, perSlice = 5000, 100, 50
 	var wg sync.WaitGroup
 	for _, addr := range []string{edgeGRPC, raw.grpc} {
