@@ -109,6 +109,7 @@ bench: build bin/telemetrygen bin/otelcol-peer
 	OUTPOST_LOADTEST=1 $(GO) test -count 1 -v -run TestLoad -timeout 30m ./internal/loadtest/
 	OUTPOST_LOADTEST=1 $(GO) test -count 1 -v -run TestCompare -timeout 4h ./internal/loadtest/
 	OUTPOST_LOADTEST=1 $(GO) test -count 1 -v -run TestScrapeCompare -timeout 30m ./internal/loadtest/
+	OUTPOST_LOADTEST=1 $(GO) test -count 1 -v -run 'TestEdgeEconomy$$' -timeout 10m ./cmd/outpost/
 
 ## bench-compare: only the side-by-side runs (knobs OUTPOST_BENCH_*: docs/benchmarks.md)
 bench-compare: build bin/telemetrygen bin/otelcol-peer
