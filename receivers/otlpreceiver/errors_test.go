@@ -1,11 +1,8 @@
 package otlpreceiver
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
@@ -73,25 +70,5 @@ func TestRetryAfterSeconds(t *testing.T) {
 		if got := retryAfterSeconds(d); got != want {
 			t.Errorf("retryAfterSeconds(%v) = %q, want %q", d, got, want)
 		}
-	}
-}
-
-func TestLogLimiter(t *testing.T) {
-	var buf bytes.Buffer
-	l := newLogLimiter(slog.New(slog.NewTextHandler(&buf, nil)), 10*time.Second)
-	now := time.Unix(0, 0)
-	l.now = func() time.Time { return now }
-	for range 100 {
-		l.warn("decode", "bad request")
-	}
-	l.warn("too_large", "too large")
-	now = now.Add(11 * time.Second)
-	l.warn("decode", "bad request")
-	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("got %d lines, want 3:\n%s", len(lines), buf.String())
-	}
-	if !strings.Contains(lines[2], "suppressed=99") {
-		t.Errorf("last line %q does not count the 99 suppressed", lines[2])
 	}
 }

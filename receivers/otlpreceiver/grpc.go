@@ -195,13 +195,13 @@ func (h *handler[T]) recvFailed(err error) error {
 		// Over max_recv_msg_size. Without RetryInfo, OTLP clients do not
 		// retry it.
 		h.grpc.badTooLarge.Inc()
-		h.rcv.limitedLog.warn("grpc/"+reasonTooLarge, "refused an OTLP/gRPC request over max_recv_msg_size",
+		h.rcv.limitedLog.Warn("grpc/"+reasonTooLarge, "refused an OTLP/gRPC request over max_recv_msg_size",
 			"signal", h.def.signal, "error", err)
 		return err
 	default:
 		// Undecompressable or truncated message.
 		h.grpc.badDecode.Inc()
-		h.rcv.limitedLog.warn("grpc/"+reasonDecode, "refused an undecodable OTLP/gRPC request",
+		h.rcv.limitedLog.Warn("grpc/"+reasonDecode, "refused an undecodable OTLP/gRPC request",
 			"signal", h.def.signal, "error", err)
 		return status.Error(codes.InvalidArgument, status.Convert(err).Message())
 	}
@@ -229,7 +229,7 @@ func (h *handler[T]) exportGRPC(ctx context.Context, req *grpcRequest) (*grpcRes
 	}
 	if err != nil {
 		h.grpc.badDecode.Inc()
-		h.rcv.limitedLog.warn("grpc/"+reasonDecode, "refused an undecodable OTLP/gRPC request",
+		h.rcv.limitedLog.Warn("grpc/"+reasonDecode, "refused an undecodable OTLP/gRPC request",
 			"signal", h.def.signal, "error", err)
 		return nil, status.Error(codes.InvalidArgument, fmt.Sprintf("decode %s request: %v", h.def.signal, err))
 	}
@@ -280,12 +280,12 @@ func (h *handler[T]) admitRecv(ctx context.Context) (*memlimit.Charge, error) {
 func (h *handler[T]) memoryRefusal(err error) error {
 	if errors.Is(err, memlimit.ErrTooLarge) {
 		h.grpc.badTooLarge.Inc()
-		h.rcv.limitedLog.warn("grpc/"+reasonTooLarge, "refused an OTLP/gRPC request too large for memory_limit",
+		h.rcv.limitedLog.Warn("grpc/"+reasonTooLarge, "refused an OTLP/gRPC request too large for memory_limit",
 			"signal", h.def.signal, "error", err)
 		return status.Error(codes.ResourceExhausted, memlimit.ErrTooLarge.Error())
 	}
 	h.grpc.badMemory.Inc()
-	h.rcv.limitedLog.info("grpc/"+reasonMemoryLimit, "refused a request at the memory limit; the client is asked to retry",
+	h.rcv.limitedLog.Info("grpc/"+reasonMemoryLimit, "refused a request at the memory limit; the client is asked to retry",
 		"signal", h.def.signal, "error", err)
 	return memoryLimitStatus(memoryRetryAfter).Err()
 }
@@ -310,5 +310,5 @@ func (r *receiver) grpcDenied(ctx context.Context, fullMethod string, err error)
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		args = append(args, "peer", p.Addr.String())
 	}
-	r.limitedLog.warn("grpc/"+reasonUnauthenticated, "refused an OTLP/gRPC call without valid credentials", args...)
+	r.limitedLog.Warn("grpc/"+reasonUnauthenticated, "refused an OTLP/gRPC call without valid credentials", args...)
 }

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/outpost-edge/outpost/internal/loglimit"
 	"github.com/outpost-edge/outpost/pipeline/memlimit"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -75,7 +76,7 @@ type route struct {
 // http.ServeMux and lets us answer 404 and 405 in OTLP's error format.
 type router struct {
 	routes []route
-	log    *logLimiter
+	log    *loglimit.Limiter
 }
 
 func (m *router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -103,7 +104,7 @@ func (m *router) denied(w http.ResponseWriter, req *http.Request, err error) {
 			signal = m.routes[i].h.deniedHTTP()
 		}
 	}
-	m.log.warn("http/"+reasonUnauthenticated, "refused an OTLP/HTTP request without valid credentials",
+	m.log.Warn("http/"+reasonUnauthenticated, "refused an OTLP/HTTP request without valid credentials",
 		"signal", signal, "path", req.URL.Path, "peer", req.RemoteAddr, "error", err)
 	f, ok := parseContentType(req.Header.Get("Content-Type"))
 	if !ok {
@@ -130,16 +131,8 @@ func (r *receiver) newHTTPServer() *http.Server {
 		IdleTimeout:       idleTimeout,
 		// net/http logs connection-level trouble (bad TLS hellos, broken
 		// connections) here, once per connection: rate-limit it.
-		ErrorLog: log.New(logWriter{r.limitedLog}, "", 0),
+		ErrorLog: log.New(r.limitedLog.Writer("http_server", "OTLP/HTTP server: "), "", 0),
 	}
-}
-
-// logWriter turns net/http's error log into rate-limited warnings.
-type logWriter struct{ l *logLimiter }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.l.warn("http_server", "OTLP/HTTP server: "+strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 func (h *handler[T]) deniedHTTP() string {
@@ -164,7 +157,7 @@ func (h *handler[T]) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	defer charge.Release()
 	if bad.status == http.StatusTooManyRequests {
 		c.bad(bad.reason).Inc()
-		h.rcv.limitedLog.info("http/"+bad.reason, "refused a request at the memory limit; the client is asked to retry",
+		h.rcv.limitedLog.Info("http/"+bad.reason, "refused a request at the memory limit; the client is asked to retry",
 			"signal", h.def.signal, "error", bad.msg)
 		w.Header().Set("Retry-After", retryAfterSeconds(memoryRetryAfter))
 		writeStatus(w, f, bad.status, memoryLimitStatus(memoryRetryAfter))
@@ -172,7 +165,7 @@ func (h *handler[T]) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if bad.status != 0 {
 		c.bad(bad.reason).Inc()
-		h.rcv.limitedLog.warn("http/"+bad.reason, "refused a bad OTLP/HTTP request",
+		h.rcv.limitedLog.Warn("http/"+bad.reason, "refused a bad OTLP/HTTP request",
 			"signal", h.def.signal, "status", bad.status, "error", bad.msg)
 		writeStatus(w, f, bad.status, status.New(codes.InvalidArgument, bad.msg))
 		return

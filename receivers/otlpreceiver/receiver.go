@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/grpc"
 
+	"github.com/outpost-edge/outpost/internal/loglimit"
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
 	"github.com/outpost-edge/outpost/internal/serverconfig"
 	"github.com/outpost-edge/outpost/pipeline"
@@ -67,7 +68,7 @@ type receiver struct {
 	id         pipeline.ID
 	cfg        *Config
 	logger     *slog.Logger
-	limitedLog *logLimiter
+	limitedLog *loglimit.Limiter
 	telemetry  *selftelemetry.Metrics
 	memory     *memlimit.Limiter // nil: unlimited
 
@@ -113,7 +114,7 @@ func newReceiver(set pipeline.Settings, cfg *Config, next pipeline.Consumers) (*
 		cfg:        cfg,
 		memory:     set.Memory,
 		logger:     logger,
-		limitedLog: newLogLimiter(logger, logEvery),
+		limitedLog: loglimit.New(logger, logEvery),
 		telemetry:  tel,
 	}
 	if g := cfg.Protocols.GRPC; g != nil {
@@ -377,51 +378,4 @@ func refusedReason(k outcomeKind) string {
 	default:
 		return reasonUnavailable
 	}
-}
-
-// logLimiter writes at most one line per key and interval, so that a
-// misbehaving client or a stuck pipeline cannot flood the log; the next
-// line written for a key says how many were suppressed.
-type logLimiter struct {
-	logger *slog.Logger
-	every  time.Duration
-	now    func() time.Time
-
-	mu         sync.Mutex
-	last       map[string]time.Time
-	suppressed map[string]int
-}
-
-func newLogLimiter(logger *slog.Logger, every time.Duration) *logLimiter {
-	return &logLimiter{
-		logger:     logger,
-		every:      every,
-		now:        time.Now,
-		last:       map[string]time.Time{},
-		suppressed: map[string]int{},
-	}
-}
-
-func (l *logLimiter) warn(key, msg string, args ...any) { l.log(slog.LevelWarn, key, msg, args...) }
-func (l *logLimiter) info(key, msg string, args ...any) { l.log(slog.LevelInfo, key, msg, args...) }
-
-func (l *logLimiter) log(level slog.Level, key, msg string, args ...any) {
-	if !l.logger.Enabled(context.Background(), level) {
-		return
-	}
-	l.mu.Lock()
-	now := l.now()
-	if t, ok := l.last[key]; ok && now.Sub(t) < l.every {
-		l.suppressed[key]++
-		l.mu.Unlock()
-		return
-	}
-	l.last[key] = now
-	n := l.suppressed[key]
-	delete(l.suppressed, key)
-	l.mu.Unlock()
-	if n > 0 {
-		args = append(args, "suppressed", n)
-	}
-	l.logger.Log(context.Background(), level, msg, args...)
 }

@@ -160,11 +160,11 @@ func (h *handler[T]) export(ctx context.Context, data T, c *counters) outcome {
 	switch o.kind {
 	case outcomeAccepted:
 	case outcomePartial:
-		h.rcv.limitedLog.warn("rejected", "pipeline rejected part of a request", "signal", h.def.signal, "transport", c.transport, "rejected", o.rejected, "error", o.err)
+		h.rcv.limitedLog.Warn("rejected", "pipeline rejected part of a request", "signal", h.def.signal, "transport", c.transport, "rejected", o.rejected, "error", o.err)
 	case outcomeThrottled:
-		h.rcv.limitedLog.info("throttled", "pipeline is applying back-pressure; clients are asked to retry later", "signal", h.def.signal, "transport", c.transport, "error", o.err)
+		h.rcv.limitedLog.Info("throttled", "pipeline is applying back-pressure; clients are asked to retry later", "signal", h.def.signal, "transport", c.transport, "error", o.err)
 	default:
-		h.rcv.limitedLog.warn(refusedReason(o.kind), "pipeline refused a request", "signal", h.def.signal, "transport", c.transport, "error", o.err)
+		h.rcv.limitedLog.Warn(refusedReason(o.kind), "pipeline refused a request", "signal", h.def.signal, "transport", c.transport, "error", o.err)
 	}
 	return o
 }

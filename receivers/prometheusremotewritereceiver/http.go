@@ -122,10 +122,10 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if bad.status != 0 {
 		c.bad(bad.reason).Inc()
 		if bad.status == http.StatusServiceUnavailable {
-			r.limited.log(slog.LevelInfo, bad.reason, "refused a remote-write request at the memory limit; the client is asked to retry", "error", bad.msg)
+			r.limited.Log(slog.LevelInfo, bad.reason, "refused a remote-write request at the memory limit; the client is asked to retry", "error", bad.msg)
 			w.Header().Set("Retry-After", retryAfterSeconds(defaultRetryAfter))
 		} else {
-			r.limited.log(slog.LevelWarn, bad.reason, "refused a bad remote-write request", "status", bad.status, "error", bad.msg)
+			r.limited.Log(slog.LevelWarn, bad.reason, "refused a bad remote-write request", "status", bad.status, "error", bad.msg)
 		}
 		http.Error(w, bad.msg, bad.status)
 		return
@@ -141,7 +141,7 @@ func (r *receiver) answer(w http.ResponseWriter, ctx context.Context, ver versio
 		c.refused(reason).Add(float64(n))
 	}
 	if len(res.refused) > 0 {
-		r.limited.log(slog.LevelWarn, "untranslatable", "left out data points that OTLP cannot hold", "refused", res.refused)
+		r.limited.Log(slog.LevelWarn, "untranslatable", "left out data points that OTLP cannot hold", "refused", res.refused)
 	}
 	n := res.md.DataPointCount()
 	var err error
@@ -155,7 +155,7 @@ func (r *receiver) answer(w http.ResponseWriter, ctx context.Context, ver versio
 			r.telemetry.ReceiverDroppedExemplars.WithLabelValues(r.id.String(), reason).Add(float64(n))
 		}
 		if len(res.exemplarsDropped) > 0 {
-			r.limited.log(slog.LevelInfo, "exemplars", "left out exemplars without a data point of their series in the request", "dropped", res.exemplarsDropped)
+			r.limited.Log(slog.LevelInfo, "exemplars", "left out exemplars without a data point of their series in the request", "dropped", res.exemplarsDropped)
 		}
 	}
 	switch o.kind {
@@ -167,12 +167,12 @@ func (r *receiver) answer(w http.ResponseWriter, ctx context.Context, ver versio
 		rejected := min(int(o.rejected), n)
 		c.accepted.Add(float64(n - rejected))
 		c.refused(reasonRejected).Add(float64(rejected))
-		r.limited.log(slog.LevelWarn, reasonRejected, "pipeline rejected part of a remote-write request", "rejected", rejected, "error", err)
+		r.limited.Log(slog.LevelWarn, reasonRejected, "pipeline rejected part of a remote-write request", "rejected", rejected, "error", err)
 		// The rest is stored; sending the request again would not help.
 		http.Error(w, serverconfig.MsgPartial, http.StatusBadRequest)
 	case outcomePermanent:
 		c.refused(reasonPermanent).Add(float64(n))
-		r.limited.log(slog.LevelWarn, reasonPermanent, "pipeline refused a remote-write request for good", "error", err)
+		r.limited.Log(slog.LevelWarn, reasonPermanent, "pipeline refused a remote-write request for good", "error", err)
 		writeCounts(w, ver, 0, 0, 0)
 		http.Error(w, serverconfig.MsgPermanent, http.StatusBadRequest)
 	default:
@@ -183,7 +183,7 @@ func (r *receiver) answer(w http.ResponseWriter, ctx context.Context, ver versio
 			reason = reasonThrottled
 		}
 		c.refused(reason).Add(float64(n))
-		r.limited.log(slog.LevelInfo, reason, "pipeline is applying back-pressure; Prometheus is asked to retry", "error", err)
+		r.limited.Log(slog.LevelInfo, reason, "pipeline is applying back-pressure; Prometheus is asked to retry", "error", err)
 		w.Header().Set("Retry-After", retryAfterSeconds(o.retryAfter))
 		writeCounts(w, ver, 0, 0, 0)
 		msg := serverconfig.MsgUnavailable

@@ -8,13 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/collector/consumer"
 
+	"github.com/outpost-edge/outpost/internal/loglimit"
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
 	"github.com/outpost-edge/outpost/internal/serverconfig"
 	"github.com/outpost-edge/outpost/pipeline"
@@ -47,7 +47,7 @@ type receiver struct {
 	id        pipeline.ID
 	cfg       *Config
 	logger    *slog.Logger
-	limited   *logLimiter
+	limited   *loglimit.Limiter
 	telemetry *selftelemetry.Metrics
 	memory    *memlimit.Limiter // nil: unlimited
 	next      consumer.Metrics
@@ -87,7 +87,7 @@ func newReceiver(set pipeline.Settings, cfg *Config, next consumer.Metrics) (*re
 		id:        set.ID,
 		cfg:       cfg,
 		logger:    logger,
-		limited:   newLogLimiter(logger, logEvery),
+		limited:   loglimit.New(logger, logEvery),
 		telemetry: tel,
 		memory:    set.Memory,
 		next:      next,
@@ -143,7 +143,7 @@ func (r *receiver) newServer() *http.Server {
 		Handler:           r.sec.HTTPHandler(r, r.denied),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
-		ErrorLog:          log.New(logWriter{r.limited}, "", 0),
+		ErrorLog:          log.New(r.limited.Writer("http_server", "remote-write server: "), "", 0),
 	}
 }
 
@@ -156,7 +156,7 @@ func (r *receiver) denied(w http.ResponseWriter, req *http.Request, err error) {
 	if req.URL.Path == r.cfg.URLPath {
 		r.counters.bad(reasonUnauthenticated).Inc()
 	}
-	r.limited.log(slog.LevelWarn, reasonUnauthenticated, "refused a remote-write request without valid credentials",
+	r.limited.Log(slog.LevelWarn, reasonUnauthenticated, "refused a remote-write request without valid credentials",
 		"remote", req.RemoteAddr, "error", err)
 	http.Error(w, "missing or invalid credentials", http.StatusUnauthorized)
 }
@@ -208,48 +208,4 @@ func newCounters(tel *selftelemetry.Metrics, id string) *counters {
 			return tel.ReceiverBadRequests.WithLabelValues(id, sig, transport, reason)
 		},
 	}
-}
-
-// logLimiter writes at most one line per key and interval; the next line
-// written for a key says how many were suppressed.
-type logLimiter struct {
-	logger *slog.Logger
-	every  time.Duration
-
-	mu         sync.Mutex
-	last       map[string]time.Time
-	suppressed map[string]int
-}
-
-func newLogLimiter(logger *slog.Logger, every time.Duration) *logLimiter {
-	return &logLimiter{logger: logger, every: every, last: map[string]time.Time{}, suppressed: map[string]int{}}
-}
-
-func (l *logLimiter) log(level slog.Level, key, msg string, args ...any) {
-	if !l.logger.Enabled(context.Background(), level) {
-		return
-	}
-	l.mu.Lock()
-	now := time.Now()
-	if t, ok := l.last[key]; ok && now.Sub(t) < l.every {
-		l.suppressed[key]++
-		l.mu.Unlock()
-		return
-	}
-	l.last[key] = now
-	n := l.suppressed[key]
-	delete(l.suppressed, key)
-	l.mu.Unlock()
-	if n > 0 {
-		args = append(args, "suppressed", n)
-	}
-	l.logger.Log(context.Background(), level, msg, args...)
-}
-
-// logWriter turns net/http's error log into rate-limited warnings.
-type logWriter struct{ l *logLimiter }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.l.log(slog.LevelWarn, "http_server", "remote-write server: "+strings.TrimSpace(string(p)))
-	return len(p), nil
 }

@@ -176,11 +176,11 @@ func (b *batcher) flush() {
 			rejected = min(rejected, int64(n))
 			b.c.accepted.Add(float64(int64(n) - rejected))
 			b.c.refused(reasonRejected).Add(float64(rejected))
-			b.r.limitedLog.warn("rejected", "pipeline refused part of a syslog batch for good", "transport", b.transport, "rejected", rejected)
+			b.r.limitedLog.Warn("rejected", "pipeline refused part of a syslog batch for good", "transport", b.transport, "rejected", rejected)
 			return
 		case outcomePermanent:
 			b.c.refused(reasonPermanent).Add(float64(n))
-			b.r.limitedLog.warn("permanent", "pipeline refused a syslog batch for good", "transport", b.transport, "items", n)
+			b.r.limitedLog.Warn("permanent", "pipeline refused a syslog batch for good", "transport", b.transport, "items", n)
 			return
 		}
 		b.refusing.Store(true)
@@ -190,11 +190,11 @@ func (b *batcher) flush() {
 		}
 		if !b.retry {
 			b.c.refused(reason).Add(float64(n))
-			b.r.limitedLog.warn("udp-"+reason, "pipeline refused a syslog batch received over UDP; it is dropped (UDP senders cannot be asked to resend)",
+			b.r.limitedLog.Warn("udp-"+reason, "pipeline refused a syslog batch received over UDP; it is dropped (UDP senders cannot be asked to resend)",
 				"reason", reason, "items", n)
 			return
 		}
-		b.r.limitedLog.info("tcp-"+reason, "pipeline refused a syslog batch received over TCP; reading from connections pauses and the batch is retried",
+		b.r.limitedLog.Info("tcp-"+reason, "pipeline refused a syslog batch received over TCP; reading from connections pauses and the batch is retried",
 			"reason", reason, "items", n, "retry_in", wait)
 		t := time.NewTimer(wait)
 		select {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/outpost-edge/outpost/internal/loglimit"
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
 	"github.com/outpost-edge/outpost/internal/serverconfig"
 	"github.com/outpost-edge/outpost/pipeline"
@@ -70,7 +71,7 @@ type receiver struct {
 	cfg        *Config
 	loc        *time.Location
 	logger     *slog.Logger
-	limitedLog *logLimiter
+	limitedLog *loglimit.Limiter
 	telemetry  *selftelemetry.Metrics
 	memory     *memlimit.Limiter // nil: unlimited
 	consume    consumeFunc
@@ -117,7 +118,7 @@ func newReceiver(set pipeline.Settings, cfg *Config, next pipeline.Consumers) (*
 		cfg:        cfg,
 		loc:        loc,
 		logger:     logger,
-		limitedLog: newLogLimiter(logger, logEvery),
+		limitedLog: loglimit.New(logger, logEvery),
 		telemetry:  tel,
 		memory:     set.Memory,
 		consume:    next.Logs.ConsumeLogs,
@@ -309,7 +310,7 @@ func (r *receiver) acceptLoop(ln net.Listener) {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			r.limitedLog.warn("accept", "syslog receiver: accept failed", "error", err)
+			r.limitedLog.Warn("accept", "syslog receiver: accept failed", "error", err)
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
@@ -322,7 +323,7 @@ func (r *receiver) acceptLoop(ln net.Listener) {
 		if len(r.conns) >= r.cfg.TCP.MaxConnections {
 			r.mu.Unlock()
 			_ = conn.Close()
-			r.limitedLog.warn("max-connections", "syslog receiver: tcp.max_connections reached; connection closed", "remote", conn.RemoteAddr().String(), "max_connections", r.cfg.TCP.MaxConnections)
+			r.limitedLog.Warn("max-connections", "syslog receiver: tcp.max_connections reached; connection closed", "remote", conn.RemoteAddr().String(), "max_connections", r.cfg.TCP.MaxConnections)
 			continue
 		}
 		r.conns[conn] = struct{}{}
@@ -354,7 +355,7 @@ func (r *receiver) serveConn(conn net.Conn) {
 	if tc, ok := conn.(*tls.Conn); ok {
 		_ = tc.SetDeadline(time.Now().Add(tlsHandshakeTimeout))
 		if err := tc.HandshakeContext(r.runCtx); err != nil {
-			r.limitedLog.warn("tls-handshake", "syslog receiver: TLS handshake failed", "remote", conn.RemoteAddr().String(), "error", err)
+			r.limitedLog.Warn("tls-handshake", "syslog receiver: TLS handshake failed", "remote", conn.RemoteAddr().String(), "error", err)
 			return
 		}
 		_ = tc.SetDeadline(time.Time{})
@@ -368,11 +369,11 @@ func (r *receiver) serveConn(conn net.Conn) {
 		case err == nil:
 		case errors.Is(err, errTooLarge):
 			b.c.bad(reasonTooLarge).Inc()
-			r.limitedLog.warn("too-large", "syslog receiver: message over tcp.max_log_size skipped", "max_log_size", int64(r.cfg.TCP.MaxLogSize))
+			r.limitedLog.Warn("too-large", "syslog receiver: message over tcp.max_log_size skipped", "max_log_size", int64(r.cfg.TCP.MaxLogSize))
 			continue
 		case errors.Is(err, errFraming):
 			b.c.bad(reasonDecode).Inc()
-			r.limitedLog.warn("framing", "syslog receiver: connection closed, its framing is broken", "remote", conn.RemoteAddr().String(), "error", err)
+			r.limitedLog.Warn("framing", "syslog receiver: connection closed, its framing is broken", "remote", conn.RemoteAddr().String(), "error", err)
 			return
 		default:
 			return // EOF, closed, reset
@@ -399,7 +400,7 @@ func (r *receiver) serveConn(conn net.Conn) {
 func (r *receiver) parse(p *parser, raw []byte) message {
 	m := p.parse(raw, time.Now())
 	if m.parsed == nil {
-		r.limitedLog.info("unparsed", "syslog receiver: a message is not "+r.cfg.Protocol+" syslog; kept whole as the body",
+		r.limitedLog.Info("unparsed", "syslog receiver: a message is not "+r.cfg.Protocol+" syslog; kept whole as the body",
 			"protocol", r.cfg.Protocol, "bytes", len(raw)) // not the content: it may hold what a redaction processor removes
 	}
 	return m
@@ -420,7 +421,7 @@ func (r *receiver) readUDP(conn net.PacketConn) {
 			if errors.Is(err, net.ErrClosed) || r.stopped() {
 				return
 			}
-			r.limitedLog.warn("udp-read", "syslog receiver: UDP read failed", "error", err)
+			r.limitedLog.Warn("udp-read", "syslog receiver: UDP read failed", "error", err)
 			continue
 		}
 		raw := trimTrailer(buf[:n])
@@ -430,7 +431,7 @@ func (r *receiver) readUDP(conn net.PacketConn) {
 		refusing := b.refusing.Load()
 		if refusing && len(b.in) == cap(b.in) {
 			b.c.refused(reasonBusy).Inc()
-			r.limitedLog.warn("udp-busy", "syslog receiver: the pipeline refuses data; UDP messages are dropped")
+			r.limitedLog.Warn("udp-busy", "syslog receiver: the pipeline refuses data; UDP messages are dropped")
 			continue
 		}
 		var charge *memlimit.Charge
@@ -442,7 +443,7 @@ func (r *receiver) readUDP(conn net.PacketConn) {
 					reason = reasonTooLarge
 				}
 				b.c.bad(reason).Inc()
-				r.limitedLog.warn("udp-"+reason, "syslog receiver: UDP message dropped at memory_limit", "error", err)
+				r.limitedLog.Warn("udp-"+reason, "syslog receiver: UDP message dropped at memory_limit", "error", err)
 				continue
 			}
 		}
