@@ -49,7 +49,8 @@
 // memory_limit; HTTP checks run before the body is read.
 //
 // WarnIfExposed logs, at start, a listener on a non-loopback address
-// (":4317", 0.0.0.0 and [::] included) that lacks TLS or authentication.
+// (":4317", 0.0.0.0 and [::] included) that lacks TLS or authentication
+// (a bearer token, basic auth, or mutual TLS: client_ca_file).
 //
 // Deliberately not here: several users or tokens per receiver, htpasswd
 // files, OIDC or other token validation, per-client authorisation

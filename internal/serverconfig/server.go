@@ -209,17 +209,19 @@ func (s *Server) GRPCServerOptions(denied DeniedGRPC) []grpc.ServerOption {
 // send any. An empty host (":4317"), 0.0.0.0 and [::] listen on every
 // interface and count as exposed, as does any host name but localhost
 // (it may resolve anywhere); localhost, 127.0.0.0/8 and ::1 do not.
-// protocol names the listener ("grpc", "http", "tcp"). It reports whether
-// it warned.
+// Mutual TLS (tls.client_ca_file) authenticates the client by its
+// certificate, so it counts as authentication. protocol names the
+// listener ("grpc", "http", "tcp"). It reports whether it warned.
 func (s *Server) WarnIfExposed(logger *slog.Logger, protocol, endpoint string) bool {
-	if logger == nil || IsLoopback(endpoint) || (s.tls != nil && s.auth != nil) {
+	mutual := s.tls != nil && s.tls.cas != nil
+	if logger == nil || IsLoopback(endpoint) || (s.tls != nil && (s.auth != nil || mutual)) {
 		return false
 	}
 	var missing []string
 	if s.tls == nil {
 		missing = append(missing, "TLS (tls)")
 	}
-	if s.auth == nil {
+	if s.auth == nil && !mutual {
 		missing = append(missing, "authentication (auth)")
 	}
 	logger.Warn("receiver listens beyond this host without "+strings.Join(missing, " or "),

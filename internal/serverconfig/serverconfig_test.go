@@ -55,6 +55,7 @@ func TestWarnIfExposed(t *testing.T) {
 	ca := clientconfigtest.NewCA(t, "ca")
 	leaf := ca.Server(t, "s")
 	tb := &TLS{CertFile: clientconfigtest.WriteFile(t, dir, "c.pem", leaf.CertPEM), KeyFile: clientconfigtest.WriteFile(t, dir, "k.pem", leaf.KeyPEM)}
+	mtls := &TLS{CertFile: tb.CertFile, KeyFile: tb.KeyFile, ClientCAFile: clientconfigtest.WriteFile(t, dir, "ca.pem", ca.CertPEM)}
 	ab := &Auth{BearerTokenFile: clientconfigtest.WriteFile(t, dir, "tok", []byte("x"))}
 	for _, tc := range []struct {
 		endpoint string
@@ -65,6 +66,7 @@ func TestWarnIfExposed(t *testing.T) {
 		{"0.0.0.0:4318", Blocks{TLS: tb}, "receiver listens beyond this host without authentication (auth)"},
 		{"[::]:4318", Blocks{Auth: ab}, "receiver listens beyond this host without TLS (tls)"},
 		{"10.0.0.5:514", Blocks{TLS: tb, Auth: ab}, ""},
+		{"10.0.0.5:4317", Blocks{TLS: mtls}, ""}, // the client certificate authenticates
 		{"127.0.0.1:4317", Blocks{}, ""},
 		{"localhost:4317", Blocks{}, ""},
 		{"[::1]:4317", Blocks{}, ""},
