@@ -72,8 +72,12 @@ type UplinkConfig struct {
 type TelemetryConfig struct {
 	// Address serves /metrics, /healthz, /readyz and /debug/pprof/.
 	// Default 127.0.0.1:8888; empty string disables the server.
-	Address string     `yaml:"address"`
-	Logs    LogsConfig `yaml:"logs"`
+	Address string `yaml:"address"`
+	// Pprof serves Go's profiles (net/http/pprof) under /debug/pprof/ on
+	// Address. Default true; set it false where Address is reachable from
+	// other hosts, since profiles show the command line and heap contents.
+	Pprof bool       `yaml:"pprof"`
+	Logs  LogsConfig `yaml:"logs"`
 }
 
 // LogsConfig is outpost's own log output.
@@ -89,7 +93,7 @@ func defaultConfig() Config {
 	return Config{
 		Storage:     StorageConfig{Directory: "./data"},
 		MemoryLimit: DefaultMemoryLimit,
-		Telemetry:   TelemetryConfig{Address: "127.0.0.1:8888", Logs: LogsConfig{Level: "info", Format: "text"}},
+		Telemetry:   TelemetryConfig{Address: "127.0.0.1:8888", Pprof: true, Logs: LogsConfig{Level: "info", Format: "text"}},
 	}
 }
 

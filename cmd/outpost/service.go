@@ -140,7 +140,7 @@ func newService(opts runOptions, factories pipeline.Factories, cfg *configs.Conf
 	s.applyMemoryLimit(cfg)
 	if cfg.Telemetry.Address != "" {
 		var err error
-		s.server, err = selftelemetry.NewServer(cfg.Telemetry.Address, s.tel, s.logger)
+		s.server, err = selftelemetry.NewServer(cfg.Telemetry.Address, cfg.Telemetry.Pprof, s.tel, s.logger)
 		if err != nil {
 			return nil, err
 		}

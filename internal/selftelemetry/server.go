@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Server serves /metrics, /healthz, /readyz, /debug/pprof/, and the status
+// Server serves /metrics, /healthz, /readyz, /debug/pprof/ (optional), and the status
 // page: / (an HTML page embedded in the binary) and /api/v1/status (the
 // JSON it polls, StatusDoc).
 //
@@ -32,8 +32,10 @@ type Server struct {
 	status *statusSource
 }
 
-// NewServer listens on address (host:port) and serves in the background.
-func NewServer(address string, m *Metrics, logger *slog.Logger) (*Server, error) {
+// NewServer listens on address (host:port) and serves in the background;
+// with pprof it also serves Go's profiles (net/http/pprof) under
+// /debug/pprof/, which otherwise answers 404.
+func NewServer(address string, pprofOn bool, m *Metrics, logger *slog.Logger) (*Server, error) {
 	ln, err := net.Listen("tcp", address)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry listen on %s: %w", address, err)
@@ -59,11 +61,13 @@ func NewServer(address string, m *Metrics, logger *slog.Logger) (*Server, error)
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if pprofOn {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(s.done)

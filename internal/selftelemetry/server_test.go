@@ -13,7 +13,7 @@ import (
 // TestReadyzCheck: /readyz answers 503 with the check's error while it
 // fails (a disk queue whose fsync fails), and 200 once it passes again.
 func TestReadyzCheck(t *testing.T) {
-	s, err := NewServer("127.0.0.1:0", New(), slog.New(slog.DiscardHandler))
+	s, err := NewServer("127.0.0.1:0", true, New(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,4 +52,37 @@ func TestReadyzCheck(t *testing.T) {
 		t.Errorf("check passing again: %d, want 200", code)
 	}
 	t.Logf("/readyz: 503 %q while the check fails, 200 once it passes", strings.TrimSpace(body))
+}
+
+// TestPprofSwitch: /debug/pprof/ is served with pprof on and answers 404
+// with it off, while /metrics is served either way.
+func TestPprofSwitch(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		s, err := NewServer("127.0.0.1:0", on, New(), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code := func(path string) int {
+			t.Helper()
+			resp, err := http.Get("http://" + s.Addr() + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			return resp.StatusCode
+		}
+		want := http.StatusNotFound
+		if on {
+			want = http.StatusOK
+		}
+		for _, p := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/symbol"} {
+			if got := code(p); got != want {
+				t.Errorf("pprof %v: %s answered %d, want %d", on, p, got, want)
+			}
+		}
+		if got := code("/metrics"); got != http.StatusOK {
+			t.Errorf("pprof %v: /metrics answered %d", on, got)
+		}
+		_ = s.Shutdown(t.Context())
+	}
 }

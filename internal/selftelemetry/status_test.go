@@ -174,7 +174,7 @@ func TestLogRing(t *testing.T) {
 // TestStatusEndpoints: / serves the embedded page with no external
 // assets, /api/v1/status the JSON document.
 func TestStatusEndpoints(t *testing.T) {
-	s, err := NewServer("127.0.0.1:0", New(), slog.New(slog.DiscardHandler))
+	s, err := NewServer("127.0.0.1:0", true, New(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
