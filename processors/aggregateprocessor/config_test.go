@@ -29,7 +29,7 @@ func TestValidate(t *testing.T) {
 		{name: "dedup_interval with rules", edit: func(c *Config) { c.DedupInterval = time.Second }},
 		{name: "dedup_interval negative", edit: func(c *Config) { c.DedupInterval = -time.Minute },
 			want: []string{"dedup_interval: must be 0 (off) or a whole number of seconds, at least 1s (got -1m0s)"}},
-		{name: "dedup_interval below 1s", edit: func(c *Config) { c.Rules, c.DedupInterval = nil, 500 * time.Millisecond },
+		{name: "dedup_interval below 1s", edit: func(c *Config) { c.Rules, c.DedupInterval = nil, 500*time.Millisecond },
 			want: []string{"dedup_interval: must be 0 (off) or a whole number of seconds, at least 1s (got 500ms)"}},
 		{name: "dedup_interval fraction", edit: func(c *Config) { c.DedupInterval = 1500 * time.Millisecond },
 			want: []string{"dedup_interval: must be 0 (off) or a whole number of seconds, at least 1s (got 1.5s)"}},
