@@ -374,8 +374,9 @@ func (p *processor) reportLocked() {
 }
 
 // ConsumeMetrics feeds the matching points into the rules, removes them
-// unless every rule that took them keeps its input, and passes the rest
-// on. It never waits for a flush.
+// unless every rule that took them keeps its input, holds what dedup_interval
+// deduplicates for its window, and passes the rest on at once. It never
+// waits for a flush.
 func (p *processor) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
 	if md.IsReadOnly() {
 		c := pmetric.NewMetrics()
