@@ -493,3 +493,30 @@ func metricValue(t *testing.T, tel *selftelemetry.Metrics, name string) float64 
 }
 
 func pipelineSettings() pipeline.Settings { return pipeline.Settings{} }
+
+// TestDedupWindowsAligned: windows end at wall-clock multiples of
+// dedup_interval, so the first one after start is shorter, and a point
+// belongs to the window in which it arrives, whatever its timestamp.
+func TestDedupWindowsAligned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(3 * time.Second)
+		p, s, _ := newTest(t, dedupConfig(10*time.Second))
+		cum := pmetric.AggregationTemporalityCumulative
+		// Stamped in the future and in the past: both in the window of
+		// their arrival.
+		consume(t, p, dedupReq(pmetric.MetricTypeGauge, cum,
+			dp{res: "a", scope: "s", series: "x", ts: time.Hour, v: 1},
+			dp{res: "a", scope: "s", series: "y", ts: -time.Hour, v: 2}))
+		wait(6 * time.Second)
+		equalCanon(t, "before the boundary", canonAll(t, s.takeMetrics()), nil)
+		wait(time.Second) // base + 10s
+		equalCanon(t, "at base+10s, 7s after start", canonAll(t, s.takeMetrics()), canon(t, dedupReq(pmetric.MetricTypeGauge, cum,
+			dp{res: "a", scope: "s", series: "x", ts: time.Hour, v: 1},
+			dp{res: "a", scope: "s", series: "y", ts: -time.Hour, v: 2})))
+		// The next window: x's older point is its only one, so it goes on.
+		consume(t, p, dedupReq(pmetric.MetricTypeGauge, cum, dp{res: "a", scope: "s", series: "x", ts: time.Second, v: 3}))
+		wait(10 * time.Second)
+		equalCanon(t, "at base+20s", canonAll(t, s.takeMetrics()), canon(t, dedupReq(pmetric.MetricTypeGauge, cum,
+			dp{res: "a", scope: "s", series: "x", ts: time.Second, v: 3})))
+	})
+}

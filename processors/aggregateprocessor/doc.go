@@ -208,7 +208,10 @@
 // in progress. Durability: like rule inputs, held points are acknowledged
 // before they reach an exporter's queue, so a crash (kill -9, power cut)
 // loses at most the window in progress (and refused flushes kept in
-// memory). A counter reset inside a window reaches Prometheus only through
+// memory). When the next consumer refuses the rest of a request and the
+// client sends it again, its held points come again with the same
+// timestamps and only replace themselves: nothing is emitted twice. A
+// counter reset inside a window reaches Prometheus only through
 // the window's last point: the increase between the previous window's
 // point and the reset is not counted by increase() or rate() (vmagent's
 // dedup has the same effect); a window at most as long as the counter's
