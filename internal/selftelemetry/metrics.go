@@ -83,6 +83,10 @@ type Metrics struct {
 	// go to ProcessorDropped.
 	AggregateStateBytes *prometheus.GaugeVec // processor: bytes of state, as counted against max_bytes
 	AggregateSeries     *prometheus.GaugeVec // processor: input series tracked
+	// The aggregate processor's dedup_interval: points replaced in their
+	// window, and points passed on undeduplicated for want of room.
+	AggregateDeduplicated  *prometheus.CounterVec // processor
+	AggregateDedupBypassed *prometheus.CounterVec // processor, reason
 	// TailSampling holds the tail_sampling processor's metrics.
 	TailSampling *TailSamplingMetrics
 	// SpanMetrics holds the metrics of the spanmetrics connector.
@@ -231,6 +235,12 @@ func New() *Metrics {
 	m.AggregateSeries = gauge("outpost_processor_aggregate_series",
 		"Input series an aggregate processor tracks, over all its rules.",
 		"processor")
+	m.AggregateDeduplicated = counter("outpost_processor_aggregate_deduplicated_points_total",
+		"Data points an aggregate processor's dedup_interval left out because a point of the same series with a later (or equal, arrived later) timestamp went on for the same window.",
+		"processor")
+	m.AggregateDedupBypassed = counter("outpost_processor_aggregate_dedup_bypassed_points_total",
+		"Data points an aggregate processor's dedup_interval passed on at once, undeduplicated, because a new series would pass max_bytes (reason: max_bytes).",
+		"processor", "reason")
 	m.BuildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "outpost_build_info",
 		Help: "Always 1; labels give the version and revision of the binary and a hash of the running configuration.",

@@ -24,8 +24,17 @@ type Config struct {
 	// state_full). Default 16MiB.
 	MaxBytes configs.ByteSize `yaml:"max_bytes"`
 	// Rules are applied in order; a data point may feed several rules.
-	// At least one is required.
+	// At least one is required unless dedup_interval is set.
 	Rules []Rule `yaml:"rules"`
+	// DedupInterval, when set, downsamples the points that go on
+	// unaggregated (those no rule took, and the inputs of keep_input
+	// rules): per series and per window of this length (aligned to
+	// wall-clock multiples since the Unix epoch), only the point with the
+	// latest timestamp goes on, unchanged, at the window's end. Delta sums
+	// and histograms pass at once. A whole number of seconds, at least 1s.
+	// Default 0: off. See the package documentation ("Dedup of the
+	// points that go on").
+	DedupInterval time.Duration `yaml:"dedup_interval"`
 }
 
 // Rule is one aggregation: which points it takes, how it groups them, over
@@ -165,8 +174,11 @@ func (c *Config) compile() ([]*compiled, error) {
 	if c.MaxBytes <= 0 {
 		fail("max_bytes", "must be > 0 (got %d)", int64(c.MaxBytes))
 	}
-	if len(c.Rules) == 0 {
-		fail("rules", "at least one rule is required")
+	switch {
+	case c.DedupInterval < 0 || (c.DedupInterval > 0 && (c.DedupInterval < time.Second || c.DedupInterval%time.Second != 0)):
+		fail("dedup_interval", "must be 0 (off) or a whole number of seconds, at least 1s (got %s)", c.DedupInterval)
+	case len(c.Rules) == 0 && c.DedupInterval == 0:
+		fail("rules", "at least one rule is required unless dedup_interval is set")
 	}
 	var out []*compiled
 	for i, r := range c.Rules {

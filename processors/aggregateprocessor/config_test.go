@@ -24,7 +24,15 @@ func TestValidate(t *testing.T) {
 		{name: "every output", edit: func(c *Config) {
 			c.Rules[0].Outputs = []string{"total", "increase", "sum", "count_series", "count_samples", "last", "min", "max", "avg", "histogram", "quantiles(0, 0.5,1)"}
 		}},
-		{name: "no rules", edit: func(c *Config) { c.Rules = nil }, want: []string{"rules: at least one rule is required"}},
+		{name: "no rules", edit: func(c *Config) { c.Rules = nil }, want: []string{"rules: at least one rule is required unless dedup_interval is set"}},
+		{name: "dedup_interval without rules", edit: func(c *Config) { c.Rules, c.DedupInterval = nil, time.Minute }},
+		{name: "dedup_interval with rules", edit: func(c *Config) { c.DedupInterval = time.Second }},
+		{name: "dedup_interval negative", edit: func(c *Config) { c.DedupInterval = -time.Minute },
+			want: []string{"dedup_interval: must be 0 (off) or a whole number of seconds, at least 1s (got -1m0s)"}},
+		{name: "dedup_interval below 1s", edit: func(c *Config) { c.Rules, c.DedupInterval = nil, 500*time.Millisecond },
+			want: []string{"dedup_interval: must be 0 (off) or a whole number of seconds, at least 1s (got 500ms)"}},
+		{name: "dedup_interval fraction", edit: func(c *Config) { c.DedupInterval = 1500 * time.Millisecond },
+			want: []string{"dedup_interval: must be 0 (off) or a whole number of seconds, at least 1s (got 1.5s)"}},
 		{name: "max_bytes", edit: func(c *Config) { c.MaxBytes = 0 }, want: []string{"max_bytes: must be > 0"}},
 		{name: "no metric name", edit: func(c *Config) { c.Rules[0].Match.MetricName = "" }, want: []string{"rules[0].match.metric_name: required"}},
 		{name: "bad regex", edit: func(c *Config) { c.Rules[0].Match.MetricName = "a)|(b" }, want: []string{"rules[0].match.metric_name: invalid regexp"}},
@@ -130,8 +138,21 @@ func TestDecodeConfig(t *testing.T) {
 	}
 }
 
+func TestDecodeDedupConfig(t *testing.T) {
+	cfg, err := decode(t, "dedup.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (&Config{MaxBytes: 4 << 20, DedupInterval: time.Minute}); !reflect.DeepEqual(cfg, want) {
+		t.Errorf("decoded %+v\nwant %+v", cfg, want)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestDefaults(t *testing.T) {
-	if got := createDefaultConfig(); got.MaxBytes != 16<<20 || got.Rules != nil {
+	if got := createDefaultConfig(); got.MaxBytes != 16<<20 || got.Rules != nil || got.DedupInterval != 0 {
 		t.Errorf("defaults %+v", got)
 	}
 	c, err := rules(Rule{Match: Match{MetricName: "x"}, Interval: time.Minute, Outputs: []string{"sum"}}).compile()

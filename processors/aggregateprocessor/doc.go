@@ -13,7 +13,8 @@
 // match.attributes (looked up on the point, then on its resource). A point
 // may feed several rules. Unless every rule that took it has keep_input,
 // the point is removed from what goes on; the rest passes through
-// unchanged. Summaries always pass through, untouched.
+// unchanged (or, with dedup_interval, downsampled: see "Dedup of the
+// points that go on"). Summaries are never aggregated.
 //
 // # Input series and output groups
 //
@@ -153,6 +154,68 @@
 // start time, which OTLP and Prometheus read as a counter reset). During a
 // reload the old and the new instance both hold their max_bytes
 // reservation until the old one has shut down.
+//
+// # Dedup of the points that go on
+//
+// dedup_interval (top level, default 0: off) downsamples what goes on
+// unaggregated without renaming it, as vmagent's -streamAggr.dedupInterval
+// (and -dedup.minScrapeInterval) does: the points no rule took, and the
+// inputs of keep_input rules. Rule inputs are aggregated as above (a rule
+// has its own dedup_interval). With it set, rules may be empty.
+//
+// A series is (resource attributes and schema URL; scope name, version,
+// attributes and schema URL; metric name, description, unit, type,
+// temporality and monotonicity; point attributes), identified by 64-bit
+// xxhash as input series are (attribute values as strings: values of
+// different types that print the same are one series). Windows are
+// aligned to wall-clock multiples of dedup_interval since the Unix epoch,
+// as rule intervals are; a point belongs to the window in which it
+// arrives, whatever its own timestamp. Per series and window only the
+// point with the latest timestamp is kept (on a tie, the one that arrived
+// last); a point older than the kept one replaces nothing. At the window's
+// end the kept points go on unchanged: metric name, description, unit,
+// metadata, type, temporality, monotonicity, start time, timestamp, value,
+// buckets, min/max, flags, exemplars, point attributes, resource and scope
+// (a "no recorded value" staleness marker that is the latest point goes
+// on, so Prometheus marks the series stale). They are grouped back: one
+// ResourceMetrics per resource, one ScopeMetrics per scope in it, one
+// Metric per metric in that. A series with no point in a window sends
+// nothing for it; nothing of a series outlives its window.
+//
+// Gauge, cumulative Sum, cumulative Histogram, cumulative
+// ExponentialHistogram and Summary points are deduplicated. Delta (and
+// unspecified-temporality) Sum, Histogram and ExponentialHistogram points
+// go on at once, untouched: each is an increment, and keeping one would
+// lose the others.
+//
+// The points left out (replaced by a later one, or older than the one
+// kept) are reduced, not lost: they are counted in
+// outpost_processor_aggregate_deduplicated_points_total{processor}, so that
+// per window, points in = points emitted + deduplicated + bypassed. The
+// kept points are charged to max_bytes beside the rules' state (estimated
+// per resource, scope, metric and point, with attributes, exemplars and
+// buckets; BenchmarkDedupStateBytesPerSeries compares the estimate with
+// the heap). When keeping the point of a new series would pass max_bytes,
+// the point goes on at once, undeduplicated, and is counted in
+// outpost_processor_aggregate_dedup_bypassed_points_total{processor,
+// reason="max_bytes"}; a series already held keeps being deduplicated,
+// and a replacing point larger than the one it replaces is charged but
+// never refused.
+//
+// The window's points are emitted by the flush goroutine at the window's
+// end, in the same flush as rule outputs due then: a refused flush is kept
+// and retried ahead of the next, as for rules; Shutdown emits the window
+// in progress. Durability: like rule inputs, held points are acknowledged
+// before they reach an exporter's queue, so a crash (kill -9, power cut)
+// loses at most the window in progress (and refused flushes kept in
+// memory). When the next consumer refuses the rest of a request and the
+// client sends it again, its held points come again with the same
+// timestamps and only replace themselves: nothing is emitted twice. A
+// counter reset inside a window reaches Prometheus only through
+// the window's last point: the increase between the previous window's
+// point and the reset is not counted by increase() or rate() (vmagent's
+// dedup has the same effect); a window at most as long as the counter's
+// shortest time between resets keeps that loss rare.
 //
 // # What it does not do
 //

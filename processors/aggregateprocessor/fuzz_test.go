@@ -11,9 +11,10 @@ import (
 )
 
 // FuzzConsumeMetrics feeds arbitrary OTLP metrics requests through rules
-// with every output and a small max_bytes. Whatever the input: no panic,
-// the state never counts negative bytes, and once every series is stale
-// the state is empty again (every byte charged was given back).
+// with every output, dedup_interval and a small max_bytes. Whatever the
+// input: no panic, the state never counts negative bytes, and once every
+// series is stale and the dedup window has ended the state is empty again
+// (every byte charged was given back).
 func FuzzConsumeMetrics(f *testing.F) {
 	var m pmetric.ProtoMarshaler
 	now := time.Unix(1_700_000_000, 0)
@@ -21,6 +22,12 @@ func FuzzConsumeMetrics(f *testing.F) {
 		build(a("node.name", "n"), "c", counter, pt{attrs: a("k", "1"), v: 5, ts: now}, pt{attrs: a("k", "2"), v: 1, ts: now, start: now}),
 		build(nil, "g", gauge, pt{v: 1, ts: now}, pt{v: 2, ts: now}),
 		build(nil, "d", deltaSum, pt{attrs: a("x", "y"), v: 3, ts: now}),
+		dedupReq(pmetric.MetricTypeHistogram, pmetric.AggregationTemporalityCumulative,
+			dp{res: "a", scope: "s", series: "x", ts: time.Second, v: 1}, dp{res: "a", scope: "s", series: "x", ts: 0, v: 2}),
+		dedupReq(pmetric.MetricTypeSummary, pmetric.AggregationTemporalityUnspecified,
+			dp{res: "a", scope: "s", series: "x", ts: time.Second, v: 1}, dp{res: "b", scope: "s", series: "x", ts: time.Second, stale: true}),
+		dedupReq(pmetric.MetricTypeExponentialHistogram, pmetric.AggregationTemporalityCumulative,
+			dp{res: "a", scope: "s", series: "x", ts: time.Second, v: 1}, dp{res: "a", scope: "t", series: "y", ts: time.Second, v: 3}),
 	} {
 		b, err := m.MarshalMetrics(md)
 		if err != nil {
@@ -40,6 +47,7 @@ func FuzzConsumeMetrics(f *testing.F) {
 			Rule{Match: Match{MetricName: ".*"}, Interval: time.Second, DedupInterval: time.Second, Outputs: []string{"histogram", "max"}, KeepInput: true},
 		)
 		cfg.MaxBytes = 64 << 10
+		cfg.DedupInterval = time.Second
 		p, err := newProcessor(pipeline.Settings{}, cfg, nop)
 		if err != nil {
 			t.Fatal(err)
@@ -54,6 +62,7 @@ func FuzzConsumeMetrics(f *testing.F) {
 		for _, r := range p.rules {
 			p.flushRuleLocked(r, newEmitter(ScopeName), later)
 		}
+		p.flushDedupLocked(newEmitter(ScopeName))
 		if p.bytes != 0 || p.nseries != 0 {
 			t.Fatalf("after staleness: %d bytes, %d series left", p.bytes, p.nseries)
 		}

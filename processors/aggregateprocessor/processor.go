@@ -65,6 +65,10 @@ type processor struct {
 	dropped    func(reason string, n int)
 	stateBytes prometheus.Gauge // nil without telemetry
 	seriesG    prometheus.Gauge // nil without telemetry
+	// dedup_interval's counters: points left out, points passed on
+	// undeduplicated for want of room.
+	deduplicated func(n int)
+	dedupBypass  func(n int)
 
 	ctx    context.Context // handed to next for flushes; cancelled when Shutdown ends
 	cancel context.CancelFunc
@@ -73,6 +77,7 @@ type processor struct {
 
 	mu        sync.Mutex
 	rules     []*ruleState
+	dedup     *dedupState // nil when dedup_interval is off
 	bytes     int64
 	nseries   int
 	pending   []pmetric.Metrics // refused flushes, oldest first
@@ -113,6 +118,12 @@ func newProcessor(set pipeline.Settings, cfg pipeline.Config, next consumer.Metr
 		nameCache: map[string][]int{},
 		digest:    xxhash.New(),
 		dropped:   func(string, int) {},
+
+		deduplicated: func(int) {},
+		dedupBypass:  func(int) {},
+	}
+	if c.DedupInterval > 0 {
+		p.dedup = newDedupState(c.DedupInterval, now)
 	}
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
@@ -134,6 +145,18 @@ func newProcessor(set pipeline.Settings, cfg pipeline.Config, next consumer.Metr
 		}
 		p.stateBytes = tel.AggregateStateBytes.WithLabelValues(id)
 		p.seriesG = tel.AggregateSeries.WithLabelValues(id)
+		dedupCounter := tel.AggregateDeduplicated.WithLabelValues(id)
+		p.deduplicated = func(n int) {
+			if n > 0 {
+				dedupCounter.Add(float64(n))
+			}
+		}
+		bypassCounter := tel.AggregateDedupBypassed.WithLabelValues(id, ReasonDedupMaxBytes)
+		p.dedupBypass = func(n int) {
+			if n > 0 {
+				bypassCounter.Add(float64(n))
+			}
+		}
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p, nil
@@ -199,6 +222,9 @@ func (p *processor) Shutdown(ctx context.Context) error {
 	for _, r := range p.rules {
 		p.flushRuleLocked(r, e, now)
 	}
+	if p.dedup != nil {
+		p.flushDedupLocked(e)
+	}
 	if e.points > 0 {
 		p.pending = append(p.pending, e.md)
 	}
@@ -237,6 +263,14 @@ func (p *processor) run() {
 				}
 			}
 		}
+		if d := p.dedup; d != nil {
+			if d.next.Sub(now) > d.interval {
+				d.next = nextBoundary(now, d.interval)
+			}
+			if wake.IsZero() || d.next.Before(wake) {
+				wake = d.next
+			}
+		}
 		p.mu.Unlock()
 		timer := time.NewTimer(time.Until(wake))
 		select {
@@ -263,6 +297,10 @@ func (p *processor) tick(now time.Time) {
 			p.flushRuleLocked(r, e, r.nextFlush)
 			r.nextFlush = nextBoundary(now, r.interval)
 		}
+	}
+	if d := p.dedup; d != nil && !now.Before(d.next) {
+		p.flushDedupLocked(e)
+		d.next = nextBoundary(now, d.interval)
 	}
 	if e.points > 0 {
 		p.pending = append(p.pending, e.md)
@@ -336,8 +374,9 @@ func (p *processor) reportLocked() {
 }
 
 // ConsumeMetrics feeds the matching points into the rules, removes them
-// unless every rule that took them keeps its input, and passes the rest
-// on. It never waits for a flush.
+// unless every rule that took them keeps its input, holds what dedup_interval
+// deduplicates for its window, and passes the rest on at once. It never
+// waits for a flush.
 func (p *processor) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
 	if md.IsReadOnly() {
 		c := pmetric.NewMetrics()
@@ -351,6 +390,7 @@ func (p *processor) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) erro
 		return errShutdown
 	}
 	shed := map[string]int{}
+	var dc dedupCursor
 	md.ResourceMetrics().RemoveIf(func(rm pmetric.ResourceMetrics) bool {
 		res := rm.Resource().Attributes()
 		p.resBuf = sortedPairs(res, p.resBuf)
@@ -358,15 +398,23 @@ func (p *processor) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) erro
 		hashPairs(p.digest, p.resBuf)
 		resHash := p.digest.Sum64()
 		in := input{res: res, resPairs: p.resBuf, resHash: resHash, now: now}
+		if p.dedup != nil {
+			p.dedupSetResource(&dc, rm, resHash)
+		}
 		rm.ScopeMetrics().RemoveIf(func(sm pmetric.ScopeMetrics) bool {
 			in.scope = sm.Scope().Name()
+			if p.dedup != nil {
+				p.dedupSetScope(&dc, sm)
+			}
 			sm.Metrics().RemoveIf(func(m pmetric.Metric) bool {
-				rules := p.rulesFor(m.Name())
-				if len(rules) == 0 {
-					return false
+				if rules := p.rulesFor(m.Name()); len(rules) > 0 {
+					in.metric = m
+					if p.consumeMetricLocked(&in, rules, shed) {
+						return true
+					}
 				}
-				in.metric = m
-				return p.consumeMetricLocked(&in, rules, shed)
+				// What goes on unaggregated: dedup_interval.
+				return p.dedup != nil && p.dedupMetricLocked(&dc, m)
 			})
 			return sm.Metrics().Len() == 0
 		})
@@ -377,6 +425,8 @@ func (p *processor) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) erro
 	for reason, n := range shed {
 		p.dropped(reason, n)
 	}
+	p.deduplicated(dc.deduplicated)
+	p.dedupBypass(dc.bypassed)
 	if md.ResourceMetrics().Len() == 0 {
 		return nil
 	}
