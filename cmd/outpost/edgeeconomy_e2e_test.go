@@ -463,13 +463,13 @@ service:
 	t.Logf("edge economy over the %v from %s to %s: raw %d B, edge-sidecar %d B: ratio %.1fx (whole run: raw %d B, edge-sidecar %d B)",
 		w1.Sub(w0).Round(100*time.Millisecond), w0.Format(time.TimeOnly), w1.Format(time.TimeOnly), rawTotal, edgeTotal, ratio,
 		sumBytes(snapshot(), "raw "), sumBytes(snapshot(), "edge "))
+	var jobs []string
+	for _, r := range prom.query(t, `sort_desc(count by (job) ({node_name="econ-node"}))`) {
+		jobs = append(jobs, fmt.Sprintf("%q %v", r.Metric["job"], value(t, r)))
+	}
+	t.Logf("the sidecar's series in Prometheus by job: %s", strings.Join(jobs, ", "))
 	if ratio < 10 {
 		t.Errorf("edge-sidecar.yaml sent %.1fx fewer bytes than the raw forwarder over the window, want at least 10x", ratio)
-		var top []string
-		for _, r := range prom.query(t, `sort_desc(count by (job) ({node_name="econ-node"}))`) {
-			top = append(top, fmt.Sprintf("job %q: %v series", r.Metric["job"], value(t, r)))
-		}
-		t.Logf("the sidecar's metrics in Prometheus: %s", strings.Join(top, "; "))
 	}
 	t.Logf("wall time %v", time.Since(began).Round(time.Second))
 }
