@@ -12,7 +12,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
-	"github.com/outpost-edge/outpost/internal/selftelemetry"
 	"github.com/outpost-edge/outpost/pipeline"
 )
 
@@ -273,7 +272,7 @@ func TestDedupKeepsLatestUnchanged(t *testing.T) {
 						}
 					}
 				}
-				if n := metricValue(t, tel, "outpost_processor_aggregate_deduplicated_points_total"); n != 3*3 {
+				if n := gaugeValue(t, tel, "outpost_processor_aggregate_deduplicated_points_total"); n != 3*3 {
 					t.Errorf("deduplicated = %v, want 9 (two of x and one of y per stream)", n)
 				}
 				// No point in a window: nothing.
@@ -310,7 +309,7 @@ func TestDedupDeltaPassesAtOnce(t *testing.T) {
 		}
 		wait(time.Minute)
 		equalCanon(t, "at the window's end", canonAll(t, s.takeMetrics()), nil)
-		if n := metricValue(t, tel, "outpost_processor_aggregate_deduplicated_points_total"); n != 0 {
+		if n := gaugeValue(t, tel, "outpost_processor_aggregate_deduplicated_points_total"); n != 0 {
 			t.Errorf("deduplicated = %v", n)
 		}
 	})
@@ -402,8 +401,8 @@ func TestDedupMaxBytes(t *testing.T) {
 		if len(got) != 10 || !strings.HasSuffix(got[0], " 2") || !strings.HasSuffix(got[9], " 2") {
 			t.Errorf("at the window's end: %v, want 10 points of value 2", got)
 		}
-		bypassed := metricValue(t, tel, "outpost_processor_aggregate_dedup_bypassed_points_total")
-		deduplicated := metricValue(t, tel, "outpost_processor_aggregate_deduplicated_points_total")
+		bypassed := gaugeValue(t, tel, "outpost_processor_aggregate_dedup_bypassed_points_total")
+		deduplicated := gaugeValue(t, tel, "outpost_processor_aggregate_deduplicated_points_total")
 		if bypassed != 180 || deduplicated != 10 {
 			t.Errorf("bypassed %v, deduplicated %v; want 180 and 10 (200 in = 180 + 10 emitted + 10)", bypassed, deduplicated)
 		}
@@ -472,24 +471,6 @@ func TestDedupShutdownAndRefusedFlush(t *testing.T) {
 			}
 		})
 	})
-}
-
-// metricValue sums a counter family's series.
-func metricValue(t *testing.T, tel *selftelemetry.Metrics, name string) float64 {
-	t.Helper()
-	mfs, err := tel.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v float64
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				v += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return v
 }
 
 func pipelineSettings() pipeline.Settings { return pipeline.Settings{} }

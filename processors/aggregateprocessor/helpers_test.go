@@ -252,7 +252,7 @@ func newTel() *selftelemetry.Metrics { return selftelemetry.New() }
 
 func configsByteSize(n int64) configs.ByteSize { return configs.ByteSize(n) }
 
-// gaugeValue sums a gauge family's series.
+// gaugeValue sums a family's series, gauges or counters.
 func gaugeValue(t *testing.T, tel *selftelemetry.Metrics, name string) float64 {
 	t.Helper()
 	mfs, err := tel.Registry.Gather()
@@ -263,7 +263,7 @@ func gaugeValue(t *testing.T, tel *selftelemetry.Metrics, name string) float64 {
 	for _, mf := range mfs {
 		if mf.GetName() == name {
 			for _, m := range mf.GetMetric() {
-				v += m.GetGauge().GetValue()
+				v += m.GetGauge().GetValue() + m.GetCounter().GetValue()
 			}
 		}
 	}
