@@ -102,7 +102,17 @@ type Config struct {
 	// SendMetadata sends each metric family's type, unit and help in the
 	// request (default true).
 	SendMetadata bool `yaml:"send_metadata"`
+	// SendMetadataInterval sends a metric family's metadata at most once
+	// per interval (default 1m, as Prometheus's own remote write sends it:
+	// metadata_config.send_interval), in the first request that carries
+	// the family after the interval has passed; 0 sends it in every
+	// request. Metadata is counted as sent when the request is queued.
+	SendMetadataInterval time.Duration `yaml:"send_metadata_interval"`
 }
+
+// DefaultSendMetadataInterval is send_metadata_interval's default, that of
+// Prometheus's metadata_config.send_interval.
+const DefaultSendMetadataInterval = time.Minute
 
 func createDefaultConfig() *Config {
 	return &Config{
@@ -114,6 +124,7 @@ func createDefaultConfig() *Config {
 		PromoteNodeAttributes: true,
 		SendNativeHistograms:  true,
 		SendMetadata:          true,
+		SendMetadataInterval:  DefaultSendMetadataInterval,
 		// Prometheus 3's defaults for its own OTLP endpoint
 		// (config.DefaultOTLPConfig), so that a series has the same labels
 		// whichever way it reaches Prometheus.
@@ -142,6 +153,9 @@ func (c *Config) Validate() error {
 	errs = append(errs, clientconfig.Prefixed("auth.", c.Auth.Validate()))
 	if c.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("timeout: must be positive, got %s", c.Timeout))
+	}
+	if c.SendMetadataInterval < 0 {
+		errs = append(errs, fmt.Errorf("send_metadata_interval: must be 0 (every request) or positive, got %s", c.SendMetadataInterval))
 	}
 	switch otlptranslator.TranslationStrategyOption(c.TranslationStrategy) {
 	case otlptranslator.UnderscoreEscapingWithSuffixes, otlptranslator.UnderscoreEscapingWithoutSuffixes,

@@ -73,6 +73,8 @@ func TestValidateClientOptions(t *testing.T) {
 			c.Headers = clientconfig.Headers{"X-Prometheus-Remote-Write-Version": "2.0.0"}
 		}, []string{"headers.X-Prometheus-Remote-Write-Version: set by the exporter itself"}},
 		{"header control character", func(c *Config) { c.Headers = clientconfig.Headers{"X-Scope-OrgID": "a\x01b"} }, []string{"headers.X-Scope-OrgID: value holds a control character"}},
+		{"metadata every request", func(c *Config) { c.SendMetadataInterval = 0 }, nil},
+		{"negative metadata interval", func(c *Config) { c.SendMetadataInterval = -time.Second }, []string{"send_metadata_interval: must be 0 (every request) or positive, got -1s"}},
 		{"bad header name", func(c *Config) { c.Headers = clientconfig.Headers{"X Scope": "a"} }, []string{"headers.X Scope: invalid header name"}},
 		{"half a client certificate", func(c *Config) {
 			c.Endpoint = "https://prom:9090/api/v1/write"

@@ -485,6 +485,7 @@ func TestTranslateReuse(t *testing.T) {
 	cfg := func(c *Config) {
 		c.ResourceToTelemetryConversion = true
 		c.ExternalLabels = map[string]string{"site": "x"}
+		c.SendMetadataInterval = 0 // metadata in every batch: the output must not depend on history
 	}
 	want := make([][]byte, len(inputs))
 	for i, md := range inputs {
@@ -540,5 +541,64 @@ func TestTranslateReuse(t *testing.T) {
 	s := tr.newBatch().s
 	if n := len(s.names) + len(s.metrics) + len(s.values) + len(s.floats); n > maxCacheEntries || s.cached > maxCacheBytes {
 		t.Errorf("caches hold %d entries, %d bytes; bounds %d, %d", n, s.cached, maxCacheEntries, maxCacheBytes)
+	}
+}
+
+// TestSendMetadataInterval: with send_metadata_interval a family's
+// metadata goes in the first batch that carries the family and again only
+// once the interval has passed; families seen for the first time go at
+// once; 0 puts it in every batch.
+func TestSendMetadataInterval(t *testing.T) {
+	families := func(b *batch) []string {
+		var out []string
+		for _, m := range b.req.Metadata {
+			out = append(out, m.MetricFamilyName)
+		}
+		slices.Sort(out)
+		return out
+	}
+	gauge := func(names ...string) pmetric.Metrics {
+		md := pmetric.NewMetrics()
+		sm := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty()
+		for _, n := range names {
+			m := sm.Metrics().AppendEmpty()
+			m.SetName(n)
+			m.SetDescription("help of " + n)
+			dp := m.SetEmptyGauge().DataPoints().AppendEmpty()
+			dp.SetDoubleValue(1)
+			dp.SetTimestamp(pcommon.NewTimestampFromTime(time.Unix(1_700_000_000, 0)))
+		}
+		return md
+	}
+	now := time.Unix(1_700_000_000, 0)
+	tr := defaultTranslator(func(c *Config) { c.SendMetadataInterval = time.Minute })
+	tr.meta.now = func() time.Time { return now }
+	steps := []struct {
+		advance time.Duration
+		in      []string
+		want    []string
+	}{
+		{0, []string{"a", "b"}, []string{"a", "b"}},
+		{10 * time.Second, []string{"a", "b"}, nil},
+		{10 * time.Second, []string{"a", "c"}, []string{"c"}},
+		{40 * time.Second, []string{"a", "b", "c"}, []string{"a", "b"}}, // a and b: a minute since; c: 40 s
+		{10 * time.Second, []string{"c"}, nil},                          // c: 50 s
+		{10 * time.Second, []string{"c"}, []string{"c"}},                // c: a minute
+	}
+	for i, s := range steps {
+		now = now.Add(s.advance)
+		if got := families(tr.translate(gauge(s.in...))); !slices.Equal(got, s.want) {
+			t.Errorf("step %d (%v): metadata for %v, want %v", i, s.in, got, s.want)
+		}
+	}
+	every := defaultTranslator(func(c *Config) { c.SendMetadataInterval = 0 })
+	for i := range 3 {
+		if got := families(every.translate(gauge("a", "b"))); !slices.Equal(got, []string{"a", "b"}) {
+			t.Errorf("interval 0, batch %d: metadata for %v, want [a b]", i, got)
+		}
+	}
+	off := defaultTranslator(func(c *Config) { c.SendMetadata = false })
+	if got := families(off.translate(gauge("a"))); got != nil {
+		t.Errorf("send_metadata false: metadata for %v", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/cespare/xxhash/v2"
@@ -85,6 +86,9 @@ type translator struct {
 	targetInfo bool
 	native     bool
 	metadata   bool
+	// meta, with send_metadata_interval > 0, is when each family's
+	// metadata was last put in a request.
+	meta       *metaClock
 	targetName string
 	// scratch holds *scratch: a batch's working state, reused by the
 	// next batch (see scratch).
@@ -108,6 +112,9 @@ func newTranslator(c *Config) *translator {
 		native:     c.SendNativeHistograms,
 		metadata:   c.SendMetadata,
 		targetName: otlptranslator.TargetInfoMetricName,
+	}
+	if c.SendMetadata && c.SendMetadataInterval > 0 {
+		t.meta = &metaClock{every: c.SendMetadataInterval, now: time.Now, sent: map[string]time.Time{}}
 	}
 	if c.Namespace != "" {
 		t.targetName = c.Namespace + "_" + t.targetName
@@ -760,6 +767,9 @@ func (b *batch) addMetadata(family string, typ prompb.MetricMetadata_MetricType,
 		return
 	}
 	b.s.families[family] = true
+	if b.t.meta != nil && !b.t.meta.due(family) {
+		return
+	}
 	b.s.meta = append(b.s.meta, prompb.MetricMetadata{
 		Type: typ, MetricFamilyName: family, Unit: unit, Help: validUTF8(help),
 	})
@@ -1370,3 +1380,33 @@ func tail[T any](dst []T, buf []T, sp span) ([]T, []T) {
 }
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// maxMetaFamilies bounds metaClock's memory: past it, the clock forgets
+// every family, which then sends its metadata once more.
+const maxMetaFamilies = 1 << 16
+
+// metaClock says when a family's metadata is due again
+// (send_metadata_interval). It is shared by the batches of one exporter,
+// which may be translated concurrently.
+type metaClock struct {
+	every time.Duration
+	now   func() time.Time
+	mu    sync.Mutex
+	sent  map[string]time.Time
+}
+
+// due reports whether family's metadata goes in the request being built,
+// and if so counts it as sent now.
+func (c *metaClock) due(family string) bool {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if last, ok := c.sent[family]; ok && now.Sub(last) < c.every {
+		return false
+	}
+	if len(c.sent) >= maxMetaFamilies {
+		clear(c.sent)
+	}
+	c.sent[family] = now
+	return true
+}
