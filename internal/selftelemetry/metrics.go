@@ -230,10 +230,10 @@ func New() *Metrics {
 	m.MemoryInFlight = gauge("outpost_memory_in_flight_bytes",
 		"Bytes held by requests in flight through receivers and processors and by memory queues, as counted against memory_limit.").WithLabelValues()
 	m.AggregateStateBytes = gauge("outpost_processor_aggregate_state_bytes",
-		"Bytes of state an aggregate processor holds (input series, output groups, quantile samples), as counted against its max_bytes.",
+		"Bytes of state an aggregate processor holds (input series, output groups, quantile samples, points held by dedup_interval), as counted against its max_bytes.",
 		"processor")
 	m.AggregateSeries = gauge("outpost_processor_aggregate_series",
-		"Input series an aggregate processor tracks, over all its rules.",
+		"Input series an aggregate processor tracks, over all its rules (not the points dedup_interval holds: see its state bytes).",
 		"processor")
 	m.AggregateDeduplicated = counter("outpost_processor_aggregate_deduplicated_points_total",
 		"Data points an aggregate processor's dedup_interval left out because a point of the same series with a later (or equal, arrived later) timestamp went on for the same window.",

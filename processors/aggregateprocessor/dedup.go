@@ -1,6 +1,7 @@
 package aggregateprocessor
 
 import (
+	"encoding/binary"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -59,6 +60,15 @@ const (
 	dedupAttrOverhead   = 64
 	dedupExemplarBytes  = 96
 )
+
+// liveFrom is, in Unix nanoseconds, the start of the window before the
+// current one: points stamped at or after it are live and share their
+// series' slot (a scrape stamped just before a boundary may arrive just
+// after it); older ones are replayed and keep one slot per window of
+// their timestamps.
+func (d *dedupState) liveFrom() int64 {
+	return d.next.Add(-2 * d.interval).UnixNano()
+}
 
 func newDedupState(interval time.Duration, now time.Time) *dedupState {
 	d := &dedupState{interval: interval, next: nextBoundary(now, interval)}
@@ -165,11 +175,20 @@ func dedupPoints[T dedupPoint[T], S dedupSlice[T]](p *processor, c *dedupCursor,
 	}
 	d := p.dedup
 	mkey := metricKey64(p, m)
+	live := d.liveFrom()
 	var dm *dedupMetric
 	dps.RemoveIf(func(dp T) bool {
 		p.ptBuf = sortedPairs(dp.Attributes(), p.ptBuf)
 		p.digest.Reset()
 		hashPairs(p.digest, p.ptBuf)
+		if ts := int64(dp.Timestamp()); ts < live {
+			// A replayed point (a client's or an upstream queue's
+			// backlog): one per series and window of its own timestamp.
+			var b [9]byte
+			b[0] = 1
+			binary.LittleEndian.PutUint64(b[1:], uint64(ts/int64(d.interval)))
+			_, _ = p.digest.Write(b[:])
+		}
 		key := p.digest.Sum64()
 		if dm == nil {
 			dm = p.dedupFind(c, mkey)
@@ -256,11 +275,14 @@ func (p *processor) dedupFind(c *dedupCursor, mkey uint64) *dedupMetric {
 }
 
 // metricKey64 hashes what makes a metric's points one stream besides their
-// attributes: name, description, unit, type, temporality, monotonicity.
+// attributes: name, unit, type, temporality, monotonicity. Not the
+// description: Prometheus's staleness markers come without one, and a
+// description is metadata, not identity (the first one of the window is
+// kept).
 func metricKey64(p *processor, m pmetric.Metric) uint64 {
 	d := p.digest
 	d.Reset()
-	for _, s := range []string{m.Name(), m.Description(), m.Unit()} {
+	for _, s := range []string{m.Name(), m.Unit()} {
 		_, _ = d.WriteString(s)
 		_, _ = d.Write([]byte{0})
 	}

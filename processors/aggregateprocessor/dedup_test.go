@@ -3,7 +3,9 @@ package aggregateprocessor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -499,5 +501,87 @@ func TestDedupWindowsAligned(t *testing.T) {
 		wait(10 * time.Second)
 		equalCanon(t, "at base+20s", canonAll(t, s.takeMetrics()), canon(t, dedupReq(pmetric.MetricTypeGauge, cum,
 			dp{res: "a", scope: "s", series: "x", ts: time.Second, v: 3})))
+	})
+}
+
+// gaugePoints lists the gauge points of mds as "series@ts=v" (ts after
+// base; "stale" for a staleness marker), in output order.
+func gaugePoints(mds []pmetric.Metrics) []string {
+	var out []string
+	for _, md := range mds {
+		for _, rm := range md.ResourceMetrics().All() {
+			for _, sm := range rm.ScopeMetrics().All() {
+				for _, m := range sm.Metrics().All() {
+					for _, p := range m.Gauge().DataPoints().All() {
+						s, _ := p.Attributes().Get("s")
+						v := strconv.FormatInt(p.IntValue(), 10)
+						if p.Flags().NoRecordedValue() {
+							v = "stale"
+						}
+						out = append(out, fmt.Sprintf("%s@%v=%s", s.Str(), p.Timestamp().AsTime().Sub(base), v))
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestDedupReplayedBacklog: points stamped before the previous window (a
+// client's retry buffer, an upstream outpost's queue draining) keep one
+// point per series and window of their own timestamps, so a backlog keeps
+// its resolution; points of the current and the previous window (a scrape
+// stamped just before a boundary that arrives after it) share their
+// series' one slot.
+func TestDedupReplayedBacklog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(10 * time.Minute)
+		p, s, tel := newTest(t, dedupConfig(time.Minute))
+		g, cum := pmetric.MetricTypeGauge, pmetric.AggregationTemporalityCumulative
+		consume(t, p, dedupReq(g, cum,
+			dp{res: "a", scope: "s", series: "x", ts: 30 * time.Second, v: 1},
+			dp{res: "a", scope: "s", series: "x", ts: 70 * time.Second, v: 2},
+			dp{res: "a", scope: "s", series: "x", ts: 110 * time.Second, v: 3}, // replaces 2: same minute
+			dp{res: "a", scope: "s", series: "x", ts: 5 * time.Minute, v: 4},
+			dp{res: "a", scope: "s", series: "x", ts: 9*time.Minute + 30*time.Second, v: 5},  // the previous window: live
+			dp{res: "a", scope: "s", series: "x", ts: 10*time.Minute + 20*time.Second, v: 6}, // replaces 5
+		))
+		wait(time.Minute)
+		got := gaugePoints(s.takeMetrics())
+		slices.Sort(got)
+		want := []string{"x@10m20s=6", "x@1m50s=3", "x@30s=1", "x@5m0s=4"}
+		if !slices.Equal(got, want) {
+			t.Errorf("backlog: got %v, want %v", got, want)
+		}
+		if n := gaugeValue(t, tel, "outpost_processor_aggregate_deduplicated_points_total"); n != 2 {
+			t.Errorf("deduplicated = %v, want 2", n)
+		}
+		// Window [11m, 12m): a scrape stamped just before 11m arrives
+		// now, then the next one.
+		consume(t, p, dedupReq(g, cum,
+			dp{res: "a", scope: "s", series: "x", ts: 11*time.Minute - 100*time.Millisecond, v: 7},
+			dp{res: "a", scope: "s", series: "x", ts: 11*time.Minute + 900*time.Millisecond, v: 8}))
+		wait(time.Minute)
+		if got := gaugePoints(s.takeMetrics()); !slices.Equal(got, []string{"x@11m0.9s=8"}) {
+			t.Errorf("late scrape: got %v, want [x@11m0.9s=8]", got)
+		}
+	})
+}
+
+// TestDedupStaleMarkerWithoutDescription: Prometheus's staleness markers
+// come without the metric's description; the marker still takes its
+// series' slot (description is not identity), so a window sends one point.
+func TestDedupStaleMarkerWithoutDescription(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, s, _ := newTest(t, dedupConfig(10*time.Second))
+		g, cum := pmetric.MetricTypeGauge, pmetric.AggregationTemporalityCumulative
+		consume(t, p, dedupReq(g, cum, dp{res: "a", scope: "s", series: "x", ts: time.Second, v: 1}))
+		marker := dedupReq(g, cum, dp{res: "a", scope: "s", series: "x", ts: 2 * time.Second, stale: true})
+		marker.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).SetDescription("")
+		consume(t, p, marker)
+		wait(10 * time.Second)
+		if got := gaugePoints(s.takeMetrics()); !slices.Equal(got, []string{"x@2s=stale"}) {
+			t.Errorf("got %v, want [x@2s=stale]", got)
+		}
 	})
 }

@@ -164,15 +164,22 @@
 // has its own dedup_interval). With it set, rules may be empty.
 //
 // A series is (resource attributes and schema URL; scope name, version,
-// attributes and schema URL; metric name, description, unit, type,
-// temporality and monotonicity; point attributes), identified by 64-bit
-// xxhash as input series are (attribute values as strings: values of
-// different types that print the same are one series). Windows are
-// aligned to wall-clock multiples of dedup_interval since the Unix epoch,
-// as rule intervals are; a point belongs to the window in which it
-// arrives, whatever its own timestamp. Per series and window only the
-// point with the latest timestamp is kept (on a tie, the one that arrived
-// last); a point older than the kept one replaces nothing. At the window's
+// attributes and schema URL; metric name, unit, type, temporality and
+// monotonicity; point attributes), identified by 64-bit xxhash as input
+// series are (attribute values as strings: values of different types that
+// print the same are one series). The description is not part of it:
+// Prometheus's staleness markers come without one; the window keeps the
+// first description it saw. Windows are aligned to wall-clock multiples
+// of dedup_interval since the Unix epoch, as rule intervals are, and are
+// emitted at their end. A point stamped in the current or the previous
+// window (a scrape stamped just before a boundary may arrive after it) is
+// live: per series and window of arrival only the live point with the
+// latest timestamp is kept (on a tie, the one that arrived last); a point
+// older than the kept one replaces nothing. A point stamped earlier is
+// replayed (a client's retry buffer, an upstream outpost's queue
+// draining after an outage): it is kept per series and window of its own
+// timestamp, so a backlog keeps one point per series per dedup_interval
+// instead of collapsing into one. At the window's
 // end the kept points go on unchanged: metric name, description, unit,
 // metadata, type, temporality, monotonicity, start time, timestamp, value,
 // buckets, min/max, flags, exemplars, point attributes, resource and scope
