@@ -157,10 +157,12 @@ processors:
   probabilistic_sampler: {sampling_percentage: 50}
   log_dedup: {interval: 1s}
   aggregate:
+    dedup_interval: 1s
     rules:
       - match: {metric_name: gen}
         interval: 1s
         outputs: [max]
+        keep_input: true
 connectors:
   spanmetrics:
     metrics_flush_interval: 500ms

@@ -341,16 +341,16 @@ service:
 		return err == nil && code == http.StatusOK
 	})
 
-	// The window: it opens settle after a minute boundary at least 20 s
-	// away (tail sampling's 10 s decision_wait and log_dedup's 10 s
-	// interval are then in their steady state) and closes settle after
-	// the next one, each time once the sidecar's remote-write queue holds
-	// nothing (the boundary's flush has left). The load runs from now
-	// until after it closes.
-	const settle = 20 * time.Second
+	// The window: it opens settle after a minute boundary at least 8 s
+	// away (so at least 18 s into the load: tail sampling's 10 s
+	// decision_wait and log_dedup's 10 s interval are then in their
+	// steady state) and closes settle after the next one, each time once
+	// the sidecar's remote-write queue holds nothing (the boundary's
+	// flush has left). The load runs from now until after it closes.
+	const settle = 10 * time.Second
 	loadStart := time.Now()
 	b0 := loadStart.Truncate(econResolution).Add(econResolution)
-	for b0.Sub(loadStart) < 20*time.Second {
+	for b0.Sub(loadStart) < 8*time.Second {
 		b0 = b0.Add(econResolution)
 	}
 	w0, w1 := b0.Add(settle), b0.Add(econResolution+settle)
