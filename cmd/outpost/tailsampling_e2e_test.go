@@ -8,9 +8,6 @@ import (
 	"hash/fnv"
 	"math"
 	"net/http"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -252,18 +249,11 @@ service:
 // procKiB reads a field of /proc/<pid>/status, in KiB.
 func procKiB(t *testing.T, pid int, field string) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	v, err := procStatus(pid, field)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, field+":") {
-			v, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-			return v
-		}
-	}
-	t.Fatalf("%s not in /proc/%d/status", field, pid)
-	return 0
+	return v >> 10
 }
 
 // TestTailSamplingOverload drives tail_sampling at about 10× what its
