@@ -14,6 +14,8 @@ import (
 	"github.com/klauspost/compress/snappy"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/outpost-edge/outpost/internal/cappedread"
 )
 
 // Attribute names of the mapping (see doc.go).
@@ -29,7 +31,7 @@ const (
 )
 
 // errTooLarge is a body that decodes to more than the cap.
-var errTooLarge = errors.New("request body too large")
+var errTooLarge = cappedread.ErrTooLarge
 
 // pushRequest is a decoded push in the shape both wire formats share.
 type pushRequest struct {

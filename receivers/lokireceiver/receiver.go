@@ -11,7 +11,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 
+	"github.com/outpost-edge/outpost/internal/cappedread"
 	"github.com/outpost-edge/outpost/internal/selftelemetry"
 	"github.com/outpost-edge/outpost/internal/serverconfig"
 	"github.com/outpost-edge/outpost/pipeline"
@@ -403,7 +403,7 @@ func (r *receiver) decode(ctx context.Context, contentType, contentEncoding stri
 	if identity && contentLength >= 0 {
 		hint = int(min(contentLength+512, limit+1))
 	}
-	buf, err := readCapped(src, make([]byte, 0, hint), limit)
+	buf, err := cappedread.Read(src, make([]byte, 0, hint), limit)
 	if err != nil {
 		return fail(chargeErr(err))
 	}
@@ -421,34 +421,6 @@ func (r *receiver) decode(ctx context.Context, contentType, contentEncoding stri
 		return fail(badRequest{http.StatusBadRequest, reasonDecode, "decode push: " + err.Error()})
 	}
 	return p, charge, badRequest{}
-}
-
-// readCapped appends r's bytes to buf until EOF, failing with errTooLarge
-// as soon as more than limit bytes arrive.
-func readCapped(r io.Reader, buf []byte, limit int64) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			if int64(len(buf)) > limit {
-				return buf, errTooLarge
-			}
-			grow := max(cap(buf), minBuffer)
-			if room := limit + 1 - int64(len(buf)); int64(grow) > room {
-				grow = int(room)
-			}
-			buf = slices.Grow(buf, grow)
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > limit {
-			return buf, errTooLarge
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }
 
 // outcomeKind is what the pipeline made of a push; when a fan-out joins

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/outpost-edge/outpost/internal/cappedread"
 	"github.com/outpost-edge/outpost/internal/loglimit"
 	"github.com/outpost-edge/outpost/pipeline/memlimit"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -313,7 +314,7 @@ func newBodyReader(max int64) *bodyReader {
 	return &bodyReader{max: max}
 }
 
-var errTooLarge = errors.New("request body too large")
+var errTooLarge = cappedread.ErrTooLarge
 
 // read returns the decompressed body, at most limit bytes (no more than
 // b.max), in a buffer to give back with release; the decompressed bytes
@@ -410,7 +411,7 @@ func (b *bodyReader) read(ctx context.Context, encoding string, body io.Reader, 
 	src = charge.Reader(ctx, src, memlimit.ReaderOptions{PerByte: memlimit.Expansion, Limit: limit + 1, MaxWait: memoryRetryAfter, Paid: paid})
 	buf := b.getBuffer(min(hint, int(limit)+1))
 	var err error
-	*buf, err = readCapped(src, *buf, limit)
+	*buf, err = cappedread.Read(src, *buf, limit)
 	if err != nil {
 		b.release(buf)
 		return nil, b.readError(encoding, err, limit)
@@ -461,35 +462,6 @@ func (b *bodyReader) release(p *[]byte) {
 	}
 	*p = (*p)[:0]
 	b.bufs.Put(p)
-}
-
-// readCapped appends r's bytes to buf until EOF, failing with errTooLarge
-// as soon as more than limit bytes arrive, so that neither a large body nor
-// a decompression bomb is read past the cap.
-func readCapped(r io.Reader, buf []byte, limit int64) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			if int64(len(buf)) > limit {
-				return buf, errTooLarge
-			}
-			grow := max(cap(buf), minBuffer)
-			if room := limit + 1 - int64(len(buf)); int64(grow) > room {
-				grow = int(room)
-			}
-			buf = slices.Grow(buf, grow)
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > limit {
-			return buf, errTooLarge
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }
 
 // zstdWindow returns the window the first zstd frame of body declares

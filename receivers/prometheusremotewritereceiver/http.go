@@ -19,6 +19,7 @@ import (
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 
+	"github.com/outpost-edge/outpost/internal/cappedread"
 	"github.com/outpost-edge/outpost/internal/serverconfig"
 	"github.com/outpost-edge/outpost/pipeline"
 	"github.com/outpost-edge/outpost/pipeline/memlimit"
@@ -248,7 +249,7 @@ func (r *receiver) decode(ctx context.Context, ver version, body io.Reader, cont
 	src := charge.Reader(ctx, body, memlimit.ReaderOptions{PerByte: 1, Limit: limit + 1, MaxWait: defaultRetryAfter, Paid: max(contentLength, 0)})
 	compressed := r.getBuffer(int(min(max(contentLength, 0)+512, maxPooledBuffer)))
 	defer r.putBuffer(compressed)
-	*compressed, err = readCapped(src, *compressed, limit)
+	*compressed, err = cappedread.Read(src, *compressed, limit)
 	if err != nil {
 		charge.Release()
 		return res, nil, r.readError(err, limit)
@@ -315,7 +316,7 @@ func (r *receiver) chargeError(err error, limit int64) badRequest {
 	return badRequest{http.StatusServiceUnavailable, reasonMemoryLimit, serverconfig.MsgMemoryLimit}
 }
 
-var errTooLarge = errors.New("request body too large")
+var errTooLarge = cappedread.ErrTooLarge
 
 func (r *receiver) readError(err error, limit int64) badRequest {
 	var mbe *http.MaxBytesError
@@ -345,34 +346,6 @@ func (r *receiver) putBuffer(p *[]byte) {
 		return
 	}
 	r.bufs.Put(p)
-}
-
-// readCapped appends r's bytes to buf until EOF, failing with errTooLarge
-// as soon as more than limit bytes arrive.
-func readCapped(r io.Reader, buf []byte, limit int64) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			if int64(len(buf)) > limit {
-				return buf, errTooLarge
-			}
-			grow := max(cap(buf), 32<<10)
-			if room := limit + 1 - int64(len(buf)); int64(grow) > room {
-				grow = int(room)
-			}
-			buf = slices.Grow(buf, grow)
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > limit {
-			return buf, errTooLarge
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }
 
 // outcomeKind is what the pipeline made of a request, ordered so that
